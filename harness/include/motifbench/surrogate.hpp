@@ -1,0 +1,70 @@
+// The narrow interface between a mini-app and an AI model.
+//
+// A mini-app never sees LibTorch. It describes the model it wants with a
+// SurrogateSpec and gets a SurrogateClient from RunContext::make_surrogate(),
+// whose implementation depends on the coupling mode (in-process for tight; a
+// server for semi-tight and loose). The motif code is the same in every mode.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace motifbench {
+
+/// A multi-layer perceptron: in_features -> hidden... -> out_features, with
+/// `activation` between layers and a linear output. Weights are initialised
+/// deterministically from `seed`. When `path` is set, the model is instead
+/// loaded from that TorchScript file, whose forward must map [N, in] -> [N, out].
+struct SurrogateSpec {
+  std::string name = "surrogate";
+  std::int64_t in_features = 1;
+  std::int64_t out_features = 1;
+  std::vector<std::int64_t> hidden{32, 32};
+  std::string activation = "tanh";  ///< tanh | relu | gelu
+  std::uint64_t seed = 0;
+  std::string path;                 ///< TorchScript file, optional
+  double learning_rate = 1e-3;
+};
+
+struct TrainOptions {
+  std::int64_t epochs = 10;
+  std::int64_t batch_size = 256;
+  std::uint64_t seed = 0;           ///< shuffling seed
+};
+
+struct TrainReport {
+  double loss_first = 0;   ///< mean-squared error of the first epoch
+  double loss_last = 0;    ///< mean-squared error of the last epoch
+  std::int64_t samples_trained = 0;  ///< samples x epochs
+};
+
+/// Thread safety: one client per thread. All calls block until done.
+class SurrogateClient {
+ public:
+  virtual ~SurrogateClient() = default;
+
+  /// Batched forward pass. `in` is [batch x in_features] row-major and `out` is
+  /// [batch x out_features]; both are owned by the caller and must stay valid for
+  /// the call. The tight implementation wraps them without copying.
+  virtual void infer(const float* in, std::int64_t batch, float* out) = 0;
+
+  /// Trains on n samples (x: [n x in_features], y: [n x out_features]) with MSE
+  /// loss and Adam, and makes the new weights live for later infer() calls
+  /// (in-process, or pushed to the server(s) in remote modes).
+  virtual TrainReport train(const float* x, const float* y, std::int64_t n, const TrainOptions& opt) = 0;
+
+  /// Saves the current model as TorchScript (loadable with torch.jit.load).
+  virtual void save(const std::string& path) = 0;
+
+  /// Tensor bytes this client has copied so far (wrapping, serializing,
+  /// output copies). The tight built-in MLP path copies none.
+  virtual std::int64_t bytes_copied() const = 0;
+
+  virtual std::int64_t in_features() const = 0;
+  virtual std::int64_t out_features() const = 0;
+  /// Where the model runs, e.g. "in-process (libtorch 1.13.1, 2 threads)".
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace motifbench

@@ -1,0 +1,216 @@
+#include "cli/cli.hpp"
+
+#include <mpi.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
+
+#include "build_info.hpp"
+#include "core/harness_config.hpp"
+#include "core/runner.hpp"
+#include "motifbench/registry.hpp"
+#include "motifbench/surrogates/local.hpp"
+#include "report/console.hpp"
+#include "report/json_result.hpp"
+
+namespace motifbench::detail {
+namespace {
+
+constexpr int kExitInvalid = 1;
+constexpr int kExitUsage = 2;
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+std::string coupling_list(const std::vector<Coupling>& cs) {
+  std::vector<std::string> names;
+  for (Coupling c : cs) names.push_back(to_string(c));
+  return join(names);
+}
+
+void print_list(const Registry& reg) {
+  std::printf("motifs (%zu):\n", reg.motifs().size());
+  for (const auto& m : reg.motifs()) {
+    std::printf("  %-24s %s\n", m.name.c_str(), m.summary.c_str());
+    std::printf("  %-24s couplings: %s | sizes: %s\n", "", coupling_list(m.couplings).c_str(), join(size_names()).c_str());
+  }
+  std::printf("\ncoupling modes: tight (in process), semi-tight (server on the node), loose (remote service), "
+              "none (AI off: the baseline)\n");
+}
+
+struct Options {
+  std::string motif, coupling = "tight", size = "small", config_file, out;
+  std::vector<std::string> sets;
+  std::optional<long long> repetitions, seed, threads;
+  std::optional<double> min_time_s, warmup_s;
+  bool list = false, quiet = false, version = false, show_config = false;
+};
+
+ConfigSchema schema_for(const MotifInfo& m) {
+  ConfigSchema s;
+  declare_harness_config(s);
+  if (m.declare_config) m.declare_config(s);
+  return s;
+}
+
+void print_config_help(const Config& cfg) {
+  for (const auto& k : cfg.schema().keys()) {
+    std::string range;
+    if (k.type == ValueType::Choice) range = " {" + join(k.choices) + "}";
+    std::printf("  %-32s = %-14s %s%s\n", k.key.c_str(), value_to_text(cfg.value(k.key)).c_str(), k.help.c_str(),
+                range.c_str());
+  }
+}
+
+void init_kokkos(int threads) {
+#if KOKKOS_VERSION >= 30700
+  Kokkos::InitializationSettings s;
+  if (threads > 0) s.set_num_threads(threads);
+  Kokkos::initialize(s);
+#else
+  Kokkos::InitArguments a;
+  if (threads > 0) a.num_threads = threads;
+  Kokkos::initialize(a);
+#endif
+}
+
+int run(const Options& o, const std::vector<std::string>& argv, int rank, int nranks) {
+  Registry reg;
+  register_all_motifs(reg);
+  if (o.list) {
+    if (rank == 0) print_list(reg);
+    return 0;
+  }
+  auto fail = [&](const std::string& msg) {
+    if (rank == 0) std::fprintf(stderr, "motifbench: error: %s\n", msg.c_str());
+    return kExitUsage;
+  };
+  if (o.motif.empty()) return fail("--motif is required; valid motifs: " + reg.name_list() + " (see --list)");
+  const MotifInfo* info = reg.find(o.motif);
+  if (info == nullptr) return fail("unknown motif '" + o.motif + "'; valid motifs: " + reg.name_list());
+  auto coupling = parse_coupling(o.coupling);
+  if (!coupling) return fail("unknown coupling '" + o.coupling + "'; valid couplings: " + coupling_list(all_couplings()));
+  bool supported = false;
+  for (Coupling c : info->couplings) supported = supported || c == *coupling;
+  if (!supported)
+    return fail("motif '" + info->name + "' does not support coupling '" + o.coupling +
+                "' in this build; valid couplings for it: " + coupling_list(info->couplings));
+  auto size_it = info->sizes.find(o.size);
+  if (size_it == info->sizes.end()) return fail("unknown size '" + o.size + "'; valid sizes: " + join(size_names()));
+
+  Config cfg(schema_for(*info));
+  try {
+    for (const auto& [k, v] : size_it->second) cfg.set(k, v, ConfigSource::Size);
+    if (!o.config_file.empty()) cfg.load_file(o.config_file);
+    for (const auto& s : o.sets) cfg.set_assignment(s, ConfigSource::Cli);
+    if (o.repetitions) cfg.set("run.repetitions", std::to_string(*o.repetitions), ConfigSource::Cli);
+    if (o.seed) cfg.set("run.seed", std::to_string(*o.seed), ConfigSource::Cli);
+    if (o.threads) cfg.set("run.threads", std::to_string(*o.threads), ConfigSource::Cli);
+    if (o.min_time_s) cfg.set("run.min_time_s", std::to_string(*o.min_time_s), ConfigSource::Cli);
+    if (o.warmup_s) cfg.set("run.warmup_s", std::to_string(*o.warmup_s), ConfigSource::Cli);
+  } catch (const ConfigError& e) {
+    return fail(e.what());
+  }
+  if (o.show_config) {
+    if (rank == 0) print_config_help(cfg);
+    return 0;
+  }
+
+  std::string out = o.out;
+  if (out.empty()) {
+    std::filesystem::create_directories("results");
+    out = "results/" + info->name + "_" + o.coupling + "_" + o.size + ".json";
+  }
+  int writable = 1;
+  if (rank == 0) {
+    std::string why = check_writable(out);
+    if (!why.empty()) {
+      std::fprintf(stderr, "motifbench: error: %s\n", why.c_str());
+      writable = 0;
+    }
+  }
+  MPI_Bcast(&writable, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (!writable) return kExitUsage;
+
+  int threads = static_cast<int>(cfg.get_int("run.threads"));
+  surrogates::set_threads(threads);
+  init_kokkos(threads);
+  RunResult result;
+  {
+    RunRequest req{info, *coupling, o.size, argv, rank, nranks, o.quiet};
+    result = run_motif(req, cfg);
+    result.context = gather_system_context(argv, nranks);
+  }
+  Kokkos::finalize();
+  if (rank != 0) return result.valid ? 0 : kExitInvalid;
+
+  print_console(stdout, result);
+  std::string err = write_json_file(out, to_json(result));
+  if (!err.empty()) {
+    std::fprintf(stderr, "motifbench: error: %s\n", err.c_str());
+    return kExitInvalid;
+  }
+  std::printf("wrote %s\n", out.c_str());
+  return result.valid ? 0 : kExitInvalid;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  int rank = 0, nranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+
+  CLI::App app{"motifbench: AI-coupled HPC workflow benchmarks (six execution motifs, four coupling modes)"};
+  Options o;
+  app.add_option("--motif", o.motif, "mini-app to run (see --list)");
+  app.add_option("--coupling", o.coupling, "tight | semi-tight | loose | none")->capture_default_str();
+  app.add_option("--size", o.size, "tiny | small | medium | large")->capture_default_str();
+  app.add_option("--config", o.config_file, "JSON config file (layered over the size profile)");
+  app.add_option("--set", o.sets, "override one config key: key=value (repeatable)");
+  app.add_option("--repetitions", o.repetitions, "measured repetitions (run.repetitions)");
+  app.add_option("--min-time-s", o.min_time_s, "minimum measured seconds per repetition (run.min_time_s)");
+  app.add_option("--warmup-s", o.warmup_s, "warm-up seconds per repetition (run.warmup_s)");
+  app.add_option("--seed", o.seed, "base seed (run.seed)");
+  app.add_option("--threads", o.threads, "LibTorch/Kokkos threads (run.threads; 0 = one per core)");
+  app.add_option("--out", o.out, "result file (default results/<motif>_<coupling>_<size>.json)");
+  app.add_flag("--list", o.list, "list the motifs, coupling modes and sizes");
+  app.add_flag("--show-config", o.show_config, "print every config key with its effective value and exit");
+  app.add_flag("--quiet", o.quiet, "no progress lines");
+  app.add_flag("--version", o.version, "print the version and exit");
+
+  std::vector<std::string> args(argv, argv + argc);
+  int code = 0;
+  try {
+    app.parse(argc, argv);
+    if (o.version) {
+      if (rank == 0) std::printf("motifbench %s (result schema %s)\n", MOTIFBENCH_VERSION, MOTIFBENCH_SCHEMA_VERSION);
+    } else {
+      code = run(o, args, rank, nranks);
+    }
+  } catch (const CLI::CallForHelp&) {
+    if (rank == 0) std::printf("%s", app.help().c_str());
+  } catch (const CLI::ParseError& e) {
+    if (rank == 0) {
+      std::fprintf(stderr, "motifbench: error: %s\n", e.what());
+      std::fprintf(stderr, "valid options: --motif --coupling --size --config --set --repetitions --min-time-s "
+                           "--warmup-s --seed --threads --out --list --show-config --quiet --version --help\n");
+    }
+    code = kExitUsage;
+  }
+  MPI_Finalize();
+  return code;
+}
+
+}  // namespace motifbench::detail

@@ -1,0 +1,3 @@
+#include "cli/cli.hpp"
+
+int main(int argc, char** argv) { return motifbench::detail::cli_main(argc, argv); }

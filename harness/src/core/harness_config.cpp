@@ -1,0 +1,22 @@
+#include "core/harness_config.hpp"
+
+namespace motifbench::detail {
+
+void declare_harness_config(ConfigSchema& s) {
+  s.add_int("run.repetitions", 3, 1, 1000, "measured repetitions, each with a fresh mini-app and its own seed");
+  s.add_real("run.min_time_s", 2.0, 0.0, 1e6, "minimum measured time per repetition");
+  s.add_int("run.min_iterations", 10, 1, 1000000000, "minimum measured steps per repetition");
+  s.add_int("run.max_iterations", 0, 0, 1000000000, "cap on measured steps per repetition (0: no cap)");
+  s.add_real("run.warmup_s", 0.2, 0.0, 1e6, "warm-up time per repetition, excluded from the figures");
+  s.add_int("run.warmup_iterations", 1, 0, 1000000, "minimum warm-up steps per repetition");
+  s.add_int("run.seed", 12345, 0, 2147483647, "base seed; repetition r uses a seed derived from it and r");
+  s.add_int("run.threads", 0, 0, 4096, "LibTorch intra-op threads (0: one per core)");
+  s.add_choice("energy.source", "auto", {"auto", "powercap", "cray", "estimated", "none"},
+               "energy source; auto tries powercap, then cray, then the estimate");
+  s.add_real("energy.watts_per_core", 12.0, 0.0, 1000.0, "estimate: watts per busy core (CPU-seconds x this)");
+  s.add_real("energy.idle_watts", 0.0, 0.0, 10000.0, "estimate: constant watts added for the wall time");
+  s.add_string("energy.powercap_root", "/sys/class/powercap", "root of the powercap sysfs tree");
+  s.add_string("energy.cray_root", "/sys/cray/pm_counters", "root of the Cray pm_counters tree");
+}
+
+}  // namespace motifbench::detail

@@ -1,0 +1,69 @@
+// The harness's RunContext: phase accumulators, latency channels, declared work.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/run_result.hpp"
+#include "motifbench/run_context.hpp"
+
+namespace motifbench::detail {
+
+class RunContextImpl final : public RunContext {
+ public:
+  RunContextImpl(const Config& config, Coupling coupling, std::uint64_t seed, int rank, int nranks);
+
+  const Config& config() const override { return m_config; }
+  Coupling coupling() const override { return m_coupling; }
+  std::uint64_t seed() const override { return m_seed; }
+  int rank() const override { return m_rank; }
+  int nranks() const override { return m_nranks; }
+  std::int64_t step_index() const override { return m_step; }
+  bool warming_up() const override { return m_warmup; }
+  PhaseId phase(const std::string& name) override;
+  void declare_work(PhaseId phase, const Work& work) override;
+  void record_latency_ns(const std::string& channel, double ns) override;
+  MotifMetrics& metrics() override { return m_metrics; }
+  void invalidate(const std::string& reason) override { m_invalid.push_back(reason); }
+  std::unique_ptr<SurrogateClient> make_surrogate(const SurrogateSpec& spec) override;
+  void phase_begin(PhaseId phase) override;
+  void phase_end(PhaseId phase) override;
+
+  // Runner side.
+  void set_step(std::int64_t step, bool warmup) {
+    m_step = step;
+    m_warmup = warmup;
+  }
+  /// Drops everything accumulated so far (called at the end of warm-up).
+  void reset_measurements();
+  std::vector<PhaseTotals> phase_totals() const;
+  std::map<std::string, std::vector<double>> take_latencies() { return std::move(m_latency); }
+  std::uint64_t events() const { return m_events; }
+  void count_event() { ++m_events; }
+  const std::vector<std::string>& invalid_reasons() const { return m_invalid; }
+
+ private:
+  struct PhaseAcc {
+    std::string name;
+    std::int64_t total_ns = 0;
+    std::uint64_t count = 0;
+    std::int64_t started_ns = 0;
+    int depth = 0;
+    Work work;
+  };
+  const Config& m_config;
+  Coupling m_coupling;
+  std::uint64_t m_seed;
+  int m_rank, m_nranks;
+  std::int64_t m_step = -1;
+  bool m_warmup = true;
+  std::vector<PhaseAcc> m_phases;
+  std::map<std::string, std::vector<double>> m_latency;
+  MotifMetrics m_metrics;
+  std::vector<std::string> m_invalid;
+  std::uint64_t m_events = 0;
+};
+
+}  // namespace motifbench::detail

@@ -1,0 +1,100 @@
+#include "report/console.hpp"
+
+#include <string>
+
+namespace motifbench::detail {
+namespace {
+
+std::string fmt_time_ns(double ns) {
+  char buf[32];
+  if (ns < 1e3)
+    std::snprintf(buf, sizeof buf, "%.0f ns", ns);
+  else if (ns < 1e6)
+    std::snprintf(buf, sizeof buf, "%.1f us", ns / 1e3);
+  else if (ns < 1e9)
+    std::snprintf(buf, sizeof buf, "%.2f ms", ns / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f s", ns / 1e9);
+  return buf;
+}
+
+std::string fmt_rate(double v, const char* unit) {
+  char buf[32];
+  const char* prefix[] = {"", "k", "M", "G", "T"};
+  int i = 0;
+  while (v >= 1000 && i < 4) {
+    v /= 1000;
+    ++i;
+  }
+  std::snprintf(buf, sizeof buf, "%.2f %s%s", v, prefix[i], unit);
+  return buf;
+}
+
+}  // namespace
+
+void print_console(std::FILE* out, const RunResult& r) {
+  const auto& c = r.context;
+  std::fprintf(out, "\nmotifbench %s  motif=%s  coupling=%s  size=%s  repetitions=%zu  ranks=%d\n",
+               c.motifbench_version.c_str(), r.motif.c_str(), r.coupling.c_str(), r.size.c_str(), r.reps.size(),
+               c.mpi_ranks);
+  std::fprintf(out, "host %s | %s | %d cores | Kokkos %s (%s) | LibTorch %s (%d threads)\n", c.host.c_str(),
+               c.cpu_model.c_str(), c.cores, c.kokkos_version.c_str(), c.kokkos_backend.c_str(),
+               c.torch_version.c_str(), c.torch_threads);
+  std::fprintf(out, "measured %.3f s +- %.3f s per repetition, %.2f steps/s\n\n", r.measured_s.mean, r.measured_s.stddev,
+               r.iterations_per_s.mean);
+
+  std::fprintf(out, "%-12s %11s %7s %8s %14s %14s %14s %8s\n", "phase", "time/rep", "share", "calls", "items/s",
+               "bytes/s", "flop/s", "%stream");
+  for (const auto& p : r.phases) {
+    std::fprintf(out, "%-12s %9.4f s %6.1f%% %8llu %14s %14s %14s %7.1f%%\n", p.name.c_str(), p.total_s.mean,
+                 100 * p.share_fraction, static_cast<unsigned long long>(p.count), fmt_rate(p.items_per_s, "").c_str(),
+                 fmt_rate(p.bytes_per_s, "B").c_str(), fmt_rate(p.flops_per_s, "").c_str(), 100 * p.stream_fraction);
+  }
+  if (!r.channels.empty()) {
+    std::fprintf(out, "\n%-20s %8s %10s %10s %10s %10s %10s %10s %10s\n", "latency", "count", "p50", "p90", "p95", "p99",
+                 "p99.9", "max", "mean");
+    for (const auto& ch : r.channels) {
+      const auto& l = ch.latency;
+      std::fprintf(out, "%-20s %8llu %10s %10s %10s %10s %10s %10s %10s\n", ch.name.c_str(),
+                   static_cast<unsigned long long>(l.count), fmt_time_ns(l.p50_ns).c_str(),
+                   fmt_time_ns(l.p90_ns).c_str(), fmt_time_ns(l.p95_ns).c_str(), fmt_time_ns(l.p99_ns).c_str(),
+                   fmt_time_ns(l.p999_ns).c_str(), fmt_time_ns(l.max_ns).c_str(), fmt_time_ns(l.mean_ns).c_str());
+    }
+  }
+  if (!r.reps.empty()) {
+    const auto& m = r.reps.back().metrics;
+    if (!m.scalars().empty()) {
+      std::fprintf(out, "\nmotif metrics (last repetition)\n");
+      for (const auto& [k, v] : m.scalars()) std::fprintf(out, "  %-40s %g\n", k.c_str(), v);
+    }
+    std::size_t shown = 0;
+    for (const auto& [kind, fields] : m.events()) {
+      if (shown++ == 0) std::fprintf(out, "\nevents (last repetition)\n");
+      if (shown > 10) {
+        std::fprintf(out, "  ... %zu more\n", m.events().size() - 10);
+        break;
+      }
+      std::fprintf(out, "  %-10s", kind.c_str());
+      for (const auto& [k, v] : fields) std::fprintf(out, " %s=%g", k.c_str(), v);
+      std::fprintf(out, "\n");
+    }
+  }
+  std::fprintf(out, "\nenergy: ");
+  if (r.energy_available)
+    std::fprintf(out, "%.2f J +- %.2f J per repetition [%s, %s]\n", r.energy_j.mean, r.energy_j.stddev,
+                 r.energy_method.c_str(), r.energy_source.c_str());
+  else
+    std::fprintf(out, "unavailable (%s)\n", r.energy_detail.c_str());
+  std::fprintf(out, "STREAM copy: %s | harness overhead: %.3f%% (%llu events x %.0f ns)\n",
+               fmt_rate(r.stream_copy_bytes_per_s, "B/s").c_str(), 100 * r.overhead.fraction,
+               static_cast<unsigned long long>(r.overhead.events), r.overhead.per_event_ns);
+  for (const auto& w : r.warnings) std::fprintf(out, "warning: %s\n", w.c_str());
+  if (r.valid) {
+    std::fprintf(out, "result: VALID\n");
+  } else {
+    std::fprintf(out, "result: INVALID\n");
+    for (const auto& why : r.invalid_reasons) std::fprintf(out, "  reason: %s\n", why.c_str());
+  }
+}
+
+}  // namespace motifbench::detail

@@ -1,0 +1,190 @@
+#include "report/json_result.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "build_info.hpp"
+
+namespace motifbench::detail {
+namespace {
+
+nlohmann::json rep_stats(const RepStats& s, const std::string& unit) {
+  return {{"mean" + unit, s.mean}, {"stddev" + unit, s.stddev}, {"min" + unit, s.min}, {"max" + unit, s.max},
+          {"samples_count", s.count}};
+}
+
+nlohmann::json work_json(const Work& w) {
+  return {{"items_count", w.items}, {"bytes", w.bytes}, {"flops", w.flops}, {"sent_bytes", w.bytes_sent}};
+}
+
+nlohmann::json latency_json(const ChannelSummary& c) {
+  const auto& l = c.latency;
+  nlohmann::json j = {{"count", l.count},     {"min_ns", l.min_ns}, {"mean_ns", l.mean_ns}, {"stddev_ns", l.stddev_ns},
+                      {"p50_ns", l.p50_ns},   {"p90_ns", l.p90_ns}, {"p95_ns", l.p95_ns},   {"p99_ns", l.p99_ns},
+                      {"p999_ns", l.p999_ns}, {"max_ns", l.max_ns}};
+  // Sparse histogram: only non-empty buckets, as [bucket index, count] pairs.
+  nlohmann::json buckets = nlohmann::json::array();
+  const auto& counts = c.histogram.counts();
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    if (counts[i] != 0) buckets.push_back({i, counts[i]});
+  j["histogram"] = {{"base_ns", c.histogram.base_ns()},
+                    {"buckets_per_decade_count", c.histogram.buckets_per_decade()},
+                    {"buckets", buckets}};
+  return j;
+}
+
+nlohmann::json energy_json(const EnergyReading& e) {
+  nlohmann::json j = {{"source", e.source}, {"method", to_string(e.method)}, {"detail", e.detail}};
+  j["energy_j"] = e.energy_j ? nlohmann::json(*e.energy_j) : nlohmann::json(nullptr);
+  if (!e.domains_j.empty()) {
+    nlohmann::json d = nlohmann::json::object();
+    for (const auto& [k, v] : e.domains_j) d[k] = {{"energy_j", v}};
+    j["domains"] = d;
+  }
+  return j;
+}
+
+nlohmann::json metrics_json(const MotifMetrics& m) {
+  nlohmann::json j = {{"scalars", m.scalars()}, {"notes", m.notes()}};
+  nlohmann::json series = nlohmann::json::object();
+  for (const auto& [name, points] : m.series()) series[name] = points;
+  j["series"] = series;
+  nlohmann::json events = nlohmann::json::array();
+  for (const auto& [kind, fields] : m.events()) events.push_back({{"kind", kind}, {"fields", fields}});
+  j["events"] = events;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const RunResult& r) {
+  const auto& c = r.context;
+  nlohmann::json j;
+  j["schema_version"] = MOTIFBENCH_SCHEMA_VERSION;
+  j["tool"] = {{"name", "motifbench"}, {"version", c.motifbench_version}};
+  j["context"] = {
+      {"host", c.host},
+      {"cpu_model", c.cpu_model},
+      {"cores_count", c.cores},
+      {"memory_bytes", c.memory_bytes},
+      {"os", c.os},
+      {"compiler", c.compiler},
+      {"compiler_flags", c.compiler_flags},
+      {"build_type", c.build_type},
+      {"kokkos", {{"version", c.kokkos_version}, {"backend", c.kokkos_backend}, {"concurrency_count", c.kokkos_concurrency}}},
+      {"torch", {{"version", c.torch_version}, {"threads_count", c.torch_threads}}},
+      {"mpi", {{"library", c.mpi_library}, {"ranks_count", c.mpi_ranks}}},
+      {"git", {{"commit", c.git_commit}, {"dirty", c.git_dirty}, {"known", c.git_known}}},
+      {"argv", c.argv},
+      {"start_time_utc", c.start_time_utc},
+  };
+  j["run"] = {{"motif", r.motif},
+              {"coupling", r.coupling},
+              {"size", r.size},
+              {"config_requested", r.config_requested},
+              {"config_requested_source", r.config_requested_source},
+              {"config_effective", r.config_effective},
+              {"config_hash", r.config_hash},
+              {"base_seed", r.base_seed}};
+  j["valid"] = r.valid;
+  j["invalid_reasons"] = r.invalid_reasons;
+  j["warnings"] = r.warnings;
+
+  nlohmann::json reps = nlohmann::json::array();
+  for (const auto& rep : r.reps) {
+    nlohmann::json phases = nlohmann::json::object();
+    for (const auto& p : rep.phases)
+      phases[p.name] = {{"total_s", p.total_s}, {"calls_count", p.count}, {"work", work_json(p.work)}};
+    reps.push_back({{"index", rep.index},
+                    {"seed", rep.seed},
+                    {"setup_s", rep.setup_s},
+                    {"warmup_s", rep.warmup_s},
+                    {"warmup_iterations_count", rep.warmup_iterations},
+                    {"measured_s", rep.measured_s},
+                    {"iterations_count", rep.iterations},
+                    {"iterations_per_s", rep.measured_s > 0 ? rep.iterations / rep.measured_s : 0.0},
+                    {"phases", phases},
+                    {"energy", energy_json(rep.energy)},
+                    {"motif_metrics", metrics_json(rep.metrics)}});
+  }
+  j["repetitions"] = reps;
+
+  nlohmann::json phases = nlohmann::json::object();
+  for (const auto& p : r.phases) {
+    phases[p.name] = {{"total_s", rep_stats(p.total_s, "_s")},
+                      {"share_fraction", p.share_fraction},
+                      {"calls_count", p.count},
+                      {"work", work_json(p.work)},
+                      {"throughput",
+                       {{"items_per_s", p.items_per_s},
+                        {"bytes_per_s", p.bytes_per_s},
+                        {"flops_per_s", p.flops_per_s},
+                        {"sent_bytes_per_s", p.bytes_sent_per_s},
+                        {"stream_copy_fraction", p.stream_fraction}}}};
+  }
+  nlohmann::json latency = nlohmann::json::object();
+  for (const auto& ch : r.channels) latency[ch.name] = latency_json(ch);
+  nlohmann::json energy = {{"source", r.energy_source}, {"method", r.energy_method}, {"detail", r.energy_detail}};
+  if (r.energy_available) {
+    energy["energy_j"] = rep_stats(r.energy_j, "_j");
+    energy["mean_power_w"] = r.measured_s.mean > 0 ? r.energy_j.mean / r.measured_s.mean : 0.0;
+  } else {
+    energy["energy_j"] = nullptr;
+    energy["mean_power_w"] = nullptr;
+  }
+  j["summary"] = {
+      {"measured_s", rep_stats(r.measured_s, "_s")},
+      {"iterations_per_s", rep_stats(r.iterations_per_s, "_per_s")},
+      {"phases", phases},
+      {"latency", latency},
+      {"energy", energy},
+      {"harness_overhead",
+       {{"per_event_ns", r.overhead.per_event_ns},
+        {"events_count", r.overhead.events},
+        {"overhead_s", r.overhead.overhead_s},
+        {"measured_with_harness_s", r.overhead.measured_s},
+        {"measured_without_harness_s", r.overhead.measured_s - r.overhead.overhead_s},
+        {"overhead_fraction", r.overhead.fraction},
+        {"method", "calibrated: events in the measured part x the mean cost of one event, measured in this run"}}},
+  };
+  j["roofline"] = {{"stream_copy_bytes_per_s", r.stream_copy_bytes_per_s},
+                   {"method", "Kokkos copy of two 64 MiB double arrays, best of 5, bytes read + written"}};
+  j["percentile_method"] = "nearest-rank on raw samples: smallest sample with at least p% of samples <= it";
+  j["services"] = nlohmann::json::array();
+  return j;
+}
+
+std::string check_writable(const std::string& path) {
+  std::string probe = path + ".probe." + std::to_string(getpid());
+  FILE* f = std::fopen(probe.c_str(), "w");
+  if (f == nullptr) return "cannot write --out '" + path + "': " + std::strerror(errno);
+  std::fclose(f);
+  std::remove(probe.c_str());
+  return "";
+}
+
+std::string write_json_file(const std::string& path, const nlohmann::json& j) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream out(tmp);
+    if (!out) return "cannot write '" + tmp + "': " + std::strerror(errno);
+    out << j.dump(2) << "\n";
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      return "write to '" + tmp + "' failed";
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string err = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return "cannot rename '" + tmp + "' to '" + path + "': " + err;
+  }
+  return "";
+}
+
+}  // namespace motifbench::detail

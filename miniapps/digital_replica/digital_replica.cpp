@@ -1,0 +1,406 @@
+// Digital Replica: a time-stepping Kokkos reaction-diffusion simulation whose
+// expensive per-cell reaction closure is replaced by a surrogate that runs on
+// every cell, every step. Every K steps the exact closure is computed on a
+// sample of cells to measure the surrogate's drift; above a threshold the
+// surrogate is retrained online on freshly labelled cells. A `drift` knob
+// changes the reaction rate mid-run so that retraining can be observed.
+//
+// Mode `none` computes the exact closure on every cell: the baseline the
+// surrogate's speed-up is measured against.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include <Kokkos_Core.hpp>
+
+#include "kernels.hpp"
+#include "motifbench/motif.hpp"
+#include "motifbench/registry.hpp"
+
+namespace motifbench {
+namespace digital_replica {
+namespace {
+
+using Exec = Kokkos::DefaultExecutionSpace;
+using Field = Kokkos::View<float*, Exec>;
+// [ncells x 2], row-major and contiguous, so the surrogate reads it in place.
+using Features = Kokkos::View<float* [2], Kokkos::LayoutRight, Exec>;
+
+void declare(ConfigSchema& s) {
+  s.add_int("grid.nx", 128, 4, 1 << 16, "grid points in x");
+  s.add_int("grid.ny", 128, 4, 1 << 16, "grid points in y");
+  s.add_real("sim.dt", 0.2, 1e-6, 10.0, "time step (stable while dt x diffusion <= 0.25)");
+  s.add_real("sim.diffusion_c", 0.5, 0.0, 100.0, "fuel diffusion coefficient");
+  s.add_real("sim.diffusion_t", 1.0, 0.0, 100.0, "temperature diffusion coefficient");
+  s.add_real("sim.feed", 0.05, 0.0, 10.0, "fuel feed rate towards 1");
+  s.add_real("sim.cooling", 0.05, 0.0, 10.0, "heat loss rate towards the ambient temperature");
+  s.add_real("chem.prefactor", 50.0, 1e-6, 1e9, "Arrhenius prefactor A");
+  s.add_real("chem.activation", 4.0, 0.0, 1e3, "activation temperature Ea");
+  s.add_real("chem.heat", 1.0, 1e-6, 1e3, "heat released per unit fuel");
+  s.add_int("closure.substeps", 32, 1, 100000, "implicit sub-steps of the exact closure");
+  s.add_int("closure.newton_max", 20, 1, 1000, "Newton iterations per sub-step, at most");
+  s.add_int("drift.step", 40, 0, 1000000000, "measured step at which the reaction rate changes (0: never)");
+  s.add_real("drift.factor", 4.0, 1e-6, 1e6, "factor applied to chem.prefactor at drift.step");
+  s.add_int("surrogate.width", 32, 1, 1 << 14, "hidden layer width");
+  s.add_int("surrogate.layers", 2, 1, 64, "hidden layers");
+  s.add_choice("surrogate.activation", "tanh", {"tanh", "relu", "gelu"}, "hidden activation");
+  s.add_string("surrogate.path", "", "TorchScript model to load instead of the built-in MLP ([N,2] -> [N,1])");
+  s.add_real("surrogate.learning_rate", 3e-3, 1e-8, 10.0, "Adam learning rate");
+  s.add_int("surrogate.batch", 0, 0, 1 << 30, "cells per inference call (0: all cells in one call)");
+  s.add_int("pretrain.samples", 8192, 0, 1 << 26, "offline training samples drawn over the state space");
+  s.add_int("pretrain.epochs", 60, 0, 100000, "offline training epochs");
+  s.add_int("check.every", 10, 1, 1000000, "steps between drift checks (K)");
+  s.add_int("check.samples", 512, 1, 1 << 24, "cells checked against the exact closure");
+  s.add_real("check.threshold", 0.05, 0.0, 1e6, "relative RMS error that triggers retraining");
+  s.add_int("retrain.samples", 4096, 1, 1 << 26, "freshly labelled cells per retraining");
+  s.add_int("retrain.epochs", 40, 1, 100000, "epochs per retraining");
+  s.add_string("output.model", "", "save the final surrogate as TorchScript to this path");
+}
+
+float relative_rms_error(const std::vector<float>& pred, const std::vector<float>& exact) {
+  double se = 0, ss = 0;
+  for (std::size_t i = 0; i < pred.size(); ++i) {
+    se += (pred[i] - exact[i]) * double(pred[i] - exact[i]);
+    ss += exact[i] * double(exact[i]);
+  }
+  return static_cast<float>(std::sqrt(se / std::max<double>(1e-300, ss)));
+}
+
+class DigitalReplica final : public Motif {
+ public:
+  void setup(RunContext& ctx) override {
+    const Config& cfg = ctx.config();
+    m_nx = static_cast<int>(cfg.get_int("grid.nx"));
+    m_ny = static_cast<int>(cfg.get_int("grid.ny"));
+    m_n = m_nx * m_ny;
+    m_phys.dt = static_cast<float>(cfg.get_real("sim.dt"));
+    m_phys.diff_c = static_cast<float>(cfg.get_real("sim.diffusion_c"));
+    m_phys.diff_t = static_cast<float>(cfg.get_real("sim.diffusion_t"));
+    m_phys.feed = static_cast<float>(cfg.get_real("sim.feed"));
+    m_phys.cool = static_cast<float>(cfg.get_real("sim.cooling"));
+    m_phys.q = static_cast<float>(cfg.get_real("chem.heat"));
+    if (m_phys.dt * std::max(m_phys.diff_c, m_phys.diff_t) > 0.25f)
+      throw std::invalid_argument("unstable: sim.dt x max(sim.diffusion_c, sim.diffusion_t) must be <= 0.25");
+    m_closure.prefactor = cfg.get_real("chem.prefactor");
+    m_closure.activation = cfg.get_real("chem.activation");
+    m_closure.q = m_phys.q;
+    m_closure.dt = m_phys.dt;
+    m_closure.substeps = static_cast<int>(cfg.get_int("closure.substeps"));
+    m_closure.newton_max = static_cast<int>(cfg.get_int("closure.newton_max"));
+    m_scale = FeatureScale{m_phys.t0, m_phys.q};
+    m_drift_step = cfg.get_int("drift.step");
+    m_drift_factor = cfg.get_real("drift.factor");
+    m_check_every = cfg.get_int("check.every");
+    m_check_samples = static_cast<int>(std::min<std::int64_t>(cfg.get_int("check.samples"), m_n));
+    m_threshold = cfg.get_real("check.threshold");
+    m_retrain_samples = static_cast<int>(std::min<std::int64_t>(cfg.get_int("retrain.samples"), m_n));
+    m_retrain_epochs = cfg.get_int("retrain.epochs");
+    m_batch = cfg.get_int("surrogate.batch");
+    m_save_path = cfg.get_string("output.model");
+    m_rng.seed(ctx.seed());
+
+    m_ph_sim = ctx.phase("simulate");
+    m_ph_infer = ctx.phase("infer");
+    m_ph_exact = ctx.phase("closure_exact");
+    m_ph_verify = ctx.phase("verify");
+    m_ph_train = ctx.phase("train");
+
+    m_c = Field("dr::c", m_n);
+    m_t = Field("dr::t", m_n);
+    m_cn = Field("dr::c_next", m_n);
+    m_tn = Field("dr::t_next", m_n);
+    m_frac = Field("dr::frac", m_n);
+    m_features = Features("dr::features", m_n);
+    initial_state();
+
+    SurrogateSpec spec;
+    spec.name = "reaction_closure";
+    spec.in_features = 2;
+    spec.out_features = 1;
+    spec.hidden.assign(static_cast<std::size_t>(cfg.get_int("surrogate.layers")), cfg.get_int("surrogate.width"));
+    spec.activation = cfg.get_string("surrogate.activation");
+    spec.path = cfg.get_string("surrogate.path");
+    spec.learning_rate = cfg.get_real("surrogate.learning_rate");
+    spec.seed = ctx.seed();
+    // 2 flops per multiply-add over the MLP's layers (declared work for GFLOP/s).
+    std::int64_t in = spec.in_features;
+    for (std::int64_t h : spec.hidden) {
+      m_flops_per_inference += 2.0 * in * h;
+      in = h;
+    }
+    m_flops_per_inference += 2.0 * in * spec.out_features;
+    m_surrogate = ctx.make_surrogate(spec);
+    if (m_surrogate) pretrain(ctx, cfg.get_int("pretrain.samples"), cfg.get_int("pretrain.epochs"));
+  }
+
+  void step(RunContext& ctx) override {
+    const std::int64_t step = ctx.step_index();
+    if (m_drift_step > 0 && step == m_drift_step) {
+      m_closure.prefactor *= m_drift_factor;
+      m_drifted_at = step;
+      ctx.metrics().event("drift", {{"step_index", static_cast<double>(step)},
+                                    {"prefactor_ratio", m_drift_factor}});
+    }
+    {
+      ScopedPhase p(ctx, m_ph_sim);
+      predict<Exec>("digital_replica::predict", m_nx, m_ny, m_phys, m_c, m_t, m_cn, m_tn, m_features);
+      // read c,t (8 B), write cn,tn (8 B) and features (8 B) per cell
+      ctx.declare_work(m_ph_sim, Work{double(m_n), 24.0 * m_n, 22.0 * m_n, 0});
+    }
+    if (m_surrogate) {
+      const auto t0 = now_ns();
+      {
+        ScopedPhase p(ctx, m_ph_infer);
+        const std::int64_t batch = m_batch > 0 ? m_batch : m_n;
+        for (std::int64_t off = 0; off < m_n; off += batch) {
+          const std::int64_t b = std::min<std::int64_t>(batch, m_n - off);
+          const auto c0 = now_ns();
+          m_surrogate->infer(m_features.data() + 2 * off, b, m_frac.data() + off);
+          ctx.record_latency_ns("infer_call", static_cast<double>(now_ns() - c0));
+        }
+        ctx.declare_work(m_ph_infer, Work{double(m_n), 12.0 * m_n, m_flops_per_inference * m_n, 0});
+      }
+      const auto dt = now_ns() - t0;
+      ctx.record_latency_ns("infer_step", static_cast<double>(dt));
+      m_infer_ns += static_cast<double>(dt);
+      m_infer_cells += m_n;
+    } else {
+      ScopedPhase p(ctx, m_ph_exact);
+      exact_closure<Exec>("digital_replica::exact_closure", m_n, m_closure, m_scale, m_features, m_frac);
+      ctx.declare_work(m_ph_exact, Work{double(m_n), 12.0 * m_n, 0, 0});
+    }
+    {
+      ScopedPhase p(ctx, m_ph_sim);
+      apply_closure<Exec>("digital_replica::apply_closure", m_n, m_phys.q, m_frac, m_cn, m_tn);
+      // read frac,cn,tn (12 B), write cn,tn (8 B)
+      ctx.declare_work(m_ph_sim, Work{0, 20.0 * m_n, 4.0 * m_n, 0});
+    }
+    std::swap(m_c, m_cn);
+    std::swap(m_t, m_tn);
+    if (m_surrogate && step >= 0 && (step + 1) % m_check_every == 0) check(ctx, step);
+    if (step >= 0) ++m_steps;
+  }
+
+  void finish(RunContext& ctx) override {
+    auto& m = ctx.metrics();
+    m.note("closure", "implicit Arrhenius c^2 kinetics, " + std::to_string(m_closure.substeps) + " Newton sub-steps");
+    m.scalar("cells_count", m_n);
+    m.scalar("steps_count", static_cast<double>(m_steps));
+    // Mean fuel: a fidelity figure comparable between coupling modes.
+    double mean_c = 0;
+    const Field c = m_c;
+    Kokkos::parallel_reduce(
+        "digital_replica::mean_fuel", Kokkos::RangePolicy<Exec>(0, m_n),
+        KOKKOS_LAMBDA(int i, double& acc) { acc += c(i); }, mean_c);
+    m.scalar("final_mean_fuel_ratio", mean_c / m_n);
+    if (!m_surrogate) {
+      m.note("surrogate", "none (exact closure on every cell)");
+      return;
+    }
+    m.note("surrogate", m_surrogate->describe());
+    m.scalar("surrogate_bytes_copied_bytes", static_cast<double>(m_surrogate->bytes_copied()));
+    m.scalar("pretrain_loss_ratio", m_pretrain_loss);
+    m.scalar("retrain_events_count", static_cast<double>(m_retrains));
+    m.scalar("checks_count", static_cast<double>(m_checks));
+    if (m_checks > 0) {
+      m.scalar("surrogate_error_last_fraction", m_last_error);
+      m.scalar("surrogate_error_max_fraction", m_max_error);
+    }
+    // Speed-up over the exact closure, measured in this run: exact ns per cell
+    // (timed on the check samples) over surrogate ns per cell.
+    if (m_exact_cells > 0 && m_infer_cells > 0) {
+      const double exact = m_exact_ns / m_exact_cells, infer = m_infer_ns / m_infer_cells;
+      m.scalar("exact_closure_per_cell_ns", exact);
+      m.scalar("surrogate_per_cell_ns", infer);
+      m.scalar("closure_speedup_ratio", exact / infer);
+    }
+    if (m_drift_step > 0 && m_drifted_at >= 0 && m_retrains_after_drift == 0 && m_threshold > 0)
+      ctx.invalidate("drift was applied but no retraining followed before the run ended");
+    if (!m_save_path.empty()) m_surrogate->save(m_save_path);
+  }
+
+ private:
+  void initial_state() {
+    auto hc = Kokkos::create_mirror_view(m_c);
+    auto ht = Kokkos::create_mirror_view(m_t);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    // A few warm blobs over a random fuel background.
+    std::vector<std::array<float, 3>> blobs(6);
+    for (auto& b : blobs) b = {u(m_rng) * m_nx, u(m_rng) * m_ny, 2.0f + 0.1f * u(m_rng) * std::min(m_nx, m_ny)};
+    for (int i = 0; i < m_nx; ++i) {
+      for (int j = 0; j < m_ny; ++j) {
+        float heat = 0;
+        for (const auto& b : blobs) {
+          const float dx = i - b[0], dy = j - b[1];
+          heat += std::exp(-(dx * dx + dy * dy) / (2 * b[2] * b[2]));
+        }
+        hc(i * m_ny + j) = 0.3f + 0.7f * u(m_rng);
+        ht(i * m_ny + j) = m_phys.t0 + m_phys.q * std::min(1.0f, heat);
+      }
+    }
+    Kokkos::deep_copy(m_c, hc);
+    Kokkos::deep_copy(m_t, ht);
+  }
+
+  // Offline training over the reachable state space (c in [0,1], T in
+  // [t0, t0 + 1.2 q]), before the run: not part of the measured figures.
+  void pretrain(RunContext& ctx, std::int64_t samples, std::int64_t epochs) {
+    if (samples == 0 || epochs == 0) return;
+    Features xs("dr::pretrain_x", samples);
+    Field ys("dr::pretrain_y", samples);
+    auto hx = Kokkos::create_mirror_view(xs);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    for (std::int64_t s = 0; s < samples; ++s) {
+      hx(s, 0) = u(m_rng);
+      hx(s, 1) = 1.2f * u(m_rng);
+    }
+    Kokkos::deep_copy(xs, hx);
+    const Closure cl = m_closure;
+    const FeatureScale fs = m_scale;
+    Kokkos::parallel_for(
+        "digital_replica::pretrain_labels", Kokkos::RangePolicy<Exec>(0, static_cast<int>(samples)),
+        KOKKOS_LAMBDA(int s) { ys(s) = static_cast<float>(exact_fraction(xs(s, 0), fs.t0 + fs.q * xs(s, 1), cl)); });
+    Kokkos::fence();
+    auto rep = m_surrogate->train(xs.data(), ys.data(), samples, TrainOptions{epochs, 256, ctx.seed()});
+    m_pretrain_loss = rep.loss_last;
+  }
+
+  // Labels `count` random cells exactly; returns the sampled inputs and labels.
+  void label_sample(RunContext& ctx, int count, Features& xs, Field& ys, std::vector<int>& cells_out) {
+    Kokkos::View<int*, Exec> cells("dr::sample_cells", count);
+    auto hcells = Kokkos::create_mirror_view(cells);
+    std::uniform_int_distribution<int> pick(0, m_n - 1);
+    cells_out.resize(static_cast<std::size_t>(count));
+    for (int s = 0; s < count; ++s) hcells(s) = cells_out[static_cast<std::size_t>(s)] = pick(m_rng);
+    Kokkos::deep_copy(cells, hcells);
+    xs = Features("dr::sample_x", count);
+    ys = Field("dr::sample_y", count);
+    const auto t0 = now_ns();
+    {
+      ScopedPhase p(ctx, m_ph_verify);
+      exact_sample<Exec>("digital_replica::exact_sample", m_closure, m_scale, cells, m_features, xs, ys);
+      ctx.declare_work(m_ph_verify, Work{double(count), 12.0 * count, 0, 0});
+    }
+    m_exact_ns += static_cast<double>(now_ns() - t0);
+    m_exact_cells += count;
+  }
+
+  float error_on(const Features& xs, const Field& ys) {
+    std::vector<float> pred(xs.extent(0));
+    m_surrogate->infer(xs.data(), static_cast<std::int64_t>(xs.extent(0)), pred.data());
+    auto hy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ys);
+    return relative_rms_error(pred, std::vector<float>(hy.data(), hy.data() + hy.extent(0)));
+  }
+
+  void check(RunContext& ctx, std::int64_t step) {
+    Features xs;
+    Field ys;
+    std::vector<int> cells;
+    label_sample(ctx, m_check_samples, xs, ys, cells);
+    // The error of what the simulation actually used this step: the surrogate's
+    // frac of the sampled cells, against their exact closure.
+    auto hfrac = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_frac);
+    auto hy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ys);
+    std::vector<float> pred, exact;
+    for (std::size_t s = 0; s < cells.size(); ++s) {
+      pred.push_back(hfrac(cells[s]));
+      exact.push_back(hy(static_cast<int>(s)));
+    }
+    const float err = relative_rms_error(pred, exact);
+    ++m_checks;
+    m_last_error = err;
+    m_max_error = std::max<double>(m_max_error, err);
+    ctx.metrics().append("surrogate_error", {{"step_index", double(step)}, {"error_fraction", err}});
+    if (err <= m_threshold) return;
+
+    // Retrain on freshly labelled cells of the current state.
+    Features tx;
+    Field ty;
+    std::vector<int> tcells;
+    label_sample(ctx, m_retrain_samples, tx, ty, tcells);
+    const auto t0 = now_ns();
+    TrainReport rep;
+    {
+      ScopedPhase p(ctx, m_ph_train);
+      rep = m_surrogate->train(tx.data(), ty.data(), m_retrain_samples,
+                               TrainOptions{m_retrain_epochs, 256, ctx.seed() + static_cast<std::uint64_t>(step)});
+      ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
+    }
+    const double train_s = (now_ns() - t0) * 1e-9;
+    // Error after, on an independent fresh sample.
+    Features vx;
+    Field vy;
+    std::vector<int> vcells;
+    label_sample(ctx, m_check_samples, vx, vy, vcells);
+    const float after = error_on(vx, vy);
+    ++m_retrains;
+    if (m_drifted_at >= 0) ++m_retrains_after_drift;
+    ctx.metrics().event("retrain", {{"step_index", double(step)},
+                                    {"error_before_fraction", err},
+                                    {"error_after_fraction", after},
+                                    {"samples_count", double(m_retrain_samples)},
+                                    {"loss_first_ratio", rep.loss_first},
+                                    {"loss_last_ratio", rep.loss_last},
+                                    {"train_s", train_s}});
+    ctx.metrics().append("surrogate_error", {{"step_index", double(step)}, {"error_fraction", after}});
+    m_last_error = after;
+    if (after >= err)
+      ctx.invalidate("retraining at step " + std::to_string(step) + " did not lower the surrogate error (" +
+                     std::to_string(err) + " -> " + std::to_string(after) + ")");
+  }
+
+  int m_nx = 0, m_ny = 0, m_n = 0;
+  Physics m_phys;
+  Closure m_closure;
+  FeatureScale m_scale;
+  std::int64_t m_drift_step = 0, m_drifted_at = -1;
+  double m_drift_factor = 1;
+  std::int64_t m_check_every = 10;
+  int m_check_samples = 0, m_retrain_samples = 0;
+  double m_threshold = 0;
+  std::int64_t m_retrain_epochs = 0, m_batch = 0;
+  std::string m_save_path;
+  std::mt19937_64 m_rng;
+  PhaseId m_ph_sim = 0, m_ph_infer = 0, m_ph_exact = 0, m_ph_verify = 0, m_ph_train = 0;
+  Field m_c, m_t, m_cn, m_tn, m_frac;
+  Features m_features;
+  std::unique_ptr<SurrogateClient> m_surrogate;
+  double m_flops_per_inference = 0;
+  double m_pretrain_loss = 0;
+  std::int64_t m_steps = 0, m_checks = 0, m_retrains = 0, m_retrains_after_drift = 0;
+  double m_last_error = 0, m_max_error = 0;
+  double m_exact_ns = 0, m_infer_ns = 0;
+  std::int64_t m_exact_cells = 0, m_infer_cells = 0;
+};
+
+}  // namespace
+}  // namespace digital_replica
+
+void register_digital_replica(Registry& registry) {
+  MotifInfo info;
+  info.name = "digital_replica";
+  info.summary = "reaction-diffusion simulation whose stiff per-cell closure is a surrogate, checked and retrained online";
+  info.couplings = {Coupling::Tight, Coupling::None};
+  info.declare_config = digital_replica::declare;
+  info.sizes = {
+      {"tiny",
+       {{"grid.nx", "32"}, {"grid.ny", "32"}, {"closure.substeps", "16"}, {"pretrain.samples", "2048"},
+        {"pretrain.epochs", "40"}, {"check.every", "5"}, {"check.samples", "256"}, {"retrain.samples", "1024"},
+        {"retrain.epochs", "40"}, {"drift.step", "10"}, {"run.min_iterations", "30"}, {"run.min_time_s", "0.1"},
+        {"run.warmup_s", "0.02"}, {"run.repetitions", "2"}, {"surrogate.width", "16"}}},
+      {"small", {{"run.min_iterations", "120"}, {"run.min_time_s", "4"}}},
+      {"medium",
+       {{"grid.nx", "512"}, {"grid.ny", "512"}, {"check.samples", "2048"}, {"retrain.samples", "16384"},
+        {"drift.step", "100"}, {"run.min_iterations", "300"}, {"run.min_time_s", "30"}, {"surrogate.width", "64"}}},
+      {"large",
+       {{"grid.nx", "2048"}, {"grid.ny", "2048"}, {"check.samples", "8192"}, {"retrain.samples", "65536"},
+        {"drift.step", "200"}, {"run.min_iterations", "500"}, {"run.min_time_s", "60"}, {"surrogate.width", "64"}}},
+  };
+  info.create = [] { return std::make_unique<digital_replica::DigitalReplica>(); };
+  registry.add(std::move(info));
+}
+
+}  // namespace motifbench

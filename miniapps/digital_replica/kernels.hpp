@@ -1,0 +1,142 @@
+// Kokkos kernels of the digital replica. Templates on the execution space;
+// they never read configuration (the motif passes plain parameters).
+//
+// Model (non-dimensional, unit grid spacing, periodic): a fuel field c and a
+// temperature field T diffuse; fuel is fed towards 1 and heat is lost towards
+// T0; a stiff second-order Arrhenius reaction c -> heat consumes fuel:
+//   dc/dt = -k(T) c^2,   dT/dt = +q k(T) c^2,   k(T) = A exp(-Ea / T).
+// The reaction over one step is the closure: the fraction of c consumed,
+// frac = 1 - c_after / c_before, from an implicit (backward Euler) integration
+// with `substeps` Newton-solved sub-steps. That is the expensive per-cell
+// computation the surrogate replaces.
+#pragma once
+
+#include <Kokkos_Core.hpp>
+
+namespace motifbench::digital_replica {
+
+// Math functions moved from Kokkos::Experimental to Kokkos in 3.7.
+#if KOKKOS_VERSION >= 30700
+namespace kmath = ::Kokkos;
+#else
+namespace kmath = ::Kokkos::Experimental;
+#endif
+
+struct Physics {
+  float dt = 0.2f;
+  float diff_c = 0.5f;   // diffusion coefficients (grid units^2 per time)
+  float diff_t = 1.0f;
+  float feed = 0.05f;    // fuel feed rate towards c = 1
+  float cool = 0.05f;    // heat loss rate towards t0
+  float t0 = 1.0f;
+  float q = 1.0f;        // heat released per unit fuel
+};
+
+struct Closure {
+  double prefactor = 50.0;  // A
+  double activation = 4.0;  // Ea
+  double q = 1.0;
+  double dt = 0.2;
+  int substeps = 32;
+  int newton_max = 20;
+  double tolerance = 1e-10;
+};
+
+/// Exact closure: fraction of fuel consumed over dt for one cell.
+KOKKOS_INLINE_FUNCTION double exact_fraction(double c0, double t0, const Closure& p) {
+  if (c0 <= 1e-12) return 0.0;
+  const double h = p.dt / p.substeps;
+  const double e0 = t0 + p.q * c0;  // T + q c is conserved by the reaction
+  double c = c0;
+  for (int s = 0; s < p.substeps; ++s) {
+    // Solve g(x) = x - c + h k(T(x)) x^2 = 0 with T(x) = e0 - q x.
+    double x = c;
+    for (int it = 0; it < p.newton_max; ++it) {
+      const double t = e0 - p.q * x;
+      const double k = p.prefactor * kmath::exp(-p.activation / t);
+      const double dk = k * p.activation / (t * t) * (-p.q);
+      const double g = x - c + h * k * x * x;
+      const double dg = 1.0 + h * (dk * x * x + 2.0 * k * x);
+      double step = g / dg;
+      double nx = x - step;
+      if (nx < 0) nx = 0.5 * x;  // keep the iterate physical
+      if (kmath::fabs(nx - x) <= p.tolerance * (c0 + 1e-30)) {
+        x = nx;
+        break;
+      }
+      x = nx;
+    }
+    c = x;
+  }
+  double f = 1.0 - c / c0;
+  return f < 0 ? 0 : (f > 1 ? 1 : f);
+}
+
+/// Features a surrogate sees for one cell: (c, (T - t0) / q).
+struct FeatureScale {
+  float t0 = 1.0f;
+  float q = 1.0f;
+};
+
+/// Predictor: diffusion + feed + cooling from (c, t) into (cn, tn), and the
+/// surrogate's input features [ncells x 2] of the predicted state.
+template <class ExecSpace, class V1, class V2>
+void predict(const char* label, int nx, int ny, const Physics& p, const V1& c, const V1& t, const V1& cn, const V1& tn,
+             const V2& features) {
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecSpace>(0, nx * ny), KOKKOS_LAMBDA(int idx) {
+        const int i = idx / ny, j = idx % ny;
+        const int im = ((i - 1 + nx) % nx) * ny + j, ip = ((i + 1) % nx) * ny + j;
+        const int jm = i * ny + (j - 1 + ny) % ny, jp = i * ny + (j + 1) % ny;
+        const float lc = c(im) + c(ip) + c(jm) + c(jp) - 4.0f * c(idx);
+        const float lt = t(im) + t(ip) + t(jm) + t(jp) - 4.0f * t(idx);
+        float cc = c(idx) + p.dt * (p.diff_c * lc + p.feed * (1.0f - c(idx)));
+        float tt = t(idx) + p.dt * (p.diff_t * lt + p.cool * (p.t0 - t(idx)));
+        cc = cc < 0.0f ? 0.0f : cc;
+        cn(idx) = cc;
+        tn(idx) = tt;
+        features(idx, 0) = cc;
+        features(idx, 1) = (tt - p.t0) / p.q;
+      });
+}
+
+/// Applies the closure: c -= frac c, T += q frac c. frac is clamped to [0, 1].
+template <class ExecSpace, class V1>
+void apply_closure(const char* label, int ncells, float q, const V1& frac, const V1& c, const V1& t) {
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecSpace>(0, ncells), KOKKOS_LAMBDA(int idx) {
+        float f = frac(idx);
+        f = f < 0.0f ? 0.0f : (f > 1.0f ? 1.0f : f);
+        const float burnt = f * c(idx);
+        c(idx) -= burnt;
+        t(idx) += q * burnt;
+      });
+}
+
+/// Exact closure for every cell of `features` (the `none` baseline).
+template <class ExecSpace, class V1, class V2>
+void exact_closure(const char* label, int ncells, const Closure& cl, const FeatureScale& fs, const V2& features,
+                   const V1& frac) {
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecSpace>(0, ncells), KOKKOS_LAMBDA(int idx) {
+        const double c0 = features(idx, 0);
+        const double t0 = fs.t0 + fs.q * features(idx, 1);
+        frac(idx) = static_cast<float>(exact_fraction(c0, t0, cl));
+      });
+}
+
+/// Exact closure for a sample of cells: gathers their features into xs and
+/// the exact fraction into ys.
+template <class ExecSpace, class VI, class V1, class V2>
+void exact_sample(const char* label, const Closure& cl, const FeatureScale& fs, const VI& cells, const V2& features,
+                  const V2& xs, const V1& ys) {
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<ExecSpace>(0, static_cast<int>(cells.extent(0))), KOKKOS_LAMBDA(int s) {
+        const int idx = cells(s);
+        xs(s, 0) = features(idx, 0);
+        xs(s, 1) = features(idx, 1);
+        ys(s) = static_cast<float>(exact_fraction(features(idx, 0), fs.t0 + fs.q * features(idx, 1), cl));
+      });
+}
+
+}  // namespace motifbench::digital_replica

@@ -1,0 +1,217 @@
+// The in-process surrogate: a LibTorch MLP (or a TorchScript module) behind the
+// SurrogateClient interface, on caller-owned float buffers.
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "motifbench/surrogates/local.hpp"
+
+namespace motifbench::surrogates {
+namespace {
+
+std::atomic<int> g_threads{0};
+
+torch::Tensor activate(const torch::Tensor& x, const std::string& act) {
+  if (act == "relu") return torch::relu(x);
+  if (act == "gelu") return torch::gelu(x);
+  return torch::tanh(x);
+}
+
+const char* script_activation(const std::string& act) {
+  if (act == "relu") return "torch.relu";
+  if (act == "gelu") return "torch.nn.functional.gelu";
+  return "torch.tanh";
+}
+
+class LocalClient final : public SurrogateClient {
+ public:
+  explicit LocalClient(const SurrogateSpec& spec) : m_spec(spec) {
+    if (spec.activation != "tanh" && spec.activation != "relu" && spec.activation != "gelu")
+      throw std::runtime_error("surrogate activation '" + spec.activation + "' unknown; valid: tanh, relu, gelu");
+    if (!spec.path.empty()) {
+      load_script(spec.path);
+    } else {
+      torch::manual_seed(spec.seed);
+      std::int64_t in = spec.in_features;
+      for (std::int64_t h : spec.hidden) {
+        m_layers.emplace_back(torch::nn::Linear(in, h));
+        in = h;
+      }
+      m_layers.emplace_back(torch::nn::Linear(in, spec.out_features));
+      for (auto& l : m_layers)
+        for (auto& p : l->parameters()) m_params.push_back(p);
+    }
+    m_optimizer = std::make_unique<torch::optim::Adam>(m_params, torch::optim::AdamOptions(spec.learning_rate));
+  }
+
+  void infer(const float* in, std::int64_t batch, float* out) override {
+    c10::InferenceMode guard;
+    // Wrap the caller's memory; from_blob neither copies nor takes ownership.
+    auto x = torch::from_blob(const_cast<float*>(in), {batch, m_spec.in_features}, torch::kFloat32);
+    auto y = torch::from_blob(out, {batch, m_spec.out_features}, torch::kFloat32);
+    if (m_script) {
+      auto r = m_script->forward({x}).toTensor().contiguous();
+      if (r.sizes() != y.sizes()) throw std::runtime_error("TorchScript model returned " + shape(r) + ", expected " + shape(y));
+      std::memcpy(out, r.data_ptr<float>(), static_cast<std::size_t>(r.numel()) * sizeof(float));
+      m_copied += r.numel() * static_cast<std::int64_t>(sizeof(float));
+      return;
+    }
+    torch::Tensor h = x;
+    for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) h = activate(m_layers[i]->forward(h), m_spec.activation);
+    const auto& last = m_layers.back();
+    // The output layer writes straight into the caller's buffer.
+    torch::addmm_out(y, last->bias, h, last->weight.t());
+    if (y.data_ptr<float>() != out) {  // LibTorch resized instead of writing in place
+      std::memcpy(out, y.data_ptr<float>(), static_cast<std::size_t>(y.numel()) * sizeof(float));
+      m_copied += y.numel() * static_cast<std::int64_t>(sizeof(float));
+    }
+  }
+
+  TrainReport train(const float* xs, const float* ys, std::int64_t n, const TrainOptions& opt) override {
+    TrainReport rep;
+    if (n <= 0) return rep;
+    auto x = torch::from_blob(const_cast<float*>(xs), {n, m_spec.in_features}, torch::kFloat32);
+    auto y = torch::from_blob(const_cast<float*>(ys), {n, m_spec.out_features}, torch::kFloat32);
+    std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(opt.seed);
+    const std::int64_t bs = std::max<std::int64_t>(1, std::min(opt.batch_size, n));
+    for (std::int64_t e = 0; e < opt.epochs; ++e) {
+      std::shuffle(order.begin(), order.end(), rng);
+      auto idx = torch::from_blob(order.data(), {n}, torch::kInt64);
+      double sum = 0;
+      std::int64_t batches = 0;
+      for (std::int64_t b = 0; b < n; b += bs) {
+        auto sel = idx.slice(0, b, std::min(n, b + bs));
+        auto xb = x.index_select(0, sel);
+        auto yb = y.index_select(0, sel);
+        m_optimizer->zero_grad();
+        auto loss = torch::mse_loss(forward_train(xb), yb);
+        loss.backward();
+        m_optimizer->step();
+        sum += loss.item<double>();
+        ++batches;
+      }
+      double mean = sum / static_cast<double>(batches);
+      if (e == 0) rep.loss_first = mean;
+      rep.loss_last = mean;
+      rep.samples_trained += n;
+    }
+    return rep;
+  }
+
+  void save(const std::string& path) override {
+    if (m_script) {
+      m_script->save(path);
+      return;
+    }
+    torch::jit::Module m("motifbench_mlp");
+    std::ostringstream src;
+    src << "def forward(self, x):\n    h = x\n";
+    for (std::size_t i = 0; i < m_layers.size(); ++i) {
+      m.register_parameter("w" + std::to_string(i), m_layers[i]->weight.detach().clone(), false);
+      m.register_parameter("b" + std::to_string(i), m_layers[i]->bias.detach().clone(), false);
+      src << "    h = torch.addmm(self.b" << i << ", h, self.w" << i << ".t())\n";
+      if (i + 1 < m_layers.size()) src << "    h = " << script_activation(m_spec.activation) << "(h)\n";
+    }
+    src << "    return h\n";
+    m.define(src.str());
+    m.save(path);
+  }
+
+  std::int64_t bytes_copied() const override { return m_copied; }
+  std::int64_t in_features() const override { return m_spec.in_features; }
+  std::int64_t out_features() const override { return m_spec.out_features; }
+  std::string describe() const override {
+    std::ostringstream os;
+    os << "in-process LibTorch " << torch_version() << " (" << threads() << " threads), "
+       << (m_script ? "TorchScript " + m_spec.path : std::string("built-in MLP"));
+    return os.str();
+  }
+
+ private:
+  static std::string shape(const torch::Tensor& t) {
+    std::ostringstream os;
+    os << t.sizes();
+    return os.str();
+  }
+
+  torch::Tensor forward_train(const torch::Tensor& x) {
+    if (m_script) return m_script->forward({x}).toTensor();
+    torch::Tensor h = x;
+    for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) h = activate(m_layers[i]->forward(h), m_spec.activation);
+    return m_layers.back()->forward(h);
+  }
+
+  void load_script(const std::string& path) {
+    try {
+      m_script = std::make_unique<torch::jit::Module>(torch::jit::load(path));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot load TorchScript model '" + path + "': " + first_line(e.what()));
+    }
+    m_script->train();
+    for (const auto& p : m_script->parameters()) {
+      p.set_requires_grad(true);
+      m_params.push_back(p);
+    }
+    torch::NoGradGuard ng;
+    torch::Tensor probe;
+    try {
+      probe = m_script->forward({torch::zeros({2, m_spec.in_features})}).toTensor();
+    } catch (const std::exception& e) {
+      throw std::runtime_error("TorchScript model '" + path + "' cannot take input [N, " +
+                               std::to_string(m_spec.in_features) + "]: " + first_line(e.what()));
+    }
+    if (probe.dim() != 2 || probe.size(1) != m_spec.out_features)
+      throw std::runtime_error("TorchScript model '" + path + "' returns " + shape(probe) + " for input [2, " +
+                               std::to_string(m_spec.in_features) + "]; expected [2, " +
+                               std::to_string(m_spec.out_features) + "]");
+  }
+
+  static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+  SurrogateSpec m_spec;
+  std::vector<torch::nn::Linear> m_layers;
+  std::unique_ptr<torch::jit::Module> m_script;
+  std::vector<torch::Tensor> m_params;
+  std::unique_ptr<torch::optim::Adam> m_optimizer;
+  std::int64_t m_copied = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec) {
+  return std::make_unique<LocalClient>(spec);
+}
+
+void set_threads(int n) {
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+  try {
+    torch::set_num_interop_threads(1);
+  } catch (const std::exception&) {
+    // Already set (it can only be set once per process); keep the first value.
+  }
+  g_threads = n;
+}
+
+int threads() { return g_threads > 0 ? g_threads.load() : torch::get_num_threads(); }
+
+std::string torch_version() {
+#ifdef TORCH_VERSION
+  return TORCH_VERSION;
+#else
+  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+         std::to_string(TORCH_VERSION_PATCH);
+#endif
+}
+
+}  // namespace motifbench::surrogates
