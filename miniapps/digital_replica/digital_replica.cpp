@@ -57,6 +57,7 @@ void declare(ConfigSchema& s) {
   s.add_real("check.threshold", 0.05, 0.0, 1e6, "relative RMS error that triggers retraining");
   s.add_int("retrain.samples", 4096, 1, 1 << 26, "freshly labelled cells per retraining");
   s.add_int("retrain.epochs", 40, 1, 100000, "epochs per retraining");
+  s.add_int("retrain.buffer", 16384, 1, 1 << 28, "replay buffer of labelled simulation cells (FIFO) that retraining uses");
   s.add_string("output.model", "", "save the final surrogate as TorchScript to this path");
 }
 
@@ -98,6 +99,7 @@ class DigitalReplica final : public Motif {
     m_threshold = cfg.get_real("check.threshold");
     m_retrain_samples = static_cast<int>(std::min<std::int64_t>(cfg.get_int("retrain.samples"), m_n));
     m_retrain_epochs = cfg.get_int("retrain.epochs");
+    m_buffer_capacity = static_cast<std::size_t>(cfg.get_int("retrain.buffer"));
     m_batch = cfg.get_int("surrogate.batch");
     m_save_path = cfg.get_string("output.model");
     m_rng.seed(ctx.seed());
@@ -286,6 +288,19 @@ class DigitalReplica final : public Motif {
     }
     m_exact_ns += static_cast<double>(now_ns() - t0);
     m_exact_cells += count;
+    // Every exactly labelled cell joins the replay buffer; the oldest leave first.
+    auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), xs);
+    auto hy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ys);
+    for (int s = 0; s < count; ++s) {
+      m_buf_x.push_back(hx(s, 0));
+      m_buf_x.push_back(hx(s, 1));
+      m_buf_y.push_back(hy(s));
+    }
+    if (m_buf_y.size() > m_buffer_capacity) {
+      const std::size_t drop = m_buf_y.size() - m_buffer_capacity;
+      m_buf_y.erase(m_buf_y.begin(), m_buf_y.begin() + static_cast<std::ptrdiff_t>(drop));
+      m_buf_x.erase(m_buf_x.begin(), m_buf_x.begin() + static_cast<std::ptrdiff_t>(2 * drop));
+    }
   }
 
   float error_on(const Features& xs, const Field& ys) {
@@ -316,16 +331,22 @@ class DigitalReplica final : public Motif {
     ctx.metrics().append("surrogate_error", {{"step_index", double(step)}, {"error_fraction", err}});
     if (err <= m_threshold) return;
 
-    // Retrain on freshly labelled cells of the current state.
+    // A failed check means labels from before it may describe physics that no
+    // longer holds: keep only the cells just checked, add freshly labelled cells
+    // of the current state, and retrain on that buffer. Passing checks add to it.
+    const std::size_t keep = cells.size();
+    m_buf_y.erase(m_buf_y.begin(), m_buf_y.end() - static_cast<std::ptrdiff_t>(keep));
+    m_buf_x.erase(m_buf_x.begin(), m_buf_x.end() - static_cast<std::ptrdiff_t>(2 * keep));
     Features tx;
     Field ty;
     std::vector<int> tcells;
     label_sample(ctx, m_retrain_samples, tx, ty, tcells);
     const auto t0 = now_ns();
     TrainReport rep;
+    const auto n_train = static_cast<std::int64_t>(m_buf_y.size());
     {
       ScopedPhase p(ctx, m_ph_train);
-      rep = m_surrogate->train(tx.data(), ty.data(), m_retrain_samples,
+      rep = m_surrogate->train(m_buf_x.data(), m_buf_y.data(), n_train,
                                TrainOptions{m_retrain_epochs, 256, ctx.seed() + static_cast<std::uint64_t>(step)});
       ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
     }
@@ -341,7 +362,7 @@ class DigitalReplica final : public Motif {
     ctx.metrics().event("retrain", {{"step_index", double(step)},
                                     {"error_before_fraction", err},
                                     {"error_after_fraction", after},
-                                    {"samples_count", double(m_retrain_samples)},
+                                    {"samples_count", double(n_train)},
                                     {"loss_first_ratio", rep.loss_first},
                                     {"loss_last_ratio", rep.loss_last},
                                     {"train_s", train_s}});
@@ -362,6 +383,8 @@ class DigitalReplica final : public Motif {
   int m_check_samples = 0, m_retrain_samples = 0;
   double m_threshold = 0;
   std::int64_t m_retrain_epochs = 0, m_batch = 0;
+  std::size_t m_buffer_capacity = 0;
+  std::vector<float> m_buf_x, m_buf_y;  // replay buffer: [n x 2] inputs, [n] exact closures
   std::string m_save_path;
   std::mt19937_64 m_rng;
   PhaseId m_ph_sim = 0, m_ph_infer = 0, m_ph_exact = 0, m_ph_verify = 0, m_ph_train = 0;
@@ -388,8 +411,8 @@ void register_digital_replica(Registry& registry) {
   info.sizes = {
       {"tiny",
        {{"grid.nx", "32"}, {"grid.ny", "32"}, {"closure.substeps", "16"}, {"pretrain.samples", "2048"},
-        {"pretrain.epochs", "40"}, {"check.every", "5"}, {"check.samples", "256"}, {"retrain.samples", "1024"},
-        {"retrain.epochs", "40"}, {"drift.step", "10"}, {"run.min_iterations", "30"}, {"run.min_time_s", "0.1"},
+        {"pretrain.epochs", "200"}, {"check.every", "5"}, {"check.samples", "256"}, {"retrain.samples", "1024"},
+        {"retrain.epochs", "30"}, {"retrain.buffer", "4096"}, {"drift.step", "10"}, {"run.min_iterations", "30"}, {"run.min_time_s", "0.1"},
         {"run.warmup_s", "0.02"}, {"run.repetitions", "2"}, {"surrogate.width", "16"}}},
       {"small", {{"run.min_iterations", "120"}, {"run.min_time_s", "4"}}},
       {"medium",
