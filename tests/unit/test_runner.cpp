@@ -1,0 +1,207 @@
+// Registry, runner and JSON reporter against a toy motif.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "core/runner.hpp"
+#include "core/harness_config.hpp"
+#include "motifbench/registry.hpp"
+#include "report/json_result.hpp"
+
+namespace motifbench {
+namespace {
+
+// Sleeps a configured time per step inside a `simulate` phase; records the
+// step's latency; fails on a configured step.
+class ToyMotif final : public Motif {
+ public:
+  void setup(RunContext& ctx) override {
+    m_sim = ctx.phase("simulate");
+    m_sleep_us = ctx.config().get_int("toy.sleep_us");
+    m_fail_at = ctx.config().get_int("toy.fail_at");
+  }
+  void step(RunContext& ctx) override {
+    if (m_fail_at >= 0 && ctx.step_index() == m_fail_at) throw std::runtime_error("toy component died");
+    auto t0 = now_ns();
+    {
+      ScopedPhase p(ctx, m_sim);
+      std::this_thread::sleep_for(std::chrono::microseconds(m_sleep_us));
+      ctx.declare_work(m_sim, Work{100, 800, 50, 0});
+    }
+    ctx.record_latency_ns("step", static_cast<double>(now_ns() - t0));
+    if (!ctx.warming_up()) ++m_measured;
+  }
+  void finish(RunContext& ctx) override { ctx.metrics().scalar("measured_steps_count", m_measured); }
+
+ private:
+  PhaseId m_sim = 0;
+  std::int64_t m_sleep_us = 0, m_fail_at = -1, m_measured = 0;
+};
+
+MotifInfo toy_info() {
+  MotifInfo info;
+  info.name = "toy";
+  info.summary = "test motif";
+  info.couplings = {Coupling::None};
+  info.declare_config = [](ConfigSchema& s) {
+    s.add_int("toy.sleep_us", 200, 0, 1000000, "sleep per step");
+    s.add_int("toy.fail_at", -1, -1, 1000000, "step that throws");
+  };
+  for (const auto& size : size_names()) info.sizes[size] = {};
+  info.create = [] { return std::make_unique<ToyMotif>(); };
+  return info;
+}
+
+Config toy_config(const MotifInfo& info) {
+  ConfigSchema s;
+  detail::declare_harness_config(s);
+  info.declare_config(s);
+  Config c(s);
+  c.set("run.repetitions", "2", ConfigSource::Cli);
+  c.set("run.min_time_s", "0", ConfigSource::Cli);
+  c.set("run.min_iterations", "25", ConfigSource::Cli);
+  c.set("run.warmup_iterations", "5", ConfigSource::Cli);
+  c.set("run.warmup_s", "0", ConfigSource::Cli);
+  return c;
+}
+
+TEST(Registry, FindsAndListsMotifs) {
+  Registry r;
+  r.add(toy_info());
+  EXPECT_NE(r.find("toy"), nullptr);
+  EXPECT_EQ(r.find("nope"), nullptr);
+  EXPECT_EQ(r.name_list(), "toy");
+}
+
+TEST(RegistryDeath, DuplicateNameAborts) {
+  Registry r;
+  r.add(toy_info());
+  EXPECT_DEATH(r.add(toy_info()), "already registered");
+}
+
+TEST(RegistryDeath, SizeProfileWithUnknownKeyAborts) {
+  auto info = toy_info();
+  info.sizes["tiny"] = {{"toy.nope", "1"}};
+  Registry r;
+  EXPECT_DEATH(r.add(info), "unknown config key 'toy.nope'");
+}
+
+TEST(RegistryDeath, MissingSizeAborts) {
+  auto info = toy_info();
+  info.sizes.erase("large");
+  Registry r;
+  EXPECT_DEATH(r.add(info), "size 'large' missing");
+}
+
+TEST(Registry, BuildRegistersEveryMiniApp) {
+  Registry r;
+  register_all_motifs(r);
+  EXPECT_NE(r.find("digital_replica"), nullptr);
+}
+
+TEST(Runner, WarmupExcludedAndMinimumIterationsMet) {
+  auto info = toy_info();
+  auto cfg = toy_config(info);
+  detail::RunRequest req{&info, Coupling::None, "tiny", {"test"}, 0, 1, true};
+  auto res = detail::run_motif(req, cfg);
+  ASSERT_TRUE(res.valid) << (res.invalid_reasons.empty() ? "" : res.invalid_reasons[0]);
+  ASSERT_EQ(res.reps.size(), 2u);
+  for (const auto& rep : res.reps) {
+    EXPECT_EQ(rep.warmup_iterations, 5);
+    EXPECT_EQ(rep.iterations, 25);
+    ASSERT_EQ(rep.phases.size(), 1u);
+    EXPECT_EQ(rep.phases[0].count, 25u) << "warm-up steps leaked into the measured phase";
+    EXPECT_DOUBLE_EQ(rep.phases[0].work.items, 2500.0);
+    EXPECT_EQ(rep.metrics.scalars().at("measured_steps_count"), 25.0);
+    EXPECT_GE(rep.phases[0].total_s, 25 * 200e-6);
+    EXPECT_LE(rep.phases[0].total_s, rep.measured_s);
+  }
+  ASSERT_EQ(res.channels.size(), 1u);
+  EXPECT_EQ(res.channels[0].latency.count, 50u);
+  EXPECT_EQ(res.channels[0].histogram.total(), 50u);
+  EXPECT_GE(res.channels[0].latency.p50_ns, 200e3);
+  // Derived throughput is declared work over measured phase time.
+  const auto& p = res.phases[0];
+  EXPECT_NEAR(p.items_per_s, 5000.0 / (res.reps[0].phases[0].total_s + res.reps[1].phases[0].total_s), 1e-6);
+  EXPECT_GT(res.stream_copy_bytes_per_s, 0);
+  EXPECT_GT(res.overhead.fraction, 0);
+  EXPECT_LT(res.overhead.fraction, 0.05);
+  EXPECT_NE(res.reps[0].seed, res.reps[1].seed);
+}
+
+TEST(Runner, MinimumTimeExtendsTheMeasuredPart) {
+  auto info = toy_info();
+  auto cfg = toy_config(info);
+  cfg.set("run.repetitions", "1", ConfigSource::Cli);
+  cfg.set("run.min_time_s", "0.05", ConfigSource::Cli);
+  cfg.set("run.min_iterations", "1", ConfigSource::Cli);
+  detail::RunRequest req{&info, Coupling::None, "tiny", {"test"}, 0, 1, true};
+  auto res = detail::run_motif(req, cfg);
+  EXPECT_GE(res.reps[0].measured_s, 0.05);
+  EXPECT_GT(res.reps[0].iterations, 10);
+}
+
+TEST(Runner, FailingComponentEndsRunInvalidWithReason) {
+  auto info = toy_info();
+  auto cfg = toy_config(info);
+  cfg.set("toy.fail_at", "3", ConfigSource::Cli);
+  detail::RunRequest req{&info, Coupling::None, "tiny", {"test"}, 0, 1, true};
+  auto res = detail::run_motif(req, cfg);
+  EXPECT_FALSE(res.valid);
+  ASSERT_FALSE(res.invalid_reasons.empty());
+  EXPECT_NE(res.invalid_reasons[0].find("toy component died"), std::string::npos);
+  EXPECT_EQ(res.reps.size(), 1u) << "the run must stop at the first failure";
+  auto j = detail::to_json(res);
+  EXPECT_FALSE(j["valid"].get<bool>());
+}
+
+TEST(JsonReport, CarriesContextConfigAndUnits) {
+  auto info = toy_info();
+  auto cfg = toy_config(info);
+  detail::RunRequest req{&info, Coupling::None, "tiny", {"motifbench", "--motif=toy"}, 0, 1, true};
+  auto res = detail::run_motif(req, cfg);
+  res.context = detail::gather_system_context(req.argv, 1);
+  auto j = detail::to_json(res);
+  EXPECT_EQ(j["run"]["motif"], "toy");
+  EXPECT_EQ(j["run"]["config_effective"]["run.min_iterations"], "25");
+  EXPECT_EQ(j["run"]["config_requested"]["run.min_iterations"], "25");
+  EXPECT_EQ(j["context"]["argv"][1], "--motif=toy");
+  EXPECT_GE(j["context"]["cores_count"].get<int>(), 1);
+  EXPECT_FALSE(j["context"]["kokkos"]["version"].get<std::string>().empty());
+  EXPECT_TRUE(j["summary"]["latency"]["step"].contains("p999_ns"));
+  EXPECT_EQ(j["summary"]["latency"]["step"]["count"], 50);
+  EXPECT_TRUE(j["summary"]["phases"]["simulate"]["throughput"].contains("items_per_s"));
+  EXPECT_EQ(j["repetitions"].size(), 2u);
+}
+
+TEST(JsonReport, AtomicWriteLeavesNoPartialFileOnFailure) {
+  nlohmann::json j = {{"a", 1}};
+  EXPECT_FALSE(detail::write_json_file("/nonexistent-dir/x.json", j).empty());
+  EXPECT_FALSE(detail::check_writable("/nonexistent-dir/x.json").empty());
+  std::string ok = ::testing::TempDir() + "/motifbench_ok.json";
+  EXPECT_TRUE(detail::write_json_file(ok, j).empty());
+  std::remove(ok.c_str());
+}
+
+TEST(Metrics, UnitSuffixRequired) {
+  EXPECT_TRUE(has_unit_suffix("latency_ns"));
+  EXPECT_TRUE(has_unit_suffix("error_fraction"));
+  EXPECT_FALSE(has_unit_suffix("latency"));
+  MotifMetrics m;
+  EXPECT_DEATH(m.scalar("latency", 1.0), "no unit suffix");
+}
+
+TEST(Seeds, RepetitionSeedsDifferAndAreStable) {
+  EXPECT_EQ(detail::repetition_seed(1, 0), detail::repetition_seed(1, 0));
+  EXPECT_NE(detail::repetition_seed(1, 0), detail::repetition_seed(1, 1));
+  EXPECT_NE(detail::repetition_seed(1, 0), detail::repetition_seed(2, 0));
+}
+
+TEST(ConfigHash, DependsOnEveryValue) {
+  std::map<std::string, std::string> a{{"x", "1"}, {"y", "2"}}, b{{"x", "1"}, {"y", "3"}};
+  EXPECT_NE(detail::config_hash(a), detail::config_hash(b));
+  EXPECT_EQ(detail::config_hash(a), detail::config_hash(a));
+}
+
+}  // namespace
+}  // namespace motifbench
