@@ -203,7 +203,7 @@ void set_threads(int n) {
   g_threads = n;
 }
 
-int threads() { return g_threads > 0 ? g_threads.load() : torch::get_num_threads(); }
+int threads() { return g_threads > 0 ? g_threads.load() : at::get_num_threads(); }
 
 std::string torch_version() {
 #ifdef TORCH_VERSION

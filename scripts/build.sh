@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds with a CMake preset (default: "default", Release).
+# Usage: scripts/build.sh [preset]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-default}"
+jobs="$(nproc)"
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$jobs"

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Bad input must give a clear message naming the valid choices, a non-zero
+exit, no crash (no signal, no abort), no hang, and no result file.
+
+Usage: bad_input.py MOTIFBENCH SCRATCH_DIR
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+
+def main():
+    exe, scratch = sys.argv[1], sys.argv[2]
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    out = os.path.join(scratch, "result.json")
+    malformed = os.path.join(scratch, "malformed.json")
+    with open(malformed, "w") as f:
+        f.write('{"grid": {"nx": 32,,}')
+    unknown_key_file = os.path.join(scratch, "unknown_key.json")
+    with open(unknown_key_file, "w") as f:
+        f.write('{"grid": {"nz": 32}}')
+    base = ["--size=tiny", f"--out={out}"]
+    dr = ["--motif=digital_replica"]
+    cases = [
+        ("unknown motif", ["--motif=warp_drive"] + base, "valid motifs: digital_replica"),
+        ("missing motif", base, "valid motifs"),
+        ("unknown coupling", dr + ["--coupling=telepathic"] + base, "valid couplings: tight, semi-tight, loose, none"),
+        ("unknown size", dr + ["--size=huge", f"--out={out}"], "valid sizes: tiny, small, medium, large"),
+        ("unknown config key", dr + base + ["--set", "grid.nz=4"], "valid keys:"),
+        ("set without =", dr + base + ["--set", "grid.nx"], "key=value"),
+        ("zero size", dr + base + ["--set", "grid.nx=0"], "expected an integer in [4,"),
+        ("negative size", dr + base + ["--set", "grid.ny=-8"], "expected an integer in [4,"),
+        ("non-numeric value", dr + base + ["--set", "sim.dt=fast"], "expected a number in"),
+        ("bad choice", dr + base + ["--set", "surrogate.activation=sigmoid"], "one of tanh, relu, gelu"),
+        ("zero repetitions", dr + base + ["--repetitions=0"], "run.repetitions"),
+        ("malformed config file", dr + base + [f"--config={malformed}"], "not valid JSON"),
+        ("missing config file", dr + base + [f"--config={scratch}/nope.json"], "cannot read config file"),
+        ("unknown key in config file", dr + base + [f"--config={unknown_key_file}"], "valid keys:"),
+        ("unwritable --out", dr + ["--size=tiny", f"--out={scratch}/no/such/dir/r.json"], "cannot write --out"),
+        ("unknown flag", dr + base + ["--frobnicate=1"], "valid options:"),
+        ("missing TorchScript model", dr + base + ["--set", f"surrogate.path={scratch}/missing.pt"],
+         "cannot load TorchScript model"),
+    ]
+    failed = 0
+    for name, args, expect in cases:
+        if os.path.exists(out):
+            os.remove(out)
+        try:
+            r = subprocess.run([exe] + args, capture_output=True, text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            print(f"FAIL {name}: hung")
+            failed += 1
+            continue
+        msg = r.stdout + r.stderr
+        problems = []
+        if r.returncode == 0:
+            problems.append("exit code 0")
+        if r.returncode < 0 or r.returncode >= 128:
+            problems.append(f"crashed (status {r.returncode})")
+        if expect not in msg:
+            problems.append(f"message lacks {expect!r}")
+        if os.path.exists(out):
+            import json
+            try:
+                doc = json.load(open(out))
+                if doc.get("valid") is not False:
+                    problems.append("wrote a result that looks valid")
+            except ValueError:
+                problems.append("left a malformed result file")
+        leftovers = [f for f in os.listdir(scratch) if ".tmp." in f or ".probe." in f]
+        if leftovers:
+            problems.append(f"left {leftovers}")
+        if problems:
+            failed += 1
+            print(f"FAIL {name}: {'; '.join(problems)}\n  output: {msg.strip()[:400]}")
+        else:
+            print(f"ok   {name}: exit {r.returncode}: {msg.strip().splitlines()[-1][:150]}")
+    print(f"{len(cases) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
