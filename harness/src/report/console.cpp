@@ -43,10 +43,11 @@ void print_console(std::FILE* out, const RunResult& r) {
   std::fprintf(out, "measured %.3f s +- %.3f s per repetition, %.2f steps/s\n\n", r.measured_s.mean, r.measured_s.stddev,
                r.iterations_per_s.mean);
 
-  std::fprintf(out, "%-12s %11s %7s %8s %14s %14s %14s %8s\n", "phase", "time/rep", "share", "calls", "items/s",
+  std::fprintf(out, "%-13s %11s %7s %8s %14s %14s %14s %8s\n", "phase", "time/rep", "share", "calls", "items/s",
                "bytes/s", "flop/s", "%stream");
   for (const auto& p : r.phases) {
-    std::fprintf(out, "%-12s %9.4f s %6.1f%% %8llu %14s %14s %14s %7.1f%%\n", p.name.c_str(), p.total_s.mean,
+    if (p.count == 0) continue;  // registered but unused in this mode
+    std::fprintf(out, "%-13s %9.4f s %6.1f%% %8llu %14s %14s %14s %7.1f%%\n", p.name.c_str(), p.total_s.mean,
                  100 * p.share_fraction, static_cast<unsigned long long>(p.count), fmt_rate(p.items_per_s, "").c_str(),
                  fmt_rate(p.bytes_per_s, "B").c_str(), fmt_rate(p.flops_per_s, "").c_str(), 100 * p.stream_fraction);
   }

@@ -98,7 +98,7 @@ nlohmann::json to_json(const RunResult& r) {
   for (const auto& rep : r.reps) {
     nlohmann::json phases = nlohmann::json::object();
     for (const auto& p : rep.phases)
-      phases[p.name] = {{"total_s", p.total_s}, {"calls_count", p.count}, {"work", work_json(p.work)}};
+      if (p.count > 0) phases[p.name] = {{"total_s", p.total_s}, {"calls_count", p.count}, {"work", work_json(p.work)}};
     reps.push_back({{"index", rep.index},
                     {"seed", rep.seed},
                     {"setup_s", rep.setup_s},
@@ -115,6 +115,7 @@ nlohmann::json to_json(const RunResult& r) {
 
   nlohmann::json phases = nlohmann::json::object();
   for (const auto& p : r.phases) {
+    if (p.count == 0) continue;  // registered but unused in this mode
     phases[p.name] = {{"total_s", rep_stats(p.total_s, "_s")},
                       {"share_fraction", p.share_fraction},
                       {"calls_count", p.count},
