@@ -2,7 +2,7 @@
 """Prints a side-by-side summary of result files (same motif, different modes).
 
 Usage: summarize.py RESULT.json [RESULT.json ...]
-The first file is the reference for the ratio column.
+The last file is the reference for the ratio column (e.g. mode none).
 """
 import json
 import sys
@@ -20,8 +20,10 @@ def main():
     if not docs:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    print(f"\n{'coupling':<12}{'valid':<7}{'steps/s':>10}{'ratio':>8}{'energy/step':>14}  {'energy method':<14}")
-    ref = docs[0][1]["summary"]["iterations_per_s"]["mean_per_s"]
+    ref_doc = docs[-1][1]
+    ref = ref_doc["summary"]["iterations_per_s"]["mean_per_s"]
+    ratio_head = f"x {ref_doc['run']['coupling']}"
+    print(f"\n{'coupling':<12}{'valid':<7}{'steps/s':>10}{ratio_head:>10}{'energy/step':>14}  {'energy method':<14}")
     for path, d in docs:
         s = d["summary"]
         ips = s["iterations_per_s"]["mean_per_s"]
@@ -31,7 +33,7 @@ def main():
         else:
             steps = sum(r["iterations_count"] for r in d["repetitions"]) / max(1, len(d["repetitions"]))
             energy = f"{e['energy_j']['mean_j'] / max(1, steps):.4f} J"
-        print(f"{d['run']['coupling']:<12}{str(d['valid']).lower():<7}{ips:>10.1f}{ips / ref:>8.2f}{energy:>14}  {e['method']:<14}")
+        print(f"{d['run']['coupling']:<12}{str(d['valid']).lower():<7}{ips:>10.1f}{ips / ref:>10.2f}{energy:>14}  {e['method']:<14}")
     return 0
 
 
