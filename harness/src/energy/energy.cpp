@@ -143,7 +143,7 @@ double process_cpu_s() {
 
 class EstimatedMeter final : public EnergyMeter {
  public:
-  EstimatedMeter(double w_core, double w_idle) : m_w_core(w_core), m_w_idle(w_idle) {}
+  EstimatedMeter(double w_core, double w_idle, std::string why) : m_w_core(w_core), m_w_idle(w_idle), m_why(std::move(why)) {}
   void start() override {
     m_cpu0 = process_cpu_s();
     m_t0 = std::chrono::steady_clock::now();
@@ -158,12 +158,14 @@ class EstimatedMeter final : public EnergyMeter {
     std::ostringstream os;
     os << "estimate, not a measurement: " << cpu << " CPU-s x " << m_w_core << " W/core + " << wall << " s x "
        << m_w_idle << " W idle";
+    if (!m_why.empty()) os << " (" << m_why << ")";
     r.detail = os.str();
     return r;
   }
 
  private:
   double m_w_core, m_w_idle;
+  std::string m_why;  // why no measured source was used, when auto fell back
   double m_cpu0 = 0;
   std::chrono::steady_clock::time_point m_t0;
 };
@@ -175,7 +177,7 @@ std::unique_ptr<EnergyMeter> make_unavailable_meter(const std::string& reason) {
 }
 
 std::unique_ptr<EnergyMeter> make_estimated_meter(double watts_per_core, double idle_watts) {
-  return std::make_unique<EstimatedMeter>(watts_per_core, idle_watts);
+  return std::make_unique<EstimatedMeter>(watts_per_core, idle_watts, "");
 }
 
 std::unique_ptr<EnergyMeter> make_powercap_meter(const std::string& root, std::string* why_not) {
@@ -235,7 +237,7 @@ std::unique_ptr<EnergyMeter> make_energy_meter(const std::string& source, double
     if (auto m = make_cray_meter(cray_root, &why_cray)) return m;
     if (source == "cray") return make_unavailable_meter(why_cray);
   }
-  return make_estimated_meter(watts_per_core, idle_watts);
+  return std::make_unique<EstimatedMeter>(watts_per_core, idle_watts, why_pc + "; " + why_cray);
 }
 
 }  // namespace motifbench
