@@ -109,6 +109,7 @@ class DigitalReplica final : public Motif {
     m_ph_exact = ctx.phase("closure_exact");
     m_ph_verify = ctx.phase("verify");
     m_ph_train = ctx.phase("train");
+    m_ph_stage = ctx.phase("stage_io");
 
     m_c = Field("dr::c", m_n);
     m_t = Field("dr::t", m_n);
@@ -341,12 +342,30 @@ class DigitalReplica final : public Motif {
     Field ty;
     std::vector<int> tcells;
     label_sample(ctx, m_retrain_samples, tx, ty, tcells);
+    // The samples travel to the trainer through the staging store (memory,
+    // shared memory, Redis or files, by coupling mode), as in SmartSim.
+    std::vector<char> fx, fy;
+    {
+      ScopedPhase p(ctx, m_ph_stage);
+      const std::string key = "digital_replica/" + std::to_string(ctx.rank()) + "/train_";
+      const auto bytes_x = m_buf_x.size() * sizeof(float), bytes_y = m_buf_y.size() * sizeof(float);
+      auto t = now_ns();
+      ctx.staging().put(key + "x", m_buf_x.data(), bytes_x);
+      ctx.staging().put(key + "y", m_buf_y.data(), bytes_y);
+      ctx.record_latency_ns("staging_put", static_cast<double>(now_ns() - t));
+      t = now_ns();
+      if (!ctx.staging().get(key + "x", fx) || !ctx.staging().get(key + "y", fy) || fx.size() != bytes_x ||
+          fy.size() != bytes_y)
+        throw std::runtime_error("staging store " + ctx.staging().describe() + " lost the training samples");
+      ctx.record_latency_ns("staging_get", static_cast<double>(now_ns() - t));
+      ctx.declare_work(m_ph_stage, Work{double(m_buf_y.size()), 2.0 * (bytes_x + bytes_y), 0, double(bytes_x + bytes_y)});
+    }
     const auto t0 = now_ns();
     TrainReport rep;
-    const auto n_train = static_cast<std::int64_t>(m_buf_y.size());
+    const auto n_train = static_cast<std::int64_t>(fy.size() / sizeof(float));
     {
       ScopedPhase p(ctx, m_ph_train);
-      rep = m_surrogate->train(m_buf_x.data(), m_buf_y.data(), n_train,
+      rep = m_surrogate->train(reinterpret_cast<const float*>(fx.data()), reinterpret_cast<const float*>(fy.data()), n_train,
                                TrainOptions{m_retrain_epochs, 256, ctx.seed() + static_cast<std::uint64_t>(step)});
       ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
     }
@@ -387,7 +406,7 @@ class DigitalReplica final : public Motif {
   std::vector<float> m_buf_x, m_buf_y;  // replay buffer: [n x 2] inputs, [n] exact closures
   std::string m_save_path;
   std::mt19937_64 m_rng;
-  PhaseId m_ph_sim = 0, m_ph_infer = 0, m_ph_exact = 0, m_ph_verify = 0, m_ph_train = 0;
+  PhaseId m_ph_sim = 0, m_ph_infer = 0, m_ph_exact = 0, m_ph_verify = 0, m_ph_train = 0, m_ph_stage = 0;
   Field m_c, m_t, m_cn, m_tn, m_frac;
   Features m_features;
   std::unique_ptr<SurrogateClient> m_surrogate;
@@ -406,7 +425,7 @@ void register_digital_replica(Registry& registry) {
   MotifInfo info;
   info.name = "digital_replica";
   info.summary = "reaction-diffusion simulation whose stiff per-cell closure is a surrogate, checked and retrained online";
-  info.couplings = {Coupling::Tight, Coupling::None};
+  info.couplings = {Coupling::Tight, Coupling::SemiTight, Coupling::Loose, Coupling::None};
   info.declare_config = digital_replica::declare;
   info.sizes = {
       {"tiny",

@@ -103,7 +103,7 @@ TEST(Runner, WarmupExcludedAndMinimumIterationsMet) {
   auto info = toy_info();
   auto cfg = toy_config(info);
   detail::RunRequest req{&info, Coupling::None, "tiny", {"test"}, 0, 1, true};
-  auto res = detail::run_motif(req, cfg);
+  auto res = detail::run_motif(req, cfg, nullptr);
   ASSERT_TRUE(res.valid) << (res.invalid_reasons.empty() ? "" : res.invalid_reasons[0]);
   ASSERT_EQ(res.reps.size(), 2u);
   for (const auto& rep : res.reps) {
@@ -136,7 +136,7 @@ TEST(Runner, MinimumTimeExtendsTheMeasuredPart) {
   cfg.set("run.min_time_s", "0.05", ConfigSource::Cli);
   cfg.set("run.min_iterations", "1", ConfigSource::Cli);
   detail::RunRequest req{&info, Coupling::None, "tiny", {"test"}, 0, 1, true};
-  auto res = detail::run_motif(req, cfg);
+  auto res = detail::run_motif(req, cfg, nullptr);
   EXPECT_GE(res.reps[0].measured_s, 0.05);
   EXPECT_GT(res.reps[0].iterations, 10);
 }
@@ -146,7 +146,7 @@ TEST(Runner, FailingComponentEndsRunInvalidWithReason) {
   auto cfg = toy_config(info);
   cfg.set("toy.fail_at", "3", ConfigSource::Cli);
   detail::RunRequest req{&info, Coupling::None, "tiny", {"test"}, 0, 1, true};
-  auto res = detail::run_motif(req, cfg);
+  auto res = detail::run_motif(req, cfg, nullptr);
   EXPECT_FALSE(res.valid);
   ASSERT_FALSE(res.invalid_reasons.empty());
   EXPECT_NE(res.invalid_reasons[0].find("toy component died"), std::string::npos);
@@ -159,7 +159,7 @@ TEST(JsonReport, CarriesContextConfigAndUnits) {
   auto info = toy_info();
   auto cfg = toy_config(info);
   detail::RunRequest req{&info, Coupling::None, "tiny", {"motifbench", "--motif=toy"}, 0, 1, true};
-  auto res = detail::run_motif(req, cfg);
+  auto res = detail::run_motif(req, cfg, nullptr);
   res.context = detail::gather_system_context(req.argv, 1);
   auto j = detail::to_json(res);
   EXPECT_EQ(j["run"]["motif"], "toy");

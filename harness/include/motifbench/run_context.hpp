@@ -12,6 +12,7 @@
 #include "motifbench/config.hpp"
 #include "motifbench/coupling.hpp"
 #include "motifbench/metrics.hpp"
+#include "motifbench/staging.hpp"
 #include "motifbench/surrogate.hpp"
 #include "motifbench/work.hpp"
 
@@ -47,8 +48,11 @@ class RunContext {
   /// Marks the run invalid with a reason (e.g. a fidelity check failed).
   virtual void invalidate(const std::string& reason) = 0;
 
-  /// The client for the current coupling mode; nullptr in mode `none`.
+  /// The client for the current coupling mode; nullptr in mode `none`. May
+  /// throw std::runtime_error when a server is unreachable.
   virtual std::unique_ptr<SurrogateClient> make_surrogate(const SurrogateSpec& spec) = 0;
+  /// The staging store of the current coupling mode (memory, shm, redis, file).
+  virtual StagingStore& staging() = 0;
 
   // Used by ScopedPhase; not for mini-apps.
   virtual void phase_begin(PhaseId phase) = 0;

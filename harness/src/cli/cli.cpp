@@ -14,6 +14,8 @@
 #include "build_info.hpp"
 #include "core/harness_config.hpp"
 #include "core/runner.hpp"
+#include "coupling/environment.hpp"
+#include "motifbench/surrogates/server.hpp"
 #include "motifbench/registry.hpp"
 #include "motifbench/surrogates/local.hpp"
 #include "report/console.hpp"
@@ -48,7 +50,7 @@ void print_list(const Registry& reg) {
 }
 
 struct Options {
-  std::string motif, coupling = "tight", size = "small", config_file, out;
+  std::string motif, coupling = "tight", size = "small", config_file, out, servers, redis;
   std::vector<std::string> sets;
   std::optional<long long> repetitions, seed, threads;
   std::optional<double> min_time_s, warmup_s;
@@ -117,6 +119,8 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
     if (o.threads) cfg.set("run.threads", std::to_string(*o.threads), ConfigSource::Cli);
     if (o.min_time_s) cfg.set("run.min_time_s", std::to_string(*o.min_time_s), ConfigSource::Cli);
     if (o.warmup_s) cfg.set("run.warmup_s", std::to_string(*o.warmup_s), ConfigSource::Cli);
+    if (!o.servers.empty()) cfg.set("coupling.server_addresses", o.servers, ConfigSource::Cli);
+    if (!o.redis.empty()) cfg.set("coupling.redis_address", o.redis, ConfigSource::Cli);
   } catch (const ConfigError& e) {
     return fail(e.what());
   }
@@ -144,11 +148,26 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   int threads = static_cast<int>(cfg.get_int("run.threads"));
   surrogates::set_threads(threads);
   init_kokkos(threads);
+  install_signal_cleanup();
   RunResult result;
   {
     RunRequest req{info, *coupling, o.size, argv, rank, nranks, o.quiet};
-    result = run_motif(req, cfg);
+    std::unique_ptr<CouplingEnv> env;
+    try {
+      env = prepare_coupling(cfg, *coupling, rank, nranks);
+    } catch (const std::exception& e) {
+      if (rank == 0) std::fprintf(stderr, "motifbench: error: %s\n", e.what());
+      result = begin_result(req, cfg);
+      result.valid = false;
+      result.invalid_reasons.push_back(std::string("coupling setup failed: ") + e.what());
+    }
+    if (env) {
+      result = run_motif(req, cfg, env.get());
+      if (!result.valid && rank == 0)
+        for (const auto& why : result.invalid_reasons) std::fprintf(stderr, "motifbench: error: %s\n", why.c_str());
+    }
     result.context = gather_system_context(argv, nranks);
+    env.reset();  // stops embedded servers and Redis, removes sockets and shm
   }
   Kokkos::finalize();
   if (rank != 0) return result.valid ? 0 : kExitInvalid;
@@ -166,6 +185,8 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
 }  // namespace
 
 int cli_main(int argc, char** argv) {
+  // `motifbench serve` is the inference server: no MPI, no Kokkos.
+  if (argc >= 2 && std::string(argv[1]) == "serve") return surrogates::serve_main(argc - 1, argv + 1, MOTIFBENCH_VERSION);
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int rank = 0, nranks = 1;
@@ -184,6 +205,8 @@ int cli_main(int argc, char** argv) {
   app.add_option("--warmup-s", o.warmup_s, "warm-up seconds per repetition (run.warmup_s)");
   app.add_option("--seed", o.seed, "base seed (run.seed)");
   app.add_option("--threads", o.threads, "LibTorch/Kokkos threads (run.threads; 0 = one per core)");
+  app.add_option("--server", o.servers, "use existing inference servers: host:port or unix:/path, comma-separated");
+  app.add_option("--redis", o.redis, "use an existing Redis: host:port");
   app.add_option("--out", o.out, "result file (default results/<motif>_<coupling>_<size>.json)");
   app.add_flag("--list", o.list, "list the motifs, coupling modes and sizes");
   app.add_flag("--show-config", o.show_config, "print every config key with its effective value and exit");
@@ -205,7 +228,7 @@ int cli_main(int argc, char** argv) {
     if (rank == 0) {
       std::fprintf(stderr, "motifbench: error: %s\n", e.what());
       std::fprintf(stderr, "valid options: --motif --coupling --size --config --set --repetitions --min-time-s "
-                           "--warmup-s --seed --threads --out --list --show-config --quiet --version --help\n");
+                           "--warmup-s --seed --threads --server --redis --out --list --show-config --quiet --version --help\n");
     }
     code = kExitUsage;
   }

@@ -11,6 +11,18 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_int("run.warmup_iterations", 1, 0, 1000000, "minimum warm-up steps per repetition");
   s.add_int("run.seed", 12345, 0, 2147483647, "base seed; repetition r uses a seed derived from it and r");
   s.add_int("run.threads", 0, 0, 4096, "LibTorch intra-op threads (0: one per core)");
+  s.add_int("coupling.servers", 1, 1, 256, "embedded inference servers (semi-tight, loose)");
+  s.add_string("coupling.server_addresses", "", "existing servers, comma-separated (unix:/path or host:port); set by --server");
+  s.add_string("coupling.redis_address", "", "existing Redis host:port; set by --redis");
+  s.add_choice("coupling.staging", "auto", {"auto", "memory", "shm", "redis", "file"},
+               "staging store; auto: memory (tight), shm (semi-tight), redis (loose)");
+  s.add_string("coupling.file_dir", "", "folder of the file staging store (default /tmp)");
+  s.add_real("coupling.timeout_s", 10.0, 0.01, 3600.0, "deadline of every remote call and service start");
+  s.add_int("coupling.max_inflight", 4, 1, 4096, "inference requests in flight per client");
+  s.add_int("coupling.request_rows", 0, 0, 1 << 30, "rows per inference request (0: batch split over servers)");
+  s.add_int("coupling.server_threads", 1, 1, 1024, "LibTorch threads per embedded server");
+  s.add_int("coupling.max_batch_rows", 0, 0, 1 << 30, "server dynamic batching: rows per batch (0: off)");
+  s.add_int("coupling.max_queue_delay_us", 500, 0, 10000000, "server dynamic batching: longest queue wait");
   s.add_choice("energy.source", "auto", {"auto", "powercap", "cray", "estimated", "none"},
                "energy source; auto tries powercap, then cray, then the estimate");
   s.add_real("energy.watts_per_core", 12.0, 0.0, 1000.0, "estimate: watts per busy core (CPU-seconds x this)");

@@ -17,8 +17,17 @@ std::int64_t now_ns() {
 
 namespace detail {
 
-RunContextImpl::RunContextImpl(const Config& config, Coupling coupling, std::uint64_t seed, int rank, int nranks)
-    : m_config(config), m_coupling(coupling), m_seed(seed), m_rank(rank), m_nranks(nranks) {}
+RunContextImpl::RunContextImpl(const Config& config, Coupling coupling, std::uint64_t seed, int rank, int nranks,
+                               CouplingEnv* env)
+    : m_config(config), m_coupling(coupling), m_seed(seed), m_rank(rank), m_nranks(nranks), m_env(env) {}
+
+StagingStore& RunContextImpl::staging() {
+  if (m_env == nullptr || !m_env->store) {
+    std::fprintf(stderr, "motifbench: internal error: no staging store in this context\n");
+    std::abort();
+  }
+  return *m_env->store;
+}
 
 PhaseId RunContextImpl::phase(const std::string& name) {
   for (std::size_t i = 0; i < m_phases.size(); ++i)
@@ -70,7 +79,10 @@ std::unique_ptr<SurrogateClient> RunContextImpl::make_surrogate(const SurrogateS
     case Coupling::None: return nullptr;
     case Coupling::Tight: return surrogates::make_local_client(spec);
     case Coupling::SemiTight:
-    case Coupling::Loose: break;
+    case Coupling::Loose:
+      if (m_env == nullptr) break;
+      return make_grpc_client(spec, m_env->remote,
+                              [this](const std::string& channel, double ns) { record_latency_ns(channel, ns); });
   }
   // The CLI only accepts the modes a motif registered, so this is a bug.
   std::fprintf(stderr, "motifbench: internal error: coupling '%s' has no client factory in this build\n",

@@ -7,13 +7,16 @@
 #include <vector>
 
 #include "core/run_result.hpp"
+#include "coupling/environment.hpp"
 #include "motifbench/run_context.hpp"
 
 namespace motifbench::detail {
 
 class RunContextImpl final : public RunContext {
  public:
-  RunContextImpl(const Config& config, Coupling coupling, std::uint64_t seed, int rank, int nranks);
+  /// env may be null only for contexts that never ask for a client or store.
+  RunContextImpl(const Config& config, Coupling coupling, std::uint64_t seed, int rank, int nranks,
+                 CouplingEnv* env = nullptr);
 
   const Config& config() const override { return m_config; }
   Coupling coupling() const override { return m_coupling; }
@@ -28,6 +31,7 @@ class RunContextImpl final : public RunContext {
   MotifMetrics& metrics() override { return m_metrics; }
   void invalidate(const std::string& reason) override { m_invalid.push_back(reason); }
   std::unique_ptr<SurrogateClient> make_surrogate(const SurrogateSpec& spec) override;
+  StagingStore& staging() override;
   void phase_begin(PhaseId phase) override;
   void phase_end(PhaseId phase) override;
 
@@ -64,6 +68,7 @@ class RunContextImpl final : public RunContext {
   MotifMetrics m_metrics;
   std::vector<std::string> m_invalid;
   std::uint64_t m_events = 0;
+  CouplingEnv* m_env = nullptr;
 };
 
 }  // namespace motifbench::detail

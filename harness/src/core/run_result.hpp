@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "coupling/services.hpp"
 #include "motifbench/energy.hpp"
 #include "motifbench/metrics.hpp"
 #include "motifbench/stats.hpp"
@@ -97,6 +98,9 @@ struct RunResult {
   RepStats energy_j;
   std::string energy_source, energy_method, energy_detail;
   bool energy_available = false;
+  std::vector<ServiceInfo> services;
+  std::string staging_store;                 // describe() of the store
+  std::vector<std::string> server_endpoints; // every rank shards over all of them
 };
 
 }  // namespace motifbench::detail

@@ -125,7 +125,7 @@ double calibrate_event_cost_ns() {
   return total / static_cast<double>(ctx.events());
 }
 
-RunResult run_motif(const RunRequest& req, const Config& config) {
+RunResult begin_result(const RunRequest& req, const Config& config) {
   RunResult res;
   res.motif = req.motif->name;
   res.coupling = to_string(req.coupling);
@@ -135,7 +135,19 @@ RunResult run_motif(const RunRequest& req, const Config& config) {
   res.config_requested = config.requested_text();
   for (const auto& [k, src] : config.sources()) res.config_requested_source[k] = to_string(src);
   res.config_hash = config_hash(res.config_effective);
+  res.energy_method = "unavailable";
+  res.energy_source = "none";
+  res.energy_detail = "the run did not start";
+  return res;
+}
 
+RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* env) {
+  RunResult res = begin_result(req, config);
+  if (env != nullptr) {
+    res.services = env->service_info;
+    res.server_endpoints = env->remote.endpoints;
+    if (env->store) res.staging_store = env->store->describe();
+  }
   res.stream_copy_bytes_per_s = measure_stream_copy_bytes_per_s();
   res.overhead.per_event_ns = calibrate_event_cost_ns();
 
@@ -152,7 +164,7 @@ RunResult run_motif(const RunRequest& req, const Config& config) {
     rep.index = r;
     // Ranks get distinct streams; rank 0 of repetition r uses repetition_seed(base, r).
     rep.seed = repetition_seed(res.base_seed + 1000003ULL * static_cast<std::uint64_t>(req.rank), r);
-    RunContextImpl ctx(config, req.coupling, rep.seed, req.rank, req.nranks);
+    RunContextImpl ctx(config, req.coupling, rep.seed, req.rank, req.nranks, env);
     auto energy = make_energy_meter(config.get_string("energy.source"), config.get_real("energy.watts_per_core"),
                                     config.get_real("energy.idle_watts"), config.get_string("energy.powercap_root"),
                                     config.get_string("energy.cray_root"));
@@ -288,16 +300,17 @@ RunResult run_motif(const RunRequest& req, const Config& config) {
   }
 
   auto merged = gather_latencies(all_latency, req.rank, req.nranks);
+  std::string few;
   for (auto& [name, samples] : merged) {
     ChannelSummary c;
     c.name = name;
     for (double v : samples) c.histogram.add(v);
     c.latency = summarize_latency(std::move(samples));
-    if (c.latency.count < 1000)
-      res.warnings.push_back("latency channel '" + name + "' has " + std::to_string(c.latency.count) +
-                             " samples; p99.9 needs at least 1000 to be distinct from max");
+    if (c.latency.count < 1000) few += (few.empty() ? "" : ", ") + name + " (" + std::to_string(c.latency.count) + ")";
     res.channels.push_back(std::move(c));
   }
+  if (!few.empty())
+    res.warnings.push_back("p99.9 needs at least 1000 samples to differ from max; fewer in: " + few);
   return res;
 }
 

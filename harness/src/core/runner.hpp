@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/run_result.hpp"
+#include "coupling/environment.hpp"
 #include "motifbench/config.hpp"
 #include "motifbench/coupling.hpp"
 #include "motifbench/motif.hpp"
@@ -23,7 +24,10 @@ struct RunRequest {
 
 /// Runs the request. Never throws for workload problems: a failing component
 /// ends the run and is recorded in RunResult::invalid_reasons.
-RunResult run_motif(const RunRequest& request, const Config& config);
+RunResult run_motif(const RunRequest& request, const Config& config, CouplingEnv* env);
+
+/// The fields every result has (what was asked for), before anything ran.
+RunResult begin_result(const RunRequest& request, const Config& config);
 
 /// Measures a STREAM-like copy (bytes read + written per second) with Kokkos.
 double measure_stream_copy_bytes_per_s();

@@ -155,7 +155,24 @@ nlohmann::json to_json(const RunResult& r) {
   j["roofline"] = {{"stream_copy_bytes_per_s", r.stream_copy_bytes_per_s},
                    {"method", "Kokkos copy of two 64 MiB double arrays, best of 5, bytes read + written"}};
   j["percentile_method"] = "nearest-rank on raw samples: smallest sample with at least p% of samples <= it";
-  j["services"] = nlohmann::json::array();
+  nlohmann::json services = nlohmann::json::array();
+  for (const auto& s : r.services) {
+    nlohmann::json e = {{"kind", s.kind}, {"endpoint", s.endpoint}, {"version", s.version}, {"embedded", s.embedded}};
+    services.push_back(e);
+  }
+  j["services"] = services;
+  // Which servers each rank uses: every rank shards over all endpoints,
+  // starting at endpoint (rank mod N).
+  nlohmann::json mapping = nlohmann::json::array();
+  for (int rank = 0; rank < c.mpi_ranks && !r.server_endpoints.empty(); ++rank)
+    mapping.push_back({{"rank_index", rank},
+                       {"first_endpoint", r.server_endpoints[static_cast<std::size_t>(rank) % r.server_endpoints.size()]}});
+  j["coupling"] = {{"mode", r.coupling},
+                   {"staging_store", r.staging_store},
+                   {"server_endpoints", r.server_endpoints},
+                   {"servers_count", r.server_endpoints.size()},
+                   {"ranks_count", c.mpi_ranks},
+                   {"rank_to_server", mapping}};
   return j;
 }
 

@@ -1,0 +1,127 @@
+#include "coupling/environment.hpp"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <stdexcept>
+
+#include "coupling/stores.hpp"
+
+namespace motifbench::detail {
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// Broadcasts rank 0's text; "!error" prefixes carry a failure to all ranks.
+std::string bcast_text(std::string text, int rank, int nranks) {
+  if (nranks == 1) return text;
+  int len = static_cast<int>(text.size());
+  MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (rank != 0) text.resize(static_cast<std::size_t>(len));
+  MPI_Bcast(text.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD);
+  return text;
+}
+
+std::string staging_kind(const Config& cfg, Coupling mode) {
+  std::string k = cfg.get_string("coupling.staging");
+  if (k != "auto") return k;
+  switch (mode) {
+    case Coupling::SemiTight: return "shm";
+    case Coupling::Loose: return "redis";
+    default: return "memory";
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, int rank, int nranks) {
+  auto env = std::make_unique<CouplingEnv>();
+  env->mode = mode;
+  const double timeout = cfg.get_real("coupling.timeout_s");
+  const bool remote = mode == Coupling::SemiTight || mode == Coupling::Loose;
+  const std::string kind = staging_kind(cfg, mode);
+  std::string given_servers = cfg.get_string("coupling.server_addresses");
+  std::string given_redis = cfg.get_string("coupling.redis_address");
+
+  // Rank 0 starts what is not given, and everyone learns the addresses.
+  std::string servers_text, redis_text, error;
+  if (rank == 0) {
+    try {
+      if (remote) {
+        if (given_servers.empty()) {
+          ServeSettings s;
+          s.torch_threads = static_cast<int>(cfg.get_int("coupling.server_threads"));
+          s.max_batch_rows = cfg.get_int("coupling.max_batch_rows");
+          s.max_queue_delay_us = cfg.get_int("coupling.max_queue_delay_us");
+          auto infos = env->services.start_servers(static_cast<int>(cfg.get_int("coupling.servers")),
+                                                   mode == Coupling::SemiTight, s, timeout);
+          for (auto& i : infos) {
+            servers_text += (servers_text.empty() ? "" : ",") + i.endpoint;
+            env->service_info.push_back(i);
+          }
+        } else {
+          for (const auto& e : split(given_servers, ',')) {
+            std::string version = wait_server_ready(e, timeout);
+            env->service_info.push_back(ServiceInfo{"inference_server", e, version, false, 0});
+          }
+          servers_text = given_servers;
+        }
+      }
+      if (kind == "redis") {
+        if (given_redis.empty()) {
+          auto info = env->services.start_redis(timeout);
+          redis_text = info.endpoint;
+          env->service_info.push_back(info);
+        } else {
+          redis_text = given_redis;
+        }
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  error = bcast_text(error, rank, nranks);
+  if (!error.empty()) throw std::runtime_error(error);
+  servers_text = bcast_text(servers_text, rank, nranks);
+  redis_text = bcast_text(redis_text, rank, nranks);
+
+  env->remote.endpoints = split(servers_text, ',');
+  env->remote.timeout_s = timeout;
+  env->remote.max_inflight = static_cast<int>(cfg.get_int("coupling.max_inflight"));
+  env->remote.request_rows = cfg.get_int("coupling.request_rows");
+  env->remote.first_endpoint = rank;
+
+  const std::string tag = "motifbench-" + std::to_string(getpid()) + "-r" + std::to_string(rank);
+  if (kind == "memory") {
+    env->store = make_memory_store();
+  } else if (kind == "shm") {
+    env->store = make_shm_store("/" + tag);
+  } else if (kind == "file") {
+    std::string dir = cfg.get_string("coupling.file_dir");
+    env->store = make_file_store((dir.empty() ? std::string("/tmp") : dir) + "/" + tag);
+  } else {
+    auto colon = redis_text.rfind(':');
+    if (colon == std::string::npos) throw std::runtime_error("--redis expects host:port, got '" + redis_text + "'");
+    const std::string host = redis_text.substr(0, colon);
+    int port = 0;
+    try {
+      port = std::stoi(redis_text.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw std::runtime_error("--redis expects host:port, got '" + redis_text + "'");
+    }
+    env->store = make_redis_store(host, port, timeout);
+    if (!given_redis.empty() && rank == 0)
+      env->service_info.push_back(ServiceInfo{"redis", redis_text, env->store->describe(), false, 0});
+  }
+  return env;
+}
+
+}  // namespace motifbench::detail

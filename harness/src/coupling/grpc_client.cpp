@@ -1,0 +1,255 @@
+#include "coupling/grpc_client.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "inference.grpc.pb.h"
+#include "motifbench/run_context.hpp"
+#include "motifbench/surrogates/local.hpp"
+
+namespace motifbench::detail {
+namespace {
+
+std::shared_ptr<grpc::Channel> open_channel(const std::string& endpoint) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  // Fail fast when a server goes away instead of retrying in the background.
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+}
+
+std::chrono::system_clock::time_point deadline_after(double s) {
+  return std::chrono::system_clock::now() +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(s));
+}
+
+std::string status_text(const grpc::Status& s) {
+  static const char* names[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+                                "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+                                "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+                                "UNAUTHENTICATED"};
+  int c = static_cast<int>(s.error_code());
+  std::string name = c >= 0 && c <= 16 ? names[c] : std::to_string(c);
+  return name + ": " + s.error_message();
+}
+
+struct Endpoint {
+  std::string address;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
+};
+
+class GrpcClient final : public SurrogateClient {
+ public:
+  GrpcClient(const SurrogateSpec& spec, RemoteOptions opt, LatencySink sink)
+      : m_spec(spec), m_opt(std::move(opt)), m_sink(std::move(sink)) {
+    if (m_opt.endpoints.empty()) throw std::runtime_error("no inference server endpoints");
+    // The mirror holds the weights (built-in MLP or the user's TorchScript)
+    // and trains; servers get its TorchScript.
+    m_mirror = surrogates::make_local_client(spec);
+    m_model_name = spec.name;
+    for (const auto& address : m_opt.endpoints) {
+      Endpoint e;
+      e.address = address;
+      e.channel = open_channel(address);
+      e.stub = inference::GRPCInferenceService::NewStub(e.channel);
+      m_endpoints.push_back(std::move(e));
+    }
+    push_weights();
+    for (auto& e : m_endpoints) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(deadline_after(m_opt.timeout_s));
+      inference::ModelReadyRequest q;
+      q.set_name(m_model_name);
+      inference::ModelReadyResponse r;
+      auto s = e.stub->ModelReady(&ctx, q, &r);
+      if (!s.ok() || !r.ready())
+        throw std::runtime_error("inference server " + e.address + " has no ready model '" + m_model_name + "'" +
+                                 (s.ok() ? "" : ": " + status_text(s)));
+    }
+  }
+
+  void infer(const float* in, std::int64_t batch, float* out) override {
+    const long n_ep = static_cast<long>(m_endpoints.size());
+    const long rows_per = m_opt.request_rows > 0 ? m_opt.request_rows : (batch + n_ep - 1) / n_ep;
+    struct Call {
+      grpc::ClientContext ctx;
+      inference::ModelInferRequest req;
+      inference::ModelInferResponse resp;
+      grpc::Status status;
+      std::unique_ptr<grpc::ClientAsyncResponseReader<inference::ModelInferResponse>> rpc;
+      long off = 0, rows = 0;
+      std::size_t endpoint = 0;
+      std::int64_t sent_ns = 0;
+    };
+    grpc::CompletionQueue cq;
+    std::vector<std::unique_ptr<Call>> calls;
+    long next = 0;
+    int inflight = 0;
+    std::size_t issued = 0;
+    auto issue = [&] {
+      auto c = std::make_unique<Call>();
+      c->off = next;
+      c->rows = std::min<long>(rows_per, batch - next);
+      next += c->rows;
+      c->endpoint = (static_cast<std::size_t>(m_opt.first_endpoint) + issued++) % m_endpoints.size();
+      const auto t0 = now_ns();
+      c->req.set_model_name(m_model_name);
+      auto* input = c->req.add_inputs();
+      input->set_name("INPUT__0");
+      input->set_datatype("FP32");
+      input->add_shape(c->rows);
+      input->add_shape(m_spec.in_features);
+      const std::size_t bytes = static_cast<std::size_t>(c->rows * m_spec.in_features) * sizeof(float);
+      c->req.add_raw_input_contents()->assign(reinterpret_cast<const char*>(in + c->off * m_spec.in_features), bytes);
+      m_copied += static_cast<std::int64_t>(bytes);
+      c->ctx.set_deadline(deadline_after(m_opt.timeout_s));
+      const auto t1 = now_ns();
+      m_sink("rpc_serialize", static_cast<double>(t1 - t0));
+      c->sent_ns = t1;
+      c->rpc = m_endpoints[c->endpoint].stub->AsyncModelInfer(&c->ctx, c->req, &cq);
+      c->rpc->Finish(&c->resp, &c->status, c.get());
+      calls.push_back(std::move(c));
+      ++inflight;
+    };
+    while (next < batch && inflight < m_opt.max_inflight) issue();
+    std::string failure;
+    while (inflight > 0) {
+      void* tag = nullptr;
+      bool ok = false;
+      if (!cq.Next(&tag, &ok)) break;
+      --inflight;
+      auto* c = static_cast<Call*>(tag);
+      const auto t_done = now_ns();
+      if (!ok || !c->status.ok()) {
+        if (failure.empty())
+          failure = "inference server " + m_endpoints[c->endpoint].address + " failed: " +
+                    (ok ? status_text(c->status) : std::string("completion queue error"));
+        continue;
+      }
+      const double rtt = static_cast<double>(t_done - c->sent_ns);
+      m_sink("rpc_roundtrip", rtt);
+      const auto& params = c->resp.parameters();
+      auto it = params.find("server_compute_ns");
+      if (it != params.end()) {
+        m_sink("rpc_server_compute", static_cast<double>(it->second.int64_param()));
+        m_sink("rpc_wire", rtt - static_cast<double>(it->second.int64_param()));
+      }
+      const std::size_t want = static_cast<std::size_t>(c->rows * m_spec.out_features) * sizeof(float);
+      if (c->resp.raw_output_contents_size() != 1 || c->resp.raw_output_contents(0).size() != want) {
+        if (failure.empty())
+          failure = "inference server " + m_endpoints[c->endpoint].address + " returned a malformed response";
+        continue;
+      }
+      const auto t2 = now_ns();
+      std::memcpy(out + c->off * m_spec.out_features, c->resp.raw_output_contents(0).data(), want);
+      m_copied += static_cast<std::int64_t>(want);
+      m_sink("rpc_deserialize", static_cast<double>(now_ns() - t2));
+      if (failure.empty() && next < batch) issue();
+    }
+    if (!failure.empty()) {
+      // Drain what is still in flight before the queue goes away.
+      for (auto& c : calls) c->ctx.TryCancel();
+      while (inflight > 0) {
+        void* tag = nullptr;
+        bool ok = false;
+        if (!cq.Next(&tag, &ok)) break;
+        --inflight;
+      }
+      throw std::runtime_error(failure);
+    }
+  }
+
+  TrainReport train(const float* x, const float* y, std::int64_t n, const TrainOptions& opt) override {
+    TrainReport rep = m_mirror->train(x, y, n, opt);
+    const auto t0 = now_ns();
+    push_weights();
+    m_sink("weights_push", static_cast<double>(now_ns() - t0));
+    return rep;
+  }
+
+  void save(const std::string& path) override { m_mirror->save(path); }
+  std::int64_t bytes_copied() const override { return m_copied; }
+  std::int64_t in_features() const override { return m_spec.in_features; }
+  std::int64_t out_features() const override { return m_spec.out_features; }
+  std::string describe() const override {
+    std::ostringstream os;
+    os << "gRPC ModelInfer to " << m_endpoints.size() << " server(s):";
+    for (const auto& e : m_endpoints) os << " " << e.address;
+    os << " (at most " << m_opt.max_inflight << " requests in flight, deadline " << m_opt.timeout_s << " s)";
+    return os.str();
+  }
+
+ private:
+  void push_weights() {
+    const std::string path = "/tmp/motifbench-weights-" + std::to_string(getpid()) + ".pt";
+    m_mirror->save(path);
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::remove(path.c_str());
+    inference::RepositoryModelLoadRequest q;
+    q.set_model_name(m_model_name);
+    auto& p = *q.mutable_parameters();
+    p["file:model.pt"].set_bytes_param(bytes);
+    p["in_features"].set_int64_param(m_spec.in_features);
+    p["out_features"].set_int64_param(m_spec.out_features);
+    for (auto& e : m_endpoints) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(deadline_after(m_opt.timeout_s));
+      inference::RepositoryModelLoadResponse r;
+      auto s = e.stub->RepositoryModelLoad(&ctx, q, &r);
+      if (!s.ok())
+        throw std::runtime_error("inference server " + e.address + " did not take the model: " + status_text(s));
+    }
+  }
+
+  SurrogateSpec m_spec;
+  RemoteOptions m_opt;
+  LatencySink m_sink;
+  std::unique_ptr<SurrogateClient> m_mirror;
+  std::string m_model_name;
+  std::vector<Endpoint> m_endpoints;
+  std::int64_t m_copied = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<SurrogateClient> make_grpc_client(const SurrogateSpec& spec, const RemoteOptions& options,
+                                                  LatencySink sink) {
+  return std::make_unique<GrpcClient>(spec, options, std::move(sink));
+}
+
+std::string wait_server_ready(const std::string& endpoint, double timeout_s) {
+  auto stub = inference::GRPCInferenceService::NewStub(open_channel(endpoint));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  std::string last = "no answer";
+  while (std::chrono::steady_clock::now() < until) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline_after(0.5));
+    inference::ServerReadyRequest q;
+    inference::ServerReadyResponse r;
+    auto s = stub->ServerReady(&ctx, q, &r);
+    if (s.ok() && r.ready()) {
+      grpc::ClientContext mctx;
+      mctx.set_deadline(deadline_after(timeout_s));
+      inference::ServerMetadataRequest mq;
+      inference::ServerMetadataResponse mr;
+      auto ms = stub->ServerMetadata(&mctx, mq, &mr);
+      return ms.ok() ? mr.name() + " " + mr.version() : "unknown";
+    }
+    last = status_text(s);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error("inference server " + endpoint + " is unreachable (" + last + ") after " +
+                           std::to_string(timeout_s) + " s");
+}
+
+}  // namespace motifbench::detail

@@ -1,0 +1,36 @@
+// The remote surrogate client of the semi-tight and loose modes: gRPC
+// (KServe v2 ModelInfer) to N servers, sharding each batch across them with a
+// bounded number of requests in flight. Training runs on a local mirror of the
+// model; the new weights are pushed to every server (RepositoryModelLoad).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "motifbench/surrogate.hpp"
+
+namespace motifbench::detail {
+
+struct RemoteOptions {
+  std::vector<std::string> endpoints;  ///< "unix:/path" or "host:port"
+  double timeout_s = 10;               ///< deadline of every call
+  int max_inflight = 4;                ///< requests in flight at once
+  long request_rows = 0;               ///< rows per request (0: batch split evenly over servers)
+  int first_endpoint = 0;              ///< rotation start (the rank), so ranks spread over servers
+};
+
+/// Receives latency samples: channel name and nanoseconds.
+using LatencySink = std::function<void(const std::string&, double)>;
+
+/// Connects, pushes the model of `spec` to every server, and checks each is
+/// ready. Throws std::runtime_error naming the server when one is unreachable.
+std::unique_ptr<SurrogateClient> make_grpc_client(const SurrogateSpec& spec, const RemoteOptions& options,
+                                                  LatencySink sink);
+
+/// Polls ServerReady until it answers or timeout_s passes; returns the
+/// server's ServerMetadata version. Throws on timeout.
+std::string wait_server_ready(const std::string& endpoint, double timeout_s);
+
+}  // namespace motifbench::detail

@@ -1,0 +1,263 @@
+#include "coupling/services.hpp"
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "coupling/grpc_client.hpp"
+
+namespace motifbench::detail {
+namespace {
+
+// Fixed-size tables so the signal handler touches no allocator.
+constexpr int kMaxEntries = 128;
+constexpr int kPathLen = 256;
+volatile sig_atomic_t g_pids[kMaxEntries];
+char g_files[kMaxEntries][kPathLen];
+char g_shm[kMaxEntries][kPathLen];
+
+void put_name(char (*table)[kPathLen], const std::string& s) {
+  for (int i = 0; i < kMaxEntries; ++i) {
+    if (table[i][0] == '\0') {
+      std::strncpy(table[i], s.c_str(), kPathLen - 1);
+      return;
+    }
+  }
+}
+
+void drop_name(char (*table)[kPathLen], const std::string& s) {
+  for (int i = 0; i < kMaxEntries; ++i)
+    if (s == table[i]) table[i][0] = '\0';
+}
+
+void cleanup_now() {
+  for (int i = 0; i < kMaxEntries; ++i)
+    if (g_pids[i] > 0) kill(static_cast<pid_t>(g_pids[i]), SIGKILL);
+  for (int i = 0; i < kMaxEntries; ++i)
+    if (g_files[i][0] != '\0') unlink(g_files[i]);
+  for (int i = 0; i < kMaxEntries; ++i)
+    if (g_shm[i][0] != '\0') shm_unlink(g_shm[i]);
+}
+
+void on_signal(int sig) {
+  cleanup_now();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+std::string read_line_with_timeout(int fd, double timeout_s) {
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (poll(&p, 1, std::max(1, left)) <= 0) continue;
+    char c = 0;
+    ssize_t n = read(fd, &c, 1);
+    if (n <= 0) break;
+    if (c == '\n') return line;
+    line += c;
+  }
+  return line;
+}
+
+}  // namespace
+
+void remember_child(pid_t pid) {
+  for (int i = 0; i < kMaxEntries; ++i)
+    if (g_pids[i] == 0) {
+      g_pids[i] = pid;
+      return;
+    }
+}
+void forget_child(pid_t pid) {
+  for (int i = 0; i < kMaxEntries; ++i)
+    if (g_pids[i] == pid) g_pids[i] = 0;
+}
+void remember_file(const std::string& p) { put_name(g_files, p); }
+void forget_file(const std::string& p) { drop_name(g_files, p); }
+void remember_shm_segment(const std::string& n) { put_name(g_shm, n); }
+void forget_shm_segment(const std::string& n) { drop_name(g_shm, n); }
+
+void install_signal_cleanup() {
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+}
+
+int free_loopback_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) close(fd);
+    throw std::runtime_error("cannot find a free loopback port");
+  }
+  int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+pid_t Services::spawn(const std::vector<std::string>& argv, int* stdout_fd) {
+  int pipefd[2] = {-1, -1};
+  if (stdout_fd != nullptr && pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
+  if (pid == 0) {
+    // The child dies with its parent, even if the parent is SIGKILLed.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    setpgid(0, 0);  // a terminal's Ctrl-C reaches the parent only; it stops us
+    if (stdout_fd != nullptr) {
+      dup2(pipefd[1], STDOUT_FILENO);
+      close(pipefd[0]);
+      close(pipefd[1]);
+    } else {
+      // A service's own chatter (Redis' banner) stays out of the report.
+      int devnull = open("/dev/null", O_WRONLY);
+      if (devnull >= 0) {
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        close(devnull);
+      }
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "motifbench: cannot start %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  remember_child(pid);
+  if (stdout_fd != nullptr) {
+    close(pipefd[1]);
+    *stdout_fd = pipefd[0];
+  }
+  return pid;
+}
+
+ServiceInfo Services::start_redis(double timeout_s) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const int port = free_loopback_port();
+    pid_t pid = spawn({"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
+                       "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
+                       "--daemonize", "no"},
+                      nullptr);
+    m_children.push_back(Child{pid, "redis-server", ""});
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        forget_child(pid);
+        m_children.pop_back();
+        break;  // exited (e.g. the port was taken meanwhile): try another
+      }
+      timeval tv{0, 200000};
+      redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
+      if (c != nullptr && c->err == 0) {
+        auto* r = static_cast<redisReply*>(redisCommand(c, "INFO server"));
+        std::string version = "unknown";
+        if (r != nullptr && r->type == REDIS_REPLY_STRING) {
+          std::string info(r->str, r->len);
+          auto p = info.find("redis_version:");
+          if (p != std::string::npos) version = info.substr(p + 14, info.find('\r', p) - p - 14);
+        }
+        bool ok = r != nullptr && r->type != REDIS_REPLY_ERROR;
+        if (r) freeReplyObject(r);
+        redisFree(c);
+        if (ok) return ServiceInfo{"redis", "127.0.0.1:" + std::to_string(port), version, true, pid};
+      } else if (c != nullptr) {
+        redisFree(c);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  throw std::runtime_error("redis-server did not start (is the redis-server package installed?)");
+}
+
+std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const ServeSettings& s, double timeout_s) {
+  std::array<char, 4096> self{};
+  ssize_t len = readlink("/proc/self/exe", self.data(), self.size() - 1);
+  if (len <= 0) throw std::runtime_error("cannot find the motifbench executable (/proc/self/exe)");
+  std::vector<ServiceInfo> out;
+  std::vector<int> fds;
+  for (int i = 0; i < n; ++i) {
+    std::string listen, socket_path;
+    if (unix_sockets) {
+      socket_path = "/tmp/motifbench-" + std::to_string(getpid()) + "-" + std::to_string(i) + ".sock";
+      listen = "unix:" + socket_path;
+      remember_file(socket_path);
+    } else {
+      listen = "127.0.0.1:0";
+    }
+    int fd = -1;
+    pid_t pid = spawn({self.data(), "serve", "--listen", listen, "--threads", std::to_string(s.torch_threads),
+                       "--max-batch-rows", std::to_string(s.max_batch_rows), "--max-queue-delay-us",
+                       std::to_string(s.max_queue_delay_us)},
+                      &fd);
+    m_children.push_back(Child{pid, "motifbench serve", socket_path});
+    fds.push_back(fd);
+    out.push_back(ServiceInfo{"inference_server", listen, "", true, pid});
+  }
+  for (int i = 0; i < n; ++i) {
+    // The server prints "motifbench serve: listening on <endpoint>" once bound.
+    std::string line = read_line_with_timeout(fds[static_cast<std::size_t>(i)], timeout_s);
+    close(fds[static_cast<std::size_t>(i)]);
+    const std::string tag = "listening on ";
+    auto p = line.find(tag);
+    if (p == std::string::npos)
+      throw std::runtime_error("motifbench serve #" + std::to_string(i) + " did not start within " +
+                               std::to_string(timeout_s) + " s");
+    out[static_cast<std::size_t>(i)].endpoint = line.substr(p + tag.size());
+    out[static_cast<std::size_t>(i)].version = wait_server_ready(out[static_cast<std::size_t>(i)].endpoint, timeout_s);
+  }
+  return out;
+}
+
+void Services::stop_all() {
+  for (auto& c : m_children) kill(c.pid, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (auto& c : m_children) {
+    int status = 0;
+    while (waitpid(c.pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(c.pid, SIGKILL);
+        waitpid(c.pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    forget_child(c.pid);
+    if (!c.socket_path.empty()) {
+      unlink(c.socket_path.c_str());
+      forget_file(c.socket_path);
+    }
+  }
+  m_children.clear();
+}
+
+}  // namespace motifbench::detail

@@ -1,0 +1,21 @@
+// Staging store implementations (see motifbench/staging.hpp).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "motifbench/staging.hpp"
+
+namespace motifbench::detail {
+
+std::unique_ptr<StagingStore> make_memory_store();
+/// POSIX shared memory: one segment per key, named /<prefix>.<hash>. Segments
+/// it created are unlinked when the store is destroyed (and by the cleanup of
+/// a signalled run, via the registry in services.hpp).
+std::unique_ptr<StagingStore> make_shm_store(const std::string& prefix);
+/// Files under `dir` (created; removed with its files when the store goes).
+std::unique_ptr<StagingStore> make_file_store(const std::string& dir);
+/// A Redis server through hiredis. Throws std::runtime_error when unreachable.
+std::unique_ptr<StagingStore> make_redis_store(const std::string& host, int port, double timeout_s);
+
+}  // namespace motifbench::detail

@@ -1,0 +1,44 @@
+// `motifbench serve`: the surrogate inference server of the semi-tight and
+// loose coupling modes. It speaks the Open Inference Protocol (KServe v2)
+// gRPC shape (proto/inference.proto) on a Unix domain socket ("unix:/path")
+// or TCP ("127.0.0.1:port"); the two modes differ only in that endpoint.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace motifbench::surrogates {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  ///< "unix:/path" or "host:port" (port 0: pick a free one)
+  int torch_threads = 1;               ///< LibTorch intra-op threads
+  int grpc_threads = 4;                ///< concurrent requests served at most
+  /// Dynamic batching: requests are merged until this many rows are queued or
+  /// the oldest has waited max_queue_delay_us. 0 disables batching.
+  long max_batch_rows = 0;
+  long max_queue_delay_us = 500;
+  std::string version;                 ///< reported in ServerMetadata
+};
+
+class InferenceServer {
+ public:
+  virtual ~InferenceServer() = default;
+  /// The address clients use ("unix:/path" or "host:port" with the real port).
+  virtual std::string endpoint() const = 0;
+  /// Hosts a model: "identity" (echoes its input; the transport floor) or a
+  /// TorchScript file's bytes. Replaces a model of the same name atomically.
+  virtual void load_model(const std::string& name, const std::string& torchscript_bytes, long in_features,
+                          long out_features) = 0;
+  virtual void shutdown() = 0;
+  virtual void wait() = 0;
+};
+
+/// Starts serving in background threads; throws std::runtime_error when the
+/// address cannot be bound.
+std::unique_ptr<InferenceServer> start_server(const ServerOptions& options);
+
+/// The `motifbench serve` command line: parses argv (argv[0] is "serve"),
+/// serves until SIGINT or SIGTERM, removes its socket file, returns the exit code.
+int serve_main(int argc, char** argv, const std::string& version);
+
+}  // namespace motifbench::surrogates
