@@ -98,6 +98,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   env->remote.max_inflight = static_cast<int>(cfg.get_int("coupling.max_inflight"));
   env->remote.request_rows = cfg.get_int("coupling.request_rows");
   env->remote.first_endpoint = rank;
+  env->remote.model_suffix = "-r" + std::to_string(rank);
 
   const std::string tag = "motifbench-" + std::to_string(getpid()) + "-r" + std::to_string(rank);
   if (kind == "memory") {

@@ -55,7 +55,7 @@ class GrpcClient final : public SurrogateClient {
     // The mirror holds the weights (built-in MLP or the user's TorchScript)
     // and trains; servers get its TorchScript.
     m_mirror = surrogates::make_local_client(spec);
-    m_model_name = spec.name;
+    m_model_name = spec.name + m_opt.model_suffix;
     for (const auto& address : m_opt.endpoints) {
       Endpoint e;
       e.address = address;

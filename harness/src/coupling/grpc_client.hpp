@@ -19,6 +19,9 @@ struct RemoteOptions {
   int max_inflight = 4;                ///< requests in flight at once
   long request_rows = 0;               ///< rows per request (0: batch split evenly over servers)
   int first_endpoint = 0;              ///< rotation start (the rank), so ranks spread over servers
+  /// Appended to the model name on the server, so ranks sharing a server keep
+  /// their own model and weights (e.g. "-r1").
+  std::string model_suffix;
 };
 
 /// Receives latency samples: channel name and nanoseconds.
