@@ -289,6 +289,13 @@ class Service final : public inference::GRPCInferenceService::Service {
     };
     auto file = p.find("file:model.pt");
     std::string bytes = file == p.end() ? std::string() : file->second.bytes_param();
+    // parameters["identity"] = true hosts the null model (output = input) under
+    // any name: the transport floor, like LoadGen's null SUT.
+    auto identity = p.find("identity");
+    if (identity != p.end() && identity->second.bool_param()) {
+      load(q->model_name(), "", get_int("in_features"), get_int("in_features"));
+      return grpc::Status::OK;
+    }
     if (q->model_name() != "identity" && bytes.empty())
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "missing parameters[\"file:model.pt\"]");
     try {

@@ -143,6 +143,9 @@ class GrpcClient final : public SurrogateClient {
         m_sink("rpc_server_compute", static_cast<double>(it->second.int64_param()));
         m_sink("rpc_wire", rtt - static_cast<double>(it->second.int64_param()));
       }
+      auto queued = params.find("queue_ns");
+      if (queued != params.end() && queued->second.int64_param() > 0)
+        m_sink("rpc_server_queue", static_cast<double>(queued->second.int64_param()));
       const std::size_t want = static_cast<std::size_t>(c->rows * m_spec.out_features) * sizeof(float);
       if (c->resp.raw_output_contents_size() != 1 || c->resp.raw_output_contents(0).size() != want) {
         if (failure.empty())

@@ -1,0 +1,245 @@
+// Transport micro-benchmarks. Each transport of the coupling layer is measured
+// beside its raw floor for the same payload, in the same run:
+//   gRPC ModelInfer through motifbench's client (identity model) vs a plain gRPC unary Echo
+//   the Redis staging store (put + get)       vs raw hiredis SET + GET
+//   the shared-memory and file stores         vs memcpy
+//   a Unix-socket ping-pong and memcpy as the floors of local IPC
+// plus batch-1 inference round trips for tight, semi-tight and loose.
+// Servers are real `serve` processes (this binary re-executed) on loopback or
+// Unix sockets, and a real redis-server; all are stopped at exit.
+#include <benchmark/benchmark.h>
+#include <grpcpp/grpcpp.h>
+#include <hiredis/hiredis.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "coupling/grpc_client.hpp"
+#include "coupling/services.hpp"
+#include "coupling/stores.hpp"
+#include "inference.grpc.pb.h"
+#include "motifbench/surrogates/local.hpp"
+#include "motifbench/surrogates/server.hpp"
+
+namespace {
+
+using namespace motifbench;
+using namespace motifbench::detail;
+
+struct World {
+  Services services;
+  std::string unix_server, tcp_server, redis;
+};
+World* g_world = nullptr;
+
+constexpr long kFeatures = 16;  // floats per row in the transport benchmarks
+
+void set_bytes(benchmark::State& state, double bytes_per_iter) {
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes_per_iter) * state.iterations());
+}
+
+std::unique_ptr<inference::GRPCInferenceService::Stub> stub_for(const std::string& endpoint) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  return inference::GRPCInferenceService::NewStub(
+      grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args));
+}
+
+const std::string& endpoint(int which) { return which == 0 ? g_world->unix_server : g_world->tcp_server; }
+
+// Plain gRPC unary echo of `bytes` (request and response both carry it).
+void BM_GrpcEcho(benchmark::State& state) {
+  auto stub = stub_for(endpoint(static_cast<int>(state.range(1))));
+  inference::EchoRequest q;
+  q.set_payload(std::string(static_cast<std::size_t>(state.range(0)), 'x'));
+  inference::EchoResponse r;
+  for (auto _ : state) {
+    grpc::ClientContext ctx;
+    auto s = stub->Echo(&ctx, q, &r);
+    if (!s.ok()) state.SkipWithError(s.error_message().c_str());
+  }
+  set_bytes(state, 2.0 * static_cast<double>(state.range(0)));
+}
+
+// motifbench's inference client (KServe v2 ModelInfer) to the identity model.
+void BM_GrpcModelInfer(benchmark::State& state) {
+  const long bytes = state.range(0);
+  const long rows = std::max<long>(1, bytes / static_cast<long>(kFeatures * sizeof(float)));
+  SurrogateSpec spec;
+  spec.name = "transport";
+  spec.in_features = kFeatures;
+  spec.out_features = kFeatures;
+  spec.hidden = {};
+  RemoteOptions opt;
+  opt.endpoints = {endpoint(static_cast<int>(state.range(1)))};
+  opt.max_inflight = 1;
+  opt.model_suffix = "-bench";
+  auto client = make_grpc_client(spec, opt, [](const std::string&, double) {});
+  {
+    // Swap the pushed MLP for the null model so only transport is measured.
+    auto stub = stub_for(opt.endpoints[0]);
+    grpc::ClientContext ctx;
+    inference::RepositoryModelLoadRequest q;
+    q.set_model_name("transport-bench");
+    (*q.mutable_parameters())["identity"].set_bool_param(true);
+    (*q.mutable_parameters())["in_features"].set_int64_param(kFeatures);
+    inference::RepositoryModelLoadResponse r;
+    stub->RepositoryModelLoad(&ctx, q, &r);
+  }
+  std::vector<float> in(static_cast<std::size_t>(rows * kFeatures), 1.0f), out(in.size());
+  for (auto _ : state) client->infer(in.data(), rows, out.data());
+  if (out[0] != 1.0f) state.SkipWithError("identity model did not echo");
+  set_bytes(state, 2.0 * static_cast<double>(rows * kFeatures * sizeof(float)));
+}
+
+void BM_RedisStorePutGet(benchmark::State& state) {
+  auto colon = g_world->redis.rfind(':');
+  auto store = make_redis_store(g_world->redis.substr(0, colon), std::stoi(g_world->redis.substr(colon + 1)), 5.0);
+  std::vector<char> payload(static_cast<std::size_t>(state.range(0)), 'x'), back;
+  for (auto _ : state) {
+    store->put("bench", payload.data(), payload.size());
+    store->get("bench", back);
+  }
+  set_bytes(state, 2.0 * static_cast<double>(payload.size()));
+}
+
+void BM_HiredisRawSetGet(benchmark::State& state) {
+  auto colon = g_world->redis.rfind(':');
+  redisContext* c = redisConnect(g_world->redis.substr(0, colon).c_str(), std::stoi(g_world->redis.substr(colon + 1)));
+  std::vector<char> payload(static_cast<std::size_t>(state.range(0)), 'x');
+  for (auto _ : state) {
+    freeReplyObject(redisCommand(c, "SET %s %b", "raw", payload.data(), payload.size()));
+    auto* r = static_cast<redisReply*>(redisCommand(c, "GET %s", "raw"));
+    benchmark::DoNotOptimize(r->str);
+    freeReplyObject(r);
+  }
+  redisFree(c);
+  set_bytes(state, 2.0 * static_cast<double>(payload.size()));
+}
+
+template <int Kind>
+void BM_StorePutGet(benchmark::State& state) {
+  std::unique_ptr<StagingStore> store;
+  const std::string tag = "motifbench-" + std::to_string(getpid()) + "-bench";
+  if (Kind == 0) store = make_memory_store();
+  if (Kind == 1) store = make_shm_store("/" + tag);
+  if (Kind == 2) store = make_file_store("/tmp/" + tag);
+  std::vector<char> payload(static_cast<std::size_t>(state.range(0)), 'x'), back;
+  for (auto _ : state) {
+    store->put("bench", payload.data(), payload.size());
+    store->get("bench", back);
+  }
+  set_bytes(state, 2.0 * static_cast<double>(payload.size()));
+}
+
+void BM_UnixSocketPingPong(benchmark::State& state) {
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  const std::size_t n = static_cast<std::size_t>(state.range(0));
+  std::thread echo([&] {
+    std::vector<char> buf(n);
+    while (true) {
+      std::size_t got = 0;
+      while (got < n) {
+        ssize_t r = read(sv[1], buf.data() + got, n - got);
+        if (r <= 0) return;
+        got += static_cast<std::size_t>(r);
+      }
+      std::size_t put = 0;
+      while (put < n) put += static_cast<std::size_t>(write(sv[1], buf.data() + put, n - put));
+    }
+  });
+  std::vector<char> msg(n, 'x'), back(n);
+  for (auto _ : state) {
+    std::size_t put = 0;
+    while (put < n) put += static_cast<std::size_t>(write(sv[0], msg.data() + put, n - put));
+    std::size_t got = 0;
+    while (got < n) got += static_cast<std::size_t>(read(sv[0], back.data() + got, n - got));
+  }
+  shutdown(sv[0], SHUT_RDWR);
+  close(sv[0]);
+  echo.join();
+  close(sv[1]);
+  set_bytes(state, 2.0 * static_cast<double>(n));
+}
+
+void BM_Memcpy(benchmark::State& state) {
+  std::vector<char> a(static_cast<std::size_t>(state.range(0)), 'x'), b(a.size());
+  for (auto _ : state) {
+    std::memcpy(b.data(), a.data(), a.size());
+    benchmark::DoNotOptimize(b.data());
+    std::memcpy(a.data(), b.data(), a.size());
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state, 2.0 * static_cast<double>(a.size()));
+}
+
+// Batch-1 inference round trip of the digital replica's MLP (2-32-32-1):
+// 0 tight (in process), 1 semi-tight (Unix socket), 2 loose (TCP loopback).
+void BM_InferBatch1(benchmark::State& state) {
+  SurrogateSpec spec;
+  spec.name = "batch1";
+  spec.in_features = 2;
+  spec.out_features = 1;
+  spec.hidden = {32, 32};
+  std::unique_ptr<SurrogateClient> client;
+  if (state.range(0) == 0) {
+    client = surrogates::make_local_client(spec);
+  } else {
+    RemoteOptions opt;
+    opt.endpoints = {endpoint(state.range(0) == 1 ? 0 : 1)};
+    opt.model_suffix = "-b1";
+    client = make_grpc_client(spec, opt, [](const std::string&, double) {});
+  }
+  float in[2] = {0.5f, 0.25f}, out[1] = {0};
+  for (auto _ : state) client->infer(in, 1, out);
+  state.SetLabel(state.range(0) == 0 ? "tight" : state.range(0) == 1 ? "semi-tight" : "loose");
+}
+
+// Payloads from bytes to MB; the second argument picks the server (0 Unix socket, 1 TCP).
+void payloads(benchmark::internal::Benchmark* b) {
+  for (long bytes : {64L, 1024L, 65536L, 1048576L}) b->Args({bytes, 0})->Args({bytes, 1});
+}
+void payloads1(benchmark::internal::Benchmark* b) {
+  for (long bytes : {64L, 1024L, 65536L, 1048576L}) b->Arg(bytes);
+}
+
+BENCHMARK(BM_GrpcEcho)->Apply(payloads)->UseRealTime();
+BENCHMARK(BM_GrpcModelInfer)->Apply(payloads)->UseRealTime();
+BENCHMARK(BM_HiredisRawSetGet)->Apply(payloads1)->UseRealTime();
+BENCHMARK(BM_RedisStorePutGet)->Apply(payloads1)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_StorePutGet, 0)->Name("BM_MemoryStorePutGet")->Apply(payloads1)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_StorePutGet, 1)->Name("BM_ShmStorePutGet")->Apply(payloads1)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_StorePutGet, 2)->Name("BM_FileStorePutGet")->Apply(payloads1)->UseRealTime();
+BENCHMARK(BM_UnixSocketPingPong)->Apply(payloads1)->UseRealTime();
+BENCHMARK(BM_Memcpy)->Apply(payloads1)->UseRealTime();
+BENCHMARK(BM_InferBatch1)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The servers are this binary re-executed as `serve`.
+  if (argc >= 2 && std::string(argv[1]) == "serve") return motifbench::surrogates::serve_main(argc - 1, argv + 1, "bench");
+  install_signal_cleanup();
+  motifbench::surrogates::set_threads(1);
+  World world;
+  g_world = &world;
+  try {
+    ServeSettings s;
+    world.unix_server = world.services.start_servers(1, true, s, 20).at(0).endpoint;
+    world.tcp_server = world.services.start_servers(1, false, s, 20).at(0).endpoint;
+    world.redis = world.services.start_redis(20).endpoint;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_transport: %s\n", e.what());
+    return 1;
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  world.services.stop_all();
+  return 0;
+}

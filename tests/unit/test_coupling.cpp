@@ -1,0 +1,223 @@
+// Coupling layer: staging stores, the inference server and the gRPC client.
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "coupling/grpc_client.hpp"
+#include "coupling/services.hpp"
+#include "coupling/stores.hpp"
+#include "inference.grpc.pb.h"
+#include "motifbench/surrogates/local.hpp"
+#include "motifbench/surrogates/server.hpp"
+
+namespace motifbench::detail {
+namespace {
+
+void exercise_store(StagingStore& s) {
+  std::vector<char> out;
+  EXPECT_FALSE(s.get("missing", out));
+  std::vector<float> v{1.5f, -2.0f, 3.25f};
+  s.put("a/b", v.data(), v.size() * sizeof(float));
+  ASSERT_TRUE(s.get("a/b", out));
+  ASSERT_EQ(out.size(), v.size() * sizeof(float));
+  EXPECT_EQ(std::memcmp(out.data(), v.data(), out.size()), 0);
+  std::vector<char> big(1 << 20, 'z');
+  s.put("a/b", big.data(), big.size());  // replace with a larger value
+  ASSERT_TRUE(s.get("a/b", out));
+  EXPECT_EQ(out, big);
+  s.put("empty", nullptr, 0);
+  ASSERT_TRUE(s.get("empty", out));
+  EXPECT_TRUE(out.empty());
+  s.erase("a/b");
+  EXPECT_FALSE(s.get("a/b", out));
+}
+
+TEST(Stores, Memory) {
+  auto s = make_memory_store();
+  exercise_store(*s);
+}
+
+TEST(Stores, SharedMemoryCleansUpItsSegments) {
+  const std::string prefix = "/motifbench-" + std::to_string(getpid()) + "-unit";
+  {
+    auto s = make_shm_store(prefix);
+    exercise_store(*s);
+    s->put("left", "x", 1);
+    bool seen = false;
+    for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+      seen = seen || e.path().filename().string().rfind(prefix.substr(1), 0) == 0;
+    EXPECT_TRUE(seen) << "the segment should exist while the store lives";
+  }
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+    EXPECT_EQ(e.path().filename().string().rfind(prefix.substr(1), 0), std::string::npos) << e.path();
+}
+
+TEST(Stores, FilesRemovedWithTheStore) {
+  const std::string dir = ::testing::TempDir() + "/motifbench-filestore-" + std::to_string(getpid());
+  {
+    auto s = make_file_store(dir);
+    exercise_store(*s);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+TEST(Stores, RedisAgainstARealServer) {
+  Services services;
+  auto info = services.start_redis(10);
+  EXPECT_FALSE(info.version.empty());
+  auto colon = info.endpoint.rfind(':');
+  auto s = make_redis_store(info.endpoint.substr(0, colon), std::stoi(info.endpoint.substr(colon + 1)), 5);
+  exercise_store(*s);
+  EXPECT_NE(s->describe().find("redis_version"), std::string::npos);
+  services.stop_all();
+  std::vector<char> out;
+  EXPECT_THROW(s->get("anything", out), std::runtime_error) << "a dead Redis must be an error, not a miss";
+}
+
+TEST(Stores, UnreachableRedisNamesTheAddress) {
+  try {
+    make_redis_store("127.0.0.1", free_loopback_port(), 1.0);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("redis at 127.0.0.1:"), std::string::npos) << e.what();
+  }
+}
+
+SurrogateSpec mlp() {
+  SurrogateSpec s;
+  s.name = "unit";
+  s.in_features = 2;
+  s.out_features = 1;
+  s.hidden = {8};
+  s.seed = 3;
+  s.learning_rate = 1e-2;
+  return s;
+}
+
+class ServerTest : public ::testing::TestWithParam<long> {
+ protected:
+  void SetUp() override {
+    surrogates::ServerOptions o;
+    o.listen = "unix:" + ::testing::TempDir() + "/motifbench-unit-" + std::to_string(getpid()) + ".sock";
+    o.max_batch_rows = GetParam();
+    o.max_queue_delay_us = 20000;  // generous: a loaded CI machine still batches
+    o.grpc_threads = 8;
+    server = surrogates::start_server(o);
+  }
+  std::unique_ptr<surrogates::InferenceServer> server;
+};
+
+TEST_P(ServerTest, RemoteInferenceMatchesLocalAndFollowsTraining) {
+  RemoteOptions opt;
+  opt.endpoints = {server->endpoint()};
+  opt.request_rows = 16;  // several requests per call, some in flight together
+  opt.max_inflight = 4;
+  std::vector<std::string> channels;
+  auto remote = make_grpc_client(mlp(), opt, [&](const std::string& c, double) { channels.push_back(c); });
+  auto local = surrogates::make_local_client(mlp());
+  std::vector<float> x(2 * 100), a(100), b(100);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.01f * static_cast<float>(i);
+  remote->infer(x.data(), 100, a.data());
+  local->infer(x.data(), 100, b.data());
+  for (int i = 0; i < 100; ++i) EXPECT_NEAR(a[i], b[i], 1e-6);
+  EXPECT_GT(remote->bytes_copied(), 0) << "the wire path serializes";
+  EXPECT_NE(std::find(channels.begin(), channels.end(), "rpc_roundtrip"), channels.end());
+  EXPECT_NE(std::find(channels.begin(), channels.end(), "rpc_server_compute"), channels.end());
+
+  // Train through the remote client: the server must serve the new weights.
+  std::vector<float> y(100, 0.75f);
+  remote->train(x.data(), y.data(), 100, TrainOptions{40, 20, 1});
+  local->train(x.data(), y.data(), 100, TrainOptions{40, 20, 1});
+  remote->infer(x.data(), 100, a.data());
+  local->infer(x.data(), 100, b.data());
+  for (int i = 0; i < 100; ++i) EXPECT_NEAR(a[i], b[i], 1e-5);
+  EXPECT_NEAR(a[50], 0.75f, 0.1f);
+}
+
+TEST_P(ServerTest, ProtocolErrorsAndMetadata) {
+  auto remote = make_grpc_client(mlp(), RemoteOptions{{server->endpoint()}, 5, 1, 0, 0, ""}, [](auto&, double) {});
+  grpc::ChannelArguments args;
+  auto stub = inference::GRPCInferenceService::NewStub(
+      grpc::CreateCustomChannel(server->endpoint(), grpc::InsecureChannelCredentials(), args));
+  {
+    grpc::ClientContext ctx;
+    inference::ModelMetadataRequest q;
+    q.set_name("unit");
+    inference::ModelMetadataResponse r;
+    ASSERT_TRUE(stub->ModelMetadata(&ctx, q, &r).ok());
+    EXPECT_EQ(r.inputs(0).shape(1), 2);
+    EXPECT_EQ(r.outputs(0).shape(1), 1);
+    EXPECT_EQ(r.platform(), "pytorch_libtorch");
+  }
+  {
+    grpc::ClientContext ctx;
+    inference::ModelInferRequest q;
+    q.set_model_name("nope");
+    inference::ModelInferResponse r;
+    EXPECT_EQ(stub->ModelInfer(&ctx, q, &r).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    inference::ModelInferRequest q;
+    q.set_model_name("unit");
+    auto* in = q.add_inputs();
+    in->set_datatype("FP32");
+    in->add_shape(1);
+    in->add_shape(3);  // wrong width
+    q.add_raw_input_contents(std::string(12, '\0'));
+    inference::ModelInferResponse r;
+    EXPECT_EQ(stub->ModelInfer(&ctx, q, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+TEST_P(ServerTest, ConcurrentRequestsAreBatchedWhenEnabled) {
+  server->load_model("echo", "", 4, 4);
+  grpc::ChannelArguments args;
+  auto channel = grpc::CreateCustomChannel(server->endpoint(), grpc::InsecureChannelCredentials(), args);
+  std::vector<std::thread> threads;
+  std::vector<long> batch_rows(8, 0);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = inference::GRPCInferenceService::NewStub(channel);
+      grpc::ClientContext ctx;
+      inference::ModelInferRequest q;
+      q.set_model_name("echo");
+      auto* in = q.add_inputs();
+      in->set_datatype("FP32");
+      in->add_shape(2);
+      in->add_shape(4);
+      std::vector<float> v(8, static_cast<float>(t));
+      q.add_raw_input_contents(std::string(reinterpret_cast<char*>(v.data()), 32));
+      inference::ModelInferResponse r;
+      ASSERT_TRUE(stub->ModelInfer(&ctx, q, &r).ok());
+      ASSERT_EQ(r.raw_output_contents(0).size(), 32u);
+      EXPECT_EQ(reinterpret_cast<const float*>(r.raw_output_contents(0).data())[7], static_cast<float>(t));
+      batch_rows[static_cast<std::size_t>(t)] = static_cast<long>(r.parameters().at("batch_rows").int64_param());
+    });
+  }
+  for (auto& t : threads) t.join();
+  const long biggest = *std::max_element(batch_rows.begin(), batch_rows.end());
+  if (GetParam() > 0)
+    EXPECT_GT(biggest, 2) << "eight concurrent requests within the queue delay should share a batch";
+  else
+    EXPECT_EQ(biggest, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Batching, ServerTest, ::testing::Values(0L, 64L));
+
+TEST(GrpcClient, UnreachableServerIsAClearErrorNotAHang) {
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    wait_server_ready("127.0.0.1:" + std::to_string(free_loopback_port()), 1.0);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("unreachable"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+}
+
+}  // namespace
+}  // namespace motifbench::detail
