@@ -15,7 +15,7 @@ PACKAGES=(
   libcli11-dev
   libhiredis-dev redis-server redis-tools
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  python3 python3-jsonschema python3-matplotlib
+  python3 python3-jsonschema python3-matplotlib procps
 )
 
 SUDO=""
