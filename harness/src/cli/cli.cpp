@@ -20,6 +20,9 @@
 #include "motifbench/surrogates/local.hpp"
 #include "report/console.hpp"
 #include "report/json_result.hpp"
+#include "tools/compare.hpp"
+#include "tools/sweep.hpp"
+#include "tools/validate.hpp"
 
 namespace motifbench::detail {
 namespace {
@@ -187,6 +190,10 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
 int cli_main(int argc, char** argv) {
   // `motifbench serve` is the inference server: no MPI, no Kokkos.
   if (argc >= 2 && std::string(argv[1]) == "serve") return surrogates::serve_main(argc - 1, argv + 1, MOTIFBENCH_VERSION);
+  // Result tools: no MPI, no Kokkos.
+  if (argc >= 2 && std::string(argv[1]) == "validate") return validate_main(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "compare") return compare_main(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "sweep") return sweep_main(argc - 1, argv + 1);
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int rank = 0, nranks = 1;

@@ -48,7 +48,7 @@ struct RepetitionResult {
   double measured_s = 0;
   std::int64_t iterations = 0;
   std::vector<PhaseTotals> phases;
-  std::map<std::string, std::vector<double>> latency_ns;
+  std::map<std::string, LatencySummary> latency;  // this rank's samples of this repetition
   EnergyReading energy;
   MotifMetrics metrics;
   std::uint64_t harness_events = 0;

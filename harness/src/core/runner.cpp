@@ -217,7 +217,10 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       rep.energy = energy->stop();
       rep.phases = ctx.phase_totals();
       rep.metrics = ctx.metrics();
-      for (auto& [k, v] : ctx.take_latencies()) all_latency[k].insert(all_latency[k].end(), v.begin(), v.end());
+      for (auto& [k, v] : ctx.take_latencies()) {
+        rep.latency[k] = summarize_latency(v);
+        all_latency[k].insert(all_latency[k].end(), v.begin(), v.end());
+      }
       res.reps.push_back(std::move(rep));
       break;  // a failed component ends the run promptly
     }
@@ -234,7 +237,11 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       res.valid = false;
       res.invalid_reasons.push_back("repetition " + std::to_string(r) + ": no measured iterations");
     }
-    for (auto& [k, v] : ctx.take_latencies()) all_latency[k].insert(all_latency[k].end(), v.begin(), v.end());
+    // Per-repetition summaries give compare its samples for a rank test.
+    for (auto& [k, v] : ctx.take_latencies()) {
+      rep.latency[k] = summarize_latency(v);
+      all_latency[k].insert(all_latency[k].end(), v.begin(), v.end());
+    }
     if (!req.quiet && req.rank == 0)
       std::fprintf(stderr, "motifbench: %s/%s/%s repetition %d/%d: %lld steps in %.3f s\n", res.motif.c_str(),
                    res.coupling.c_str(), res.size.c_str(), r + 1, reps, static_cast<long long>(rep.iterations),

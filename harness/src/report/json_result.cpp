@@ -99,6 +99,10 @@ nlohmann::json to_json(const RunResult& r) {
     nlohmann::json phases = nlohmann::json::object();
     for (const auto& p : rep.phases)
       if (p.count > 0) phases[p.name] = {{"total_s", p.total_s}, {"calls_count", p.count}, {"work", work_json(p.work)}};
+    nlohmann::json rep_latency = nlohmann::json::object();
+    for (const auto& [name, l] : rep.latency)
+      rep_latency[name] = {{"count", l.count}, {"mean_ns", l.mean_ns}, {"p50_ns", l.p50_ns},
+                           {"p90_ns", l.p90_ns}, {"p99_ns", l.p99_ns}, {"max_ns", l.max_ns}};
     reps.push_back({{"index", rep.index},
                     {"seed", rep.seed},
                     {"setup_s", rep.setup_s},
@@ -109,6 +113,7 @@ nlohmann::json to_json(const RunResult& r) {
                     {"iterations_per_s", rep.measured_s > 0 ? rep.iterations / rep.measured_s : 0.0},
                     {"phases", phases},
                     {"energy", energy_json(rep.energy)},
+                    {"latency", rep_latency},
                     {"motif_metrics", metrics_json(rep.metrics)}});
   }
   j["repetitions"] = reps;

@@ -1,0 +1,301 @@
+#include "tools/compare.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <numeric>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "build_info.hpp"
+#include "motifbench/stats.hpp"
+#include "tools/validate.hpp"
+
+namespace motifbench::detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class Better { Higher, Lower };
+
+struct Metric {
+  std::string name;
+  Better better;
+  std::vector<double> samples;  // one per repetition (or one summary value)
+};
+
+struct Run {
+  std::string file, key, label;
+  std::vector<Metric> metrics;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void add(std::vector<Metric>& out, const std::string& name, Better b, double v) {
+  for (auto& m : out)
+    if (m.name == name) {
+      m.samples.push_back(v);
+      return;
+    }
+  out.push_back({name, b, {v}});
+}
+
+std::vector<Metric> extract(const nlohmann::json& d) {
+  std::vector<Metric> out;
+  for (const auto& rep : d["repetitions"]) {
+    if (rep.value("iterations_count", 0) <= 0) continue;
+    add(out, "steps_per_s", Better::Higher, rep["iterations_per_s"].get<double>());
+    for (auto it = rep["phases"].begin(); it != rep["phases"].end(); ++it) {
+      const double t = it.value()["total_s"].get<double>();
+      const double items = it.value()["work"]["items_count"].get<double>();
+      if (t > 0 && items > 0) add(out, "phase." + it.key() + ".items_per_s", Better::Higher, items / t);
+    }
+    if (rep.contains("latency"))
+      for (auto it = rep["latency"].begin(); it != rep["latency"].end(); ++it) {
+        add(out, "latency." + it.key() + ".p50_ns", Better::Lower, it.value()["p50_ns"].get<double>());
+        add(out, "latency." + it.key() + ".p99_ns", Better::Lower, it.value()["p99_ns"].get<double>());
+      }
+    const auto& e = rep["energy"];
+    if (e["energy_j"].is_number())
+      add(out, std::string("energy_per_step_j[") + e["method"].get<std::string>() + "]", Better::Lower,
+          e["energy_j"].get<double>() / rep["iterations_count"].get<double>());
+  }
+  return out;
+}
+
+struct Loaded {
+  std::vector<Run> runs;
+  std::vector<std::string> errors;
+};
+
+Loaded load(const std::string& where) {
+  Loaded l;
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (fs::is_directory(where, ec)) {
+    for (const auto& e : fs::recursive_directory_iterator(where, ec))
+      if (e.is_regular_file() && e.path().extension() == ".json" && e.path().filename() != "index.json")
+        files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    if (files.empty()) l.errors.push_back(where + ": no result files (*.json) in this directory");
+  } else {
+    files.push_back(where);
+  }
+  for (const auto& f : files) {
+    nlohmann::json d;
+    auto problems = validate_file(f, &d);
+    if (!problems.empty()) {
+      l.errors.push_back(f + ": " + problems.front().path + ": " + problems.front().message +
+                         (problems.size() > 1 ? " (+" + std::to_string(problems.size() - 1) + " more)" : ""));
+      continue;
+    }
+    Run r;
+    r.file = f;
+    const auto& run = d["run"];
+    r.label = run["motif"].get<std::string>() + "/" + run["coupling"].get<std::string>() + "/" +
+              run["size"].get<std::string>();
+    r.key = r.label + "#" + run["config_hash"].get<std::string>();
+    r.metrics = extract(d);
+    l.runs.push_back(std::move(r));
+  }
+  return l;
+}
+
+std::string fmt(double v) {
+  char buf[32];
+  const double a = std::fabs(v);
+  if (a != 0 && (a >= 1e6 || a < 1e-3))
+    std::snprintf(buf, sizeof buf, "%.4g", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.4f", v);
+  return buf;
+}
+
+}  // namespace
+
+double mann_whitney_p(const std::vector<double>& a, const std::vector<double>& b) {
+  const std::size_t n1 = a.size(), n2 = b.size(), n = n1 + n2;
+  if (n1 == 0 || n2 == 0) return 1.0;
+  std::vector<std::pair<double, int>> all;
+  for (double x : a) all.emplace_back(x, 0);
+  for (double x : b) all.emplace_back(x, 1);
+  std::sort(all.begin(), all.end());
+  std::vector<double> ranks(n);
+  double tie_term = 0;
+  for (std::size_t i = 0; i < n;) {
+    std::size_t j = i;
+    while (j < n && all[j].first == all[i].first) ++j;
+    const double mid = 0.5 * (static_cast<double>(i + 1) + static_cast<double>(j));
+    for (std::size_t k = i; k < j; ++k) ranks[k] = mid;
+    const double t = static_cast<double>(j - i);
+    tie_term += t * t * t - t;
+    i = j;
+  }
+  double r1 = 0;
+  for (std::size_t k = 0; k < n; ++k)
+    if (all[k].second == 0) r1 += ranks[k];
+  const double mean_r1 = static_cast<double>(n1) * static_cast<double>(n + 1) / 2.0;
+  const double observed = std::fabs(r1 - mean_r1);
+  if (n <= 16) {
+    // Exact: the share of all ways to pick n1 of the n ranks whose rank sum
+    // is at least as far from its mean as the observed one.
+    std::size_t extreme = 0, total = 0;
+    std::function<void(std::size_t, std::size_t, double)> pick = [&](std::size_t start, std::size_t left, double sum) {
+      if (left == 0) {
+        ++total;
+        if (std::fabs(sum - mean_r1) >= observed - 1e-9) ++extreme;
+        return;
+      }
+      for (std::size_t k = start; k + left <= n; ++k) pick(k + 1, left - 1, sum + ranks[k]);
+    };
+    pick(0, n1, 0.0);
+    return static_cast<double>(extreme) / static_cast<double>(total);
+  }
+  const double dn1 = static_cast<double>(n1), dn2 = static_cast<double>(n2), dn = static_cast<double>(n);
+  const double var = dn1 * dn2 / 12.0 * ((dn + 1) - tie_term / (dn * (dn - 1)));
+  if (var <= 0) return 1.0;
+  const double z = (observed - 0.5) / std::sqrt(var);
+  return std::erfc(std::max(0.0, z) / std::sqrt(2.0));
+}
+
+int compare_main(int argc, char** argv) {
+  CLI::App app{"motifbench compare: verdicts on every matched run's key metrics, against the measured noise"};
+  std::string base, fresh, format = "table", out_file;
+  double threshold = 0.05, alpha = 0.05;
+  app.add_option("BASE", base, "baseline result file or directory")->required();
+  app.add_option("NEW", fresh, "new result file or directory")->required();
+  app.add_option("--threshold", threshold, "relative change that counts as a difference (0.05 = 5%)")
+      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
+  app.add_option("--alpha", alpha, "significance level of the rank test")->capture_default_str()->check(CLI::Range(1e-6, 0.5));
+  app.add_option("--format", format, "table | json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
+  app.add_option("--out", out_file, "also write the JSON report to this file");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  Loaded b = load(base), n = load(fresh);
+  std::vector<std::string> errors = b.errors;
+  errors.insert(errors.end(), n.errors.begin(), n.errors.end());
+  if (!errors.empty()) {
+    for (const auto& e : errors) std::fprintf(stderr, "motifbench compare: error: %s\n", e.c_str());
+    std::fprintf(stderr, "motifbench compare: refusing to compare: fix or remove the files above\n");
+    return 2;
+  }
+
+  nlohmann::json report = {{"tool", "motifbench compare"},
+                           {"schema_version", MOTIFBENCH_SCHEMA_VERSION},
+                           {"threshold_fraction", threshold},
+                           {"alpha_ratio", alpha},
+                           {"method",
+                            "per-repetition samples; Mann-Whitney U (two-sided, exact for n<=16) when both sides have "
+                            ">= 4 repetitions: a difference needs p < alpha and |median change| > threshold; otherwise "
+                            "|median change| > max(threshold, 2 x the larger coefficient of variation)"}};
+  nlohmann::json runs = nlohmann::json::array(), unmatched_base = nlohmann::json::array(),
+                 unmatched_new = nlohmann::json::array();
+  int regressions = 0;
+  std::map<std::string, const Run*> new_by_key;
+  for (const auto& r : n.runs) new_by_key[r.key] = &r;
+  std::map<std::string, bool> used;
+  for (const auto& rb : b.runs) {
+    auto it = new_by_key.find(rb.key);
+    if (it == new_by_key.end()) {
+      unmatched_base.push_back({{"run", rb.label}, {"key", rb.key}, {"file", rb.file}});
+      continue;
+    }
+    used[rb.key] = true;
+    const Run& rn = *it->second;
+    nlohmann::json metrics = nlohmann::json::array();
+    for (const auto& mb : rb.metrics) {
+      const Metric* mn = nullptr;
+      for (const auto& m : rn.metrics)
+        if (m.name == mb.name) mn = &m;
+      if (mn == nullptr) continue;
+      const double med_b = median(mb.samples), med_n = median(mn->samples);
+      const double change = med_b != 0 ? (med_n - med_b) / std::fabs(med_b) : 0.0;
+      bool differs = false;
+      std::string method;
+      nlohmann::json p_json = nullptr;
+      if (mb.samples.size() >= 4 && mn->samples.size() >= 4) {
+        const double p = mann_whitney_p(mb.samples, mn->samples);
+        p_json = p;
+        differs = p < alpha && std::fabs(change) > threshold;
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "mann-whitney p=%.3g", p);
+        method = buf;
+      } else {
+        auto cv = [](const std::vector<double>& v) {
+          auto s = summarize_reps(v);
+          return s.mean != 0 ? s.stddev / std::fabs(s.mean) : 0.0;
+        };
+        const double noise = std::max(threshold, 2.0 * std::max(cv(mb.samples), cv(mn->samples)));
+        differs = std::fabs(change) > noise;
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "threshold %.1f%%", 100 * noise);
+        method = buf;
+      }
+      const bool energy = mb.name.rfind("energy", 0) == 0;
+      const bool improved = (mb.better == Better::Higher) == (change > 0);
+      std::string verdict = "SAME";
+      if (differs) verdict = energy ? (improved ? "BETTER" : "WORSE") : (improved ? "FASTER" : "SLOWER");
+      if (verdict == "SLOWER" || verdict == "WORSE") ++regressions;
+      metrics.push_back({{"metric", mb.name},
+                         {"better", mb.better == Better::Higher ? "higher" : "lower"},
+                         {"base_median", med_b},
+                         {"new_median", med_n},
+                         {"change_fraction", change},
+                         {"base_samples_count", mb.samples.size()},
+                         {"new_samples_count", mn->samples.size()},
+                         {"p_value_ratio", p_json},
+                         {"method", method},
+                         {"verdict", verdict}});
+    }
+    runs.push_back({{"run", rb.label}, {"key", rb.key}, {"base_file", rb.file}, {"new_file", rn.file}, {"metrics", metrics}});
+  }
+  for (const auto& rn : n.runs)
+    if (!used.count(rn.key)) unmatched_new.push_back({{"run", rn.label}, {"key", rn.key}, {"file", rn.file}});
+  report["runs"] = runs;
+  report["unmatched_base"] = unmatched_base;
+  report["unmatched_new"] = unmatched_new;
+  report["regressions_count"] = regressions;
+
+  if (!out_file.empty()) {
+    std::ofstream o(out_file);
+    o << report.dump(2) << "\n";
+    if (!o) {
+      std::fprintf(stderr, "motifbench compare: error: cannot write %s\n", out_file.c_str());
+      return 2;
+    }
+  }
+  if (format == "json") {
+    std::printf("%s\n", report.dump(2).c_str());
+  } else {
+    std::printf("threshold %.1f%%, alpha %.3g; %s\n", 100 * threshold, alpha, report["method"].get<std::string>().c_str());
+    for (const auto& r : runs) {
+      std::printf("\n%s  [%s]\n", r["run"].get<std::string>().c_str(), r["key"].get<std::string>().substr(r["key"].get<std::string>().find('#') + 1).c_str());
+      std::printf("  %-40s %14s %14s %9s  %-8s %s\n", "metric", "base", "new", "change", "verdict", "method");
+      for (const auto& m : r["metrics"])
+        std::printf("  %-40s %14s %14s %+8.1f%%  %-8s %s\n", m["metric"].get<std::string>().c_str(),
+                    fmt(m["base_median"].get<double>()).c_str(), fmt(m["new_median"].get<double>()).c_str(),
+                    100 * m["change_fraction"].get<double>(), m["verdict"].get<std::string>().c_str(),
+                    m["method"].get<std::string>().c_str());
+    }
+    for (const auto& u : unmatched_base) std::printf("\nunmatched in BASE: %s (%s)\n", u["run"].get<std::string>().c_str(), u["file"].get<std::string>().c_str());
+    for (const auto& u : unmatched_new) std::printf("unmatched in NEW: %s (%s)\n", u["run"].get<std::string>().c_str(), u["file"].get<std::string>().c_str());
+    std::printf("\n%zu matched, %zu unmatched, %d regression(s)\n", runs.size(), unmatched_base.size() + unmatched_new.size(), regressions);
+  }
+  return regressions > 0 ? 1 : 0;
+}
+
+}  // namespace motifbench::detail
