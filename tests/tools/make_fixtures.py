@@ -30,6 +30,13 @@ def scale_time(doc, factor, rng=None):
         for lat in doc["summary"]["latency"].values():
             for k in LAT_KEYS:
                 lat[k] *= factor
+        for k in list(doc["summary"]["iterations_per_s"]):
+            if k.endswith("_per_s"):
+                doc["summary"]["iterations_per_s"][k] /= factor
+        for p in doc["summary"]["phases"].values():
+            for k in list(p["total_s"]):
+                if k.endswith("_s"):
+                    p["total_s"][k] *= factor
 
 
 def write(name, doc):

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# CI regression tracking: runs the tiny sweep of every motif and coupling mode,
+# compares it with the baseline stored in the repository for this machine type,
+# and exits non-zero on a regression beyond the measured noise.
+#
+# Usage:
+#   scripts/ci_regression.sh             compare against ci/baselines/<machine>/ (exit 1 on a regression)
+#   scripts/ci_regression.sh --refresh   replace that baseline with a fresh sweep (then commit it)
+# Environment:
+#   MOTIFBENCH_MACHINE     baseline folder name (default: <arch>-<cores>cores, e.g. x86_64-2cores)
+#   MOTIFBENCH_THRESHOLD   relative change that counts (default 0.25: tiny runs on shared machines drift
+#                          between runs by more than their in-run noise shows)
+#   MOTIFBENCH_BIN         the motifbench binary (default build/default/motifbench, else build/ci/motifbench)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+machine="${MOTIFBENCH_MACHINE:-$(uname -m)-$(nproc)cores}"
+threshold="${MOTIFBENCH_THRESHOLD:-0.25}"
+bin="${MOTIFBENCH_BIN:-}"
+if [ -z "$bin" ]; then
+  for b in build/default/motifbench build/ci/motifbench; do [ -x "$b" ] && bin="$b" && break; done
+fi
+[ -x "${bin:-}" ] || { echo "ci_regression: build motifbench first (scripts/build.sh)" >&2; exit 2; }
+baseline="ci/baselines/$machine"
+out="results/ci-sweep"
+rm -rf "$out"
+"$bin" sweep --motif=all --coupling=all --size=tiny --repetitions=5 --seed=1 --out-dir="$out" || true
+if [ "${1:-}" = "--refresh" ]; then
+  rm -rf "$baseline"
+  mkdir -p "$baseline"
+  cp "$out"/*.json "$baseline"/
+  echo "ci_regression: baseline $baseline refreshed from this machine; review and commit it"
+  exit 0
+fi
+if [ ! -d "$baseline" ]; then
+  echo "ci_regression: no baseline for machine type '$machine'; create one with: scripts/ci_regression.sh --refresh" >&2
+  exit 2
+fi
+"$bin" compare "$baseline" "$out" --threshold="$threshold" --out="$out/compare.json"

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""`motifbench validate`, `compare`, `sweep` and the plot script, on the
+fixtures in tests/tools/fixtures and on a real tiny sweep.
+
+Usage: tools_test.py MOTIFBENCH SOURCE_DIR SCRATCH_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+failures = []
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, **kw)
+
+
+def expect(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
+    if not cond:
+        failures.append(name)
+
+
+def main():
+    exe, src, scratch = sys.argv[1:4]
+    fx = os.path.join(src, "tests", "tools", "fixtures")
+    f = lambda n: os.path.join(fx, n)  # noqa: E731
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+
+    # validate
+    r = run([exe, "validate", f("base.json"), f("slower.json"), f("faster.json"), f("noisy_same.json")])
+    expect("validate: good fixtures pass", r.returncode == 0, r.stdout)
+    r = run([exe, "validate", f("schema_invalid.json")])
+    expect("validate: schema-invalid exits 1", r.returncode == 1, r.returncode)
+    expect("validate: names file and JSON path", "schema_invalid.json: $.run.coupling" in r.stdout and
+           "$.summary.measured_s: required key is missing" in r.stdout, r.stdout)
+    r = run([exe, "validate", f("truncated.json")])
+    expect("validate: truncated is a clear error, not a crash", r.returncode == 1 and "not valid JSON" in r.stdout, r)
+    r = run([exe, "validate", f("other_major.json")])
+    expect("validate: other major refused", r.returncode == 1 and "major version 2" in r.stdout, r.stdout)
+    r = run([exe, "validate"])
+    expect("validate: no files is a usage error", r.returncode == 2, r.returncode)
+
+    # compare
+    def verdicts(out):
+        doc = json.loads(out)
+        return [m["verdict"] for run_ in doc["runs"] for m in run_["metrics"]], doc
+
+    r = run([exe, "compare", f("base.json"), f("identical.json"), "--format=json"])
+    v, _ = verdicts(r.stdout)
+    expect("compare identical: all SAME, exit 0", r.returncode == 0 and v and set(v) == {"SAME"}, (r.returncode, v))
+    r = run([exe, "compare", f("base.json"), f("slower.json"), "--format=json"])
+    v, doc = verdicts(r.stdout)
+    lat = [m for run_ in doc["runs"] for m in run_["metrics"] if m["metric"].startswith("latency.") and m["metric"].endswith("p50_ns")]
+    expect("compare slower: exit 1", r.returncode == 1, r.returncode)
+    expect("compare slower: latencies x2 are SLOWER by +100%",
+           lat and all(m["verdict"] == "SLOWER" and abs(m["change_fraction"] - 1.0) < 1e-9 for m in lat), lat[:2])
+    expect("compare slower: no FASTER", "FASTER" not in v, v)
+    r = run([exe, "compare", f("base.json"), f("faster.json"), "--format=json"])
+    v, _ = verdicts(r.stdout)
+    expect("compare faster: FASTER and exit 0", r.returncode == 0 and "FASTER" in v and "SLOWER" not in v, (r.returncode, v))
+    r = run([exe, "compare", f("base.json"), f("noisy_same.json"), "--format=json"])
+    v, _ = verdicts(r.stdout)
+    expect("compare noisy-but-same: all SAME, exit 0", r.returncode == 0 and set(v) == {"SAME"}, (r.returncode, v))
+    r = run([exe, "compare", f("base.json"), f("other_major.json")])
+    expect("compare other major: refused with the reason, exit 2", r.returncode == 2 and "major version 2" in r.stderr, r.stderr)
+    r = run([exe, "compare", f("base.json"), f("truncated.json")])
+    expect("compare truncated: clear error, exit 2", r.returncode == 2 and "not valid JSON" in r.stderr, r.stderr)
+    r = run([exe, "compare", f("base.json"), f("schema_invalid.json")])
+    expect("compare schema-invalid: exit 2", r.returncode == 2, r.returncode)
+    r = run([exe, "compare", f("base.json"), f("slower.json")])
+    expect("compare table: readable, names the verdicts", "SLOWER" in r.stdout and "regression(s)" in r.stdout, r.stdout[-300:])
+    r = run([exe, "compare", f("base.json"), f("slower.json"), "--threshold=1.5", "--format=json"])
+    v, _ = verdicts(r.stdout)
+    expect("compare: a threshold above the change gives SAME", r.returncode == 0 and set(v) == {"SAME"}, v)
+
+    # sweep: one result per cell plus an index; a failing cell does not stop it
+    out = os.path.join(scratch, "sweep")
+    r = run([exe, "sweep", "--motif=digital_replica", "--coupling=all", "--size=tiny", f"--out-dir={out}",
+             "--repetitions=1"])
+    expect("sweep: exit 0", r.returncode == 0, r.stdout + r.stderr)
+    index = json.load(open(os.path.join(out, "index.json")))
+    cells = index["cells"]
+    expect("sweep: four cells, all ok", len(cells) == 4 and all(c["status"] == "ok" for c in cells), cells)
+    results = [os.path.join(out, c["result"]) for c in cells]
+    r = run([exe, "validate"] + results)
+    expect("sweep: every result validates", r.returncode == 0, r.stdout)
+    bad = os.path.join(scratch, "sweep_bad")
+    r = run([exe, "sweep", "--motif=digital_replica", "--coupling=tight,none", "--size=tiny", f"--out-dir={bad}",
+             "--repetitions=1", "--set", "surrogate.path=/nonexistent/model.pt"])
+    index = json.load(open(os.path.join(bad, "index.json")))
+    status = {c["coupling"]: c["status"] for c in index["cells"]}
+    expect("sweep: failing cell recorded, the rest carries on",
+           r.returncode == 1 and status.get("tight") == "invalid" and status.get("none") == "ok", (r.returncode, status))
+    r = run([exe, "compare", out, out])
+    expect("compare directories: all matched, exit 0", r.returncode == 0 and "4 matched, 0 unmatched" in r.stdout, r.stdout[-200:])
+    r = run([exe, "compare", out, bad])
+    expect("compare directories: unmatched runs reported", "unmatched in BASE" in r.stdout, r.stdout[-400:])
+
+    # plots
+    try:
+        import matplotlib  # noqa: F401
+        have_mpl = True
+    except ImportError:
+        have_mpl = False
+    if have_mpl:
+        plots = os.path.join(scratch, "plots")
+        r = run([sys.executable, os.path.join(src, "scripts", "plot_results.py"), out, "--out-dir", plots])
+        pngs = sorted(os.listdir(plots)) if os.path.isdir(plots) else []
+        expect("plots: CDF, phases and throughput PNGs", r.returncode == 0 and len(pngs) == 3 and
+               all(os.path.getsize(os.path.join(plots, p)) > 10000 for p in pngs), (r.stderr, pngs))
+        r = run([sys.executable, os.path.join(src, "scripts", "plot_results.py"), "--compare", f("base.json"),
+                 f("slower.json"), "--out-dir", plots])
+        expect("plots: comparison PNG", r.returncode == 0 and os.path.exists(os.path.join(plots, "digital_replica_compare.png")), r.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
