@@ -1,0 +1,260 @@
+// Dynamic Orchestration (like DeepDriveMD and Colmena): an ensemble of Kokkos
+// Langevin simulations streams frames to an AI analysis, an autoencoder whose
+// reconstruction error scores how novel each member's state is. A policy
+// terminates the least novel members and spawns copies of the most novel ones
+// while the ensemble runs. Mode `none` runs the same ensemble unsteered, for
+// the same number of member-steps: the baseline of equal simulation cost.
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+#include <vector>
+
+#include <Kokkos_Core.hpp>
+
+#include "kernels.hpp"
+#include "motifbench/motif.hpp"
+#include "motifbench/registry.hpp"
+
+namespace motifbench {
+namespace dynamic_orchestration {
+namespace {
+
+using Exec = Kokkos::DefaultExecutionSpace;
+using Positions = Kokkos::View<float* [2], Kokkos::LayoutRight, Exec>;
+using Frames = Kokkos::View<float**, Kokkos::LayoutRight, Exec>;
+using Bins = Kokkos::View<int*, Exec>;
+
+void declare(ConfigSchema& s) {
+  s.add_int("ensemble.members", 16, 1, 1 << 20, "simulations in the ensemble");
+  s.add_int("ensemble.particles", 16, 1, 1 << 20, "particles per member");
+  s.add_int("ensemble.rounds", 60, 1, 1 << 30, "rounds (one step each) in the measured budget");
+  s.add_int("ensemble.substeps", 200, 1, 1 << 24, "Langevin steps per member per round");
+  s.add_int("policy.churn", 4, 0, 1 << 20, "members terminated and respawned per decision (< members)");
+  s.add_int("potential.wells", 5, 2, 64, "wells per axis");
+  s.add_real("potential.height", 7.0, 0.0, 100.0, "barrier height in kT");
+  s.add_real("sim.dt", 2e-4, 1e-8, 1.0, "Langevin time step");
+  s.add_int("coverage.bins", 40, 2, 4096, "coverage grid bins per axis");
+  s.add_int("ae.latent", 2, 1, 1024, "autoencoder latent width");
+  s.add_int("ae.width", 16, 1, 4096, "autoencoder hidden width");
+  s.add_int("ae.train_every", 5, 1, 1 << 20, "rounds between autoencoder trainings");
+  s.add_int("ae.epochs", 20, 1, 100000, "epochs per training");
+  s.add_int("ae.buffer", 2048, 1, 1 << 24, "frames kept for training (most recent)");
+}
+
+class DynamicOrchestration final : public Motif {
+ public:
+  void setup(RunContext& ctx) override {
+    const Config& c = ctx.config();
+    m_members = static_cast<int>(c.get_int("ensemble.members"));
+    m_particles = static_cast<int>(c.get_int("ensemble.particles"));
+    m_rounds = c.get_int("ensemble.rounds");
+    m_substeps = static_cast<int>(c.get_int("ensemble.substeps"));
+    m_churn = static_cast<int>(c.get_int("policy.churn"));
+    if (m_churn >= m_members)
+      throw std::invalid_argument("policy.churn must be in [0, ensemble.members - 1] = [0, " +
+                                  std::to_string(m_members - 1) + "], got " + std::to_string(m_churn));
+    m_land.wells = static_cast<int>(c.get_int("potential.wells"));
+    m_land.height = static_cast<float>(c.get_real("potential.height"));
+    m_land.dt = static_cast<float>(c.get_real("sim.dt"));
+    m_bins = static_cast<int>(c.get_int("coverage.bins"));
+    m_train_every = c.get_int("ae.train_every");
+    m_epochs = c.get_int("ae.epochs");
+    m_buffer_cap = static_cast<std::size_t>(c.get_int("ae.buffer"));
+    m_features = m_land.wells * m_land.wells;
+    m_seed = ctx.seed();
+
+    m_ph_sim = ctx.phase("simulate");
+    m_ph_stage = ctx.phase("stage_io");
+    m_ph_infer = ctx.phase("infer");
+    m_ph_decide = ctx.phase("decide");
+    m_ph_train = ctx.phase("train");
+
+    m_pos = Positions("do::positions", static_cast<std::size_t>(m_members) * m_particles);
+    m_visited = Bins("do::visited", static_cast<std::size_t>(m_bins) * m_bins);
+    m_frames = Frames("do::frames", m_members, m_features);
+    // Every member starts in the corner well: exploration has to be earned.
+    const float start = m_land.box / (2.0f * m_land.wells);
+    Kokkos::deep_copy(m_pos, start);
+
+    SurrogateSpec spec;
+    spec.name = "autoencoder";
+    spec.in_features = m_features;
+    spec.out_features = m_features;
+    const auto w = c.get_int("ae.width");
+    spec.hidden = {w, c.get_int("ae.latent"), w};
+    spec.seed = ctx.seed();
+    spec.learning_rate = 5e-3;
+    m_ae = ctx.make_surrogate(spec);
+  }
+
+  bool done() const override { return m_round >= m_rounds; }
+
+  void step(RunContext& ctx) override {
+    if (ctx.warming_up()) return;  // the budget is counted in measured rounds only
+    const std::int64_t particles = static_cast<std::int64_t>(m_members) * m_particles;
+    const auto t_sim = now_ns();
+    {
+      ScopedPhase p(ctx, m_ph_sim);
+      langevin<Exec>("dynamic_orchestration::langevin", m_land, m_substeps, m_seed,
+                     static_cast<std::uint64_t>(m_round) * m_substeps, m_pos, m_visited, m_bins);
+      // per particle-step: ~30 flops, 8 B position traffic amortised, 4 B bin write
+      ctx.declare_work(m_ph_sim, Work{double(particles) * m_substeps, 12.0 * particles * m_substeps,
+                                      30.0 * particles * m_substeps, 0});
+      if (m_ae) frames<Exec>("dynamic_orchestration::frames", m_land, m_particles, m_pos, m_frames);
+    }
+    m_busy_s += (now_ns() - t_sim) * 1e-9;  // the phase fenced on exit
+    m_member_steps += static_cast<double>(m_members) * m_substeps;
+    if (m_ae) steer(ctx);
+    ++m_round;
+    if (m_round % std::max<std::int64_t>(1, m_rounds / 20) == 0 || m_round == m_rounds)
+      ctx.metrics().append("coverage", {{"round_index", double(m_round)},
+                                         {"member_steps_count", m_member_steps},
+                                         {"coverage_fraction", coverage()}});
+  }
+
+  void finish(RunContext& ctx) override {
+    auto& m = ctx.metrics();
+    m.note("model", "overdamped Langevin in a " + std::to_string(m_land.wells) + "x" + std::to_string(m_land.wells) +
+                        " well lattice; novelty = autoencoder reconstruction error of each member's well occupancy");
+    m.note("steering", m_ae ? "on (" + m_ae->describe() + ")" : "off: unsteered baseline of equal member-steps");
+    m.scalar("coverage_fraction", coverage());
+    m.scalar("wells_visited_count", wells_visited());
+    m.scalar("member_steps_count", m_member_steps);
+    m.scalar("rounds_count", static_cast<double>(m_round));
+    m.scalar("decisions_count", static_cast<double>(m_decisions));
+    m.scalar("spawns_count", static_cast<double>(m_spawns));
+    m.scalar("terminations_count", static_cast<double>(m_spawns));  // every spawn replaces a terminated member
+    m.scalar("trainings_count", static_cast<double>(m_trainings));
+    if (m_busy_s + m_idle_s > 0) m.scalar("ensemble_utilization_fraction", m_busy_s / (m_busy_s + m_idle_s));
+    if (m_ai_s > 0) m.scalar("decisions_per_s", m_decisions / m_ai_s);
+  }
+
+ private:
+  // The AI side of a round: frames through the staging store, novelty from
+  // the autoencoder, then the policy's spawns and terminations.
+  void steer(RunContext& ctx) {
+    const auto t_frame = now_ns();  // the frame exists from here on
+    std::vector<char> bytes;
+    {
+      ScopedPhase p(ctx, m_ph_stage);
+      const std::string key = "dynamic_orchestration/" + std::to_string(ctx.rank()) + "/frames";
+      const std::size_t n = static_cast<std::size_t>(m_members) * m_features * sizeof(float);
+      ctx.staging().put(key, m_frames.data(), n);
+      if (!ctx.staging().get(key, bytes) || bytes.size() != n)
+        throw std::runtime_error("staging store " + ctx.staging().describe() + " lost the frames");
+      ctx.declare_work(m_ph_stage, Work{double(m_members), 2.0 * n, 0, double(n)});
+    }
+    const float* frame = reinterpret_cast<const float*>(bytes.data());
+    std::vector<float> recon(static_cast<std::size_t>(m_members) * m_features);
+    {
+      ScopedPhase p(ctx, m_ph_infer);
+      const auto t = now_ns();
+      m_ae->infer(frame, m_members, recon.data());
+      ctx.record_latency_ns("infer_call", static_cast<double>(now_ns() - t));
+      ctx.declare_work(m_ph_infer, Work{double(m_members), 8.0 * m_members * m_features, 0, 0});
+    }
+    std::vector<double> novelty(static_cast<std::size_t>(m_members), 0.0);
+    {
+      ScopedPhase p(ctx, m_ph_decide);
+      for (int mbr = 0; mbr < m_members; ++mbr)
+        for (int f = 0; f < m_features; ++f) {
+          const double d = recon[mbr * m_features + f] - frame[mbr * m_features + f];
+          novelty[static_cast<std::size_t>(mbr)] += d * d;
+        }
+      std::vector<int> order(static_cast<std::size_t>(m_members));
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return novelty[a] > novelty[b]; });
+      // Terminate the least novel `churn` members; respawn each from one of the
+      // `churn` most novel states.
+      for (int k = 0; k < m_churn; ++k) {
+        const int from = order[static_cast<std::size_t>(k)];
+        const int to = order[static_cast<std::size_t>(m_members - 1 - k)];
+        if (from == to) continue;
+        clone_member<Exec>("dynamic_orchestration::spawn", m_particles, from, to, m_pos);
+        ++m_spawns;
+      }
+      ++m_decisions;
+      ctx.declare_work(m_ph_decide, Work{double(m_members), 0, 0, 0});
+    }
+    Kokkos::fence();
+    ctx.record_latency_ns("decision", static_cast<double>(now_ns() - t_frame));
+    // Frames join the training buffer; the autoencoder retrains periodically
+    // on what the ensemble has seen, so "novel" follows the exploration.
+    m_buffer.insert(m_buffer.end(), frame, frame + static_cast<std::size_t>(m_members) * m_features);
+    const std::size_t cap = m_buffer_cap * static_cast<std::size_t>(m_features);
+    if (m_buffer.size() > cap) m_buffer.erase(m_buffer.begin(), m_buffer.end() - static_cast<std::ptrdiff_t>(cap));
+    if ((m_round + 1) % m_train_every == 0 || m_trainings == 0) {
+      ScopedPhase p(ctx, m_ph_train);
+      const auto n = static_cast<std::int64_t>(m_buffer.size() / static_cast<std::size_t>(m_features));
+      auto rep = m_ae->train(m_buffer.data(), m_buffer.data(), n, TrainOptions{m_epochs, 64, m_seed + m_round});
+      ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
+      ++m_trainings;
+    }
+    const double ai = (now_ns() - t_frame) * 1e-9;
+    m_ai_s += ai;
+    m_idle_s += ai;  // the ensemble waits while the AI decides
+  }
+
+  double coverage() const {
+    int visited = 0;
+    auto bins = m_visited;
+    Kokkos::parallel_reduce(
+        "dynamic_orchestration::coverage", Kokkos::RangePolicy<Exec>(0, static_cast<int>(bins.extent(0))),
+        KOKKOS_LAMBDA(int i, int& acc) { acc += bins(i); }, visited);
+    return static_cast<double>(visited) / static_cast<double>(bins.extent(0));
+  }
+
+  double wells_visited() const {
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_visited);
+    std::vector<char> seen(static_cast<std::size_t>(m_land.wells) * m_land.wells, 0);
+    for (int i = 0; i < m_bins; ++i)
+      for (int j = 0; j < m_bins; ++j)
+        if (h(i * m_bins + j)) seen[static_cast<std::size_t>((i * m_land.wells / m_bins) * m_land.wells + j * m_land.wells / m_bins)] = 1;
+    return static_cast<double>(std::count(seen.begin(), seen.end(), 1));
+  }
+
+  int m_members = 0, m_particles = 0, m_substeps = 0, m_churn = 0, m_bins = 0, m_features = 0;
+  std::int64_t m_rounds = 0, m_round = 0, m_train_every = 1, m_epochs = 1;
+  std::size_t m_buffer_cap = 0;
+  std::uint64_t m_seed = 0;
+  Landscape m_land;
+  PhaseId m_ph_sim = 0, m_ph_stage = 0, m_ph_infer = 0, m_ph_decide = 0, m_ph_train = 0;
+  Positions m_pos;
+  Bins m_visited;
+  Frames m_frames;
+  std::unique_ptr<SurrogateClient> m_ae;
+  std::vector<float> m_buffer;
+  double m_member_steps = 0, m_ai_s = 0, m_idle_s = 0, m_busy_s = 0;
+  std::int64_t m_decisions = 0, m_spawns = 0, m_trainings = 0;
+};
+
+}  // namespace
+}  // namespace dynamic_orchestration
+
+void register_dynamic_orchestration(Registry& registry) {
+  MotifInfo info;
+  info.name = "dynamic_orchestration";
+  info.summary = "Langevin ensemble steered by an autoencoder novelty score: terminate dull members, spawn novel ones";
+  info.couplings = {Coupling::Tight, Coupling::SemiTight, Coupling::Loose, Coupling::None};
+  info.declare_config = dynamic_orchestration::declare;
+  info.sizes = {
+      {"tiny", {{"ensemble.members", "12"}, {"ensemble.rounds", "40"}, {"ensemble.substeps", "150"},
+                {"policy.churn", "3"}, {"run.repetitions", "2"}, {"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"},
+                {"run.warmup_iterations", "0"}, {"run.warmup_s", "0"}}},
+      {"small", {{"ensemble.members", "32"}, {"ensemble.particles", "32"}, {"ensemble.rounds", "150"},
+                 {"ensemble.substeps", "400"}, {"policy.churn", "8"}, {"run.min_time_s", "0"},
+                 {"run.min_iterations", "1000000000"}, {"run.warmup_iterations", "0"}, {"run.warmup_s", "0"}}},
+      {"medium", {{"ensemble.members", "128"}, {"ensemble.particles", "64"}, {"ensemble.rounds", "400"},
+                  {"ensemble.substeps", "1000"}, {"policy.churn", "32"}, {"potential.wells", "8"},
+                  {"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"}, {"run.warmup_iterations", "0"},
+                  {"run.warmup_s", "0"}}},
+      {"large", {{"ensemble.members", "1024"}, {"ensemble.particles", "128"}, {"ensemble.rounds", "1000"},
+                 {"ensemble.substeps", "2000"}, {"policy.churn", "256"}, {"potential.wells", "16"},
+                 {"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"}, {"run.warmup_iterations", "0"},
+                 {"run.warmup_s", "0"}}},
+  };
+  info.create = [] { return std::make_unique<dynamic_orchestration::DynamicOrchestration>(); };
+  registry.add(std::move(info));
+}
+
+}  // namespace motifbench
