@@ -237,6 +237,13 @@ void register_dynamic_orchestration(Registry& registry) {
   info.summary = "Langevin ensemble steered by an autoencoder novelty score: terminate dull members, spawn novel ones";
   info.couplings = {Coupling::Tight, Coupling::SemiTight, Coupling::Loose, Coupling::None};
   info.declare_config = dynamic_orchestration::declare;
+  info.check_config = [](const Config& c) -> std::string {
+    const auto members = c.get_int("ensemble.members"), churn = c.get_int("policy.churn");
+    if (churn >= members)
+      return "policy.churn must be in [0, ensemble.members - 1] = [0, " + std::to_string(members - 1) + "], got " +
+             std::to_string(churn);
+    return "";
+  };
   info.sizes = {
       {"tiny", {{"ensemble.members", "12"}, {"ensemble.rounds", "40"}, {"ensemble.substeps", "150"},
                 {"policy.churn", "3"}, {"run.repetitions", "2"}, {"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"},

@@ -280,6 +280,12 @@ void register_inverse_design(Registry& registry) {
   info.summary = "find hidden heat sources from sensor readings: online surrogate proposes, simulation verifies";
   info.couplings = {Coupling::Tight, Coupling::SemiTight, Coupling::Loose, Coupling::None};
   info.declare_config = inverse_design::declare;
+  info.check_config = [](const Config& c) -> std::string {
+    if (c.get_int("design.initial") >= c.get_int("design.budget"))
+      return "design.initial must be in [1, design.budget - 1] = [1, " + std::to_string(c.get_int("design.budget") - 1) +
+             "], got " + std::to_string(c.get_int("design.initial"));
+    return "";
+  };
   const std::map<std::string, std::string> budget{{"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"},
                                                   {"run.warmup_iterations", "0"}, {"run.warmup_s", "0"}};
   auto with = [&](std::map<std::string, std::string> m) {

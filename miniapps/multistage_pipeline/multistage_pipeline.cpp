@@ -333,6 +333,13 @@ void register_multistage_pipeline(Registry& registry) {
   info.summary = "virtual screening: surrogate scores a library, AI filter feeds physics scoring, then refinement";
   info.couplings = {Coupling::Tight, Coupling::SemiTight, Coupling::Loose, Coupling::None};
   info.declare_config = multistage_pipeline::declare;
+  info.check_config = [](const Config& c) -> std::string {
+    for (const char* key : {"filter.fraction", "refine.fraction"}) {
+      const double f = c.get_real(key);
+      if (!(f > 0.0) || f > 1.0) return std::string(key) + " must be in (0, 1], got " + value_to_text(c.value(key));
+    }
+    return "";
+  };
   const std::map<std::string, std::string> budget{{"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"},
                                                   {"run.warmup_iterations", "0"}, {"run.warmup_s", "0"}};
   auto with = [&](std::map<std::string, std::string> m) {

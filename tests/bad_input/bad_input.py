@@ -24,7 +24,7 @@ def main():
     base = ["--size=tiny", f"--out={out}"]
     dr = ["--motif=digital_replica"]
     cases = [
-        ("unknown motif", ["--motif=warp_drive"] + base, "valid motifs: digital_replica"),
+        ("unknown motif", ["--motif=warp_drive"] + base, "valid motifs: digital_replica, "),
         ("missing motif", base, "valid motifs"),
         ("unknown coupling", dr + ["--coupling=telepathic"] + base, "valid couplings: tight, semi-tight, loose, none"),
         ("unknown size", dr + ["--size=huge", f"--out={out}"], "valid sizes: tiny, small, medium, large"),
@@ -40,6 +40,18 @@ def main():
         ("unknown key in config file", dr + base + [f"--config={unknown_key_file}"], "valid keys:"),
         ("unwritable --out", dr + ["--size=tiny", f"--out={scratch}/no/such/dir/r.json"], "cannot write --out"),
         ("unknown flag", dr + base + ["--frobnicate=1"], "valid options:"),
+        ("filter fraction 0", ["--motif=multistage_pipeline"] + base + ["--set", "filter.fraction=0"],
+         "filter.fraction must be in (0, 1]"),
+        ("filter fraction above 1", ["--motif=multistage_pipeline"] + base + ["--set", "filter.fraction=1.5"],
+         "filter.fraction"),
+        ("ensemble of 0", ["--motif=dynamic_orchestration"] + base + ["--set", "ensemble.members=0"],
+         "expected an integer in [1,"),
+        ("churn not below the ensemble", ["--motif=dynamic_orchestration"] + base + ["--set", "ensemble.members=4",
+                                          "--set", "policy.churn=4"], "policy.churn must be in [0, ensemble.members - 1]"),
+        ("initial design over budget", ["--motif=inverse_design"] + base + ["--set", "design.initial=500"],
+         "design.initial must be in [1, design.budget - 1]"),
+        ("unknown strategy", ["--motif=inverse_design"] + base + ["--set", "design.strategy=guess"],
+         "one of surrogate, random"),
         ("missing TorchScript model", dr + base + ["--set", f"surrogate.path={scratch}/missing.pt"],
          "cannot load TorchScript model"),
     ]

@@ -41,6 +41,11 @@ struct MotifInfo {
   std::function<void(ConfigSchema&)> declare_config;
   /// Must define tiny, small, medium and large.
   SizeProfiles sizes;
+  /// Optional: rules between keys that per-key ranges cannot express (e.g. a
+  /// fraction in (0, 1], churn below the ensemble size). Returns "" when the
+  /// config is acceptable, else a message naming the valid range; the CLI
+  /// then refuses to run.
+  std::function<std::string(const Config&)> check_config;
   std::function<std::unique_ptr<Motif>()> create;
 };
 

@@ -127,6 +127,10 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   } catch (const ConfigError& e) {
     return fail(e.what());
   }
+  if (info->check_config) {
+    const std::string why = info->check_config(cfg);
+    if (!why.empty()) return fail(why);
+  }
   if (o.show_config) {
     if (rank == 0) print_config_help(cfg);
     return 0;
