@@ -96,6 +96,7 @@ class LocalClient final : public SurrogateClient {
         m_optimizer->zero_grad();
         auto loss = torch::mse_loss(forward_train(xb), yb);
         loss.backward();
+        if (opt.reducer != nullptr && opt.reducer->world_size() > 1) average_gradients(*opt.reducer);
         m_optimizer->step();
         sum += loss.item<double>();
         ++batches;
@@ -177,6 +178,23 @@ class LocalClient final : public SurrogateClient {
   }
 
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+  // Flattens every gradient into one buffer, sums it over the workers and
+  // divides by their number: one allreduce per optimizer step.
+  void average_gradients(GradientReducer& reducer) {
+    std::vector<torch::Tensor> grads;
+    for (auto& p : m_params)
+      grads.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}));
+    auto flat = torch::cat(grads).contiguous();
+    reducer.allreduce_sum(flat.data_ptr<float>(), static_cast<std::size_t>(flat.numel()));
+    flat.div_(static_cast<double>(reducer.world_size()));
+    std::int64_t off = 0;
+    for (auto& p : m_params) {
+      const auto n = p.numel();
+      if (p.grad().defined()) p.mutable_grad().copy_(flat.slice(0, off, off + n).view_as(p));
+      off += n;
+    }
+  }
 
   SurrogateSpec m_spec;
   std::vector<torch::nn::Linear> m_layers;

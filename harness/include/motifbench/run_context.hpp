@@ -54,6 +54,14 @@ class RunContext {
   /// The staging store of the current coupling mode (memory, shm, redis, file).
   virtual StagingStore& staging() = 0;
 
+  /// Sums `n` doubles over all ranks in place (a no-op with one rank). Every
+  /// rank must call it the same number of times.
+  virtual void allreduce_sum(double* values, std::size_t n) = 0;
+  /// Averages gradients over the ranks (MPI) for data-parallel training; the
+  /// time spent waiting for the slowest rank and in the allreduce is recorded
+  /// on the latency channels `straggler_wait` and `allreduce`.
+  virtual GradientReducer* gradient_reducer() = 0;
+
   // Used by ScopedPhase; not for mini-apps.
   virtual void phase_begin(PhaseId phase) = 0;
   virtual void phase_end(PhaseId phase) = 0;

@@ -6,6 +6,7 @@
 // server for semi-tight and loose). The motif code is the same in every mode.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,10 +28,28 @@ struct SurrogateSpec {
   double learning_rate = 1e-3;
 };
 
+/// Data-parallel training: sums a flat gradient buffer across all workers.
+/// The harness provides one over MPI (RunContext::gradient_reducer()).
+class GradientReducer {
+ public:
+  virtual ~GradientReducer() = default;
+  /// In-place sum of `n` floats over every worker; blocks until all arrive.
+  virtual void allreduce_sum(float* data, std::size_t n) = 0;
+  virtual int world_size() const = 0;
+  /// Seconds spent in the allreduce itself, and waiting for the slowest
+  /// worker before it, since the reducer was made.
+  virtual double allreduce_s() const = 0;
+  virtual double straggler_wait_s() const = 0;
+};
+
 struct TrainOptions {
   std::int64_t epochs = 10;
   std::int64_t batch_size = 256;
   std::uint64_t seed = 0;           ///< shuffling seed
+  /// When set, gradients are averaged over its workers before every optimizer
+  /// step (synchronous data parallelism); every worker must call train() with
+  /// the same number of batches.
+  GradientReducer* reducer = nullptr;
 };
 
 struct TrainReport {

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <mpi.h>
+
 #include <Kokkos_Core.hpp>
 
 #include "motifbench/surrogates/local.hpp"
@@ -88,6 +90,47 @@ std::unique_ptr<SurrogateClient> RunContextImpl::make_surrogate(const SurrogateS
   std::fprintf(stderr, "motifbench: internal error: coupling '%s' has no client factory in this build\n",
                to_string(m_coupling));
   std::abort();
+}
+
+namespace {
+
+// Gradient averaging over MPI_COMM_WORLD. A barrier first separates waiting
+// for the slowest rank (straggler wait) from the allreduce itself.
+class MpiReducer final : public GradientReducer {
+ public:
+  explicit MpiReducer(RunContextImpl& ctx) : m_ctx(ctx) {
+    MPI_Comm_size(MPI_COMM_WORLD, &m_size);
+  }
+  void allreduce_sum(float* data, std::size_t n) override {
+    const auto t0 = now_ns();
+    MPI_Barrier(MPI_COMM_WORLD);
+    const auto t1 = now_ns();
+    MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    const auto t2 = now_ns();
+    m_ctx.record_latency_ns("straggler_wait", static_cast<double>(t1 - t0));
+    m_ctx.record_latency_ns("allreduce", static_cast<double>(t2 - t1));
+    m_wait_s += (t1 - t0) * 1e-9;
+    m_allreduce_s += (t2 - t1) * 1e-9;
+  }
+  int world_size() const override { return m_size; }
+  double allreduce_s() const override { return m_allreduce_s; }
+  double straggler_wait_s() const override { return m_wait_s; }
+
+ private:
+  double m_wait_s = 0, m_allreduce_s = 0;
+  RunContextImpl& m_ctx;
+  int m_size = 1;
+};
+
+}  // namespace
+
+void RunContextImpl::allreduce_sum(double* values, std::size_t n) {
+  if (m_nranks > 1) MPI_Allreduce(MPI_IN_PLACE, values, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+}
+
+GradientReducer* RunContextImpl::gradient_reducer() {
+  if (!m_reducer) m_reducer = std::make_unique<MpiReducer>(*this);
+  return m_reducer.get();
 }
 
 void RunContextImpl::reset_measurements() {

@@ -32,6 +32,8 @@ class RunContextImpl final : public RunContext {
   void invalidate(const std::string& reason) override { m_invalid.push_back(reason); }
   std::unique_ptr<SurrogateClient> make_surrogate(const SurrogateSpec& spec) override;
   StagingStore& staging() override;
+  void allreduce_sum(double* values, std::size_t n) override;
+  GradientReducer* gradient_reducer() override;
   void phase_begin(PhaseId phase) override;
   void phase_end(PhaseId phase) override;
 
@@ -69,6 +71,7 @@ class RunContextImpl final : public RunContext {
   std::vector<std::string> m_invalid;
   std::uint64_t m_events = 0;
   CouplingEnv* m_env = nullptr;
+  std::unique_ptr<GradientReducer> m_reducer;
 };
 
 }  // namespace motifbench::detail
