@@ -24,7 +24,7 @@ def main():
     base = ["--size=tiny", f"--out={out}"]
     dr = ["--motif=digital_replica"]
     cases = [
-        ("unknown motif", ["--motif=warp_drive"] + base, "valid motifs: digital_replica, "),
+        ("unknown motif", ["--motif=warp_drive"] + base, "valid motifs: adaptive_training, digital_replica, distributed_models, "),
         ("missing motif", base, "valid motifs"),
         ("unknown coupling", dr + ["--coupling=telepathic"] + base, "valid couplings: tight, semi-tight, loose, none"),
         ("unknown size", dr + ["--size=huge", f"--out={out}"], "valid sizes: tiny, small, medium, large"),
@@ -52,6 +52,16 @@ def main():
          "design.initial must be in [1, design.budget - 1]"),
         ("unknown strategy", ["--motif=inverse_design"] + base + ["--set", "design.strategy=guess"],
          "one of surrogate, random"),
+        ("population of 0", ["--motif=adaptive_training"] + base + ["--set", "population.size=0"],
+         "expected an integer in [1,"),
+        ("target accuracy 0", ["--motif=adaptive_training"] + base + ["--set", "target.accuracy=0"],
+         "target.accuracy must be in (0, 1]"),
+        ("target accuracy above 1", ["--motif=adaptive_training"] + base + ["--set", "target.accuracy=1.2"],
+         "target.accuracy"),
+        ("link bandwidth 0", ["--motif=distributed_models"] + base + ["--set", "link.bandwidth_bytes_per_s=0"],
+         "link.bandwidth_bytes_per_s must be > 0"),
+        ("frame size not a multiple of 8", ["--motif=distributed_models"] + base + ["--set", "frame.size=30"],
+         "frame.size must be a multiple of 8"),
         ("missing TorchScript model", dr + base + ["--set", f"surrogate.path={scratch}/missing.pt"],
          "cannot load TorchScript model"),
     ]

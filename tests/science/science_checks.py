@@ -4,7 +4,8 @@ the motif's science metric must show it against a baseline of equal cost that
 takes no AI decision. Fixed seeds; each case prints its figures.
 
 Usage: science_checks.py MOTIFBENCH SCRATCH_DIR CASE
-CASE: dynamic_orchestration | multistage_pipeline | inverse_design | digital_replica_drift
+CASE: dynamic_orchestration | multistage_pipeline | inverse_design | digital_replica_drift |
+      distributed_models | adaptive_training
 """
 import json
 import os
@@ -14,7 +15,7 @@ import sys
 
 def run(exe, scratch, name, args):
     out = os.path.join(scratch, name + ".json")
-    r = subprocess.run([exe, "--size=tiny", "--repetitions=1", "--seed=1", "--quiet", f"--out={out}"] + args,
+    r = subprocess.run([exe, "--size=tiny", "--repetitions=1", "--seed=1", "--threads=1", "--quiet", f"--out={out}"] + args,
                        capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         print(f"FAIL: {name} exited {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
@@ -62,6 +63,27 @@ def main():
         for e in after:
             print(f"retrain at step {e['step_index']:.0f}: error {e['error_before_fraction']:.4f} -> {e['error_after_fraction']:.4f}")
         ok = bool(drift) and bool(after) and all(e["error_after_fraction"] < e["error_before_fraction"] for e in after)
+    elif case == "distributed_models":
+        filt = run(exe, scratch, "dm_filter", ["--motif=distributed_models", "--coupling=tight"])
+        full = run(exe, scratch, "dm_all", ["--motif=distributed_models", "--coupling=tight", "--set", "edge.filter=false"])
+        p99 = {}
+        for tag in ("dm_filter", "dm_all"):
+            with open(os.path.join(scratch, tag + ".json")) as f:
+                p99[tag] = json.load(f)["summary"]["latency"]["frame_to_insight"]["p99_ns"]
+        for tag, m, key in (("edge filter", filt["scalars"], "dm_filter"), ("forward all", full["scalars"], "dm_all")):
+            print(f"{tag:11s}: uplink {m['uplink_bytes']:.0f} B, frame-to-insight p99 {p99[key] / 1e6:.1f} ms, "
+                  f"dropped {m['frames_dropped_count']:.0f}, recall of interesting frames {m['interesting_recall_fraction']:.3f}")
+        ok = filt["scalars"]["uplink_bytes"] < full["scalars"]["uplink_bytes"] and p99["dm_filter"] < p99["dm_all"]
+    elif case == "adaptive_training":
+        asha = run(exe, scratch, "at_asha", ["--motif=adaptive_training", "--coupling=tight"])["scalars"]
+        full = run(exe, scratch, "at_full", ["--motif=adaptive_training", "--coupling=tight", "--set",
+                                             "search.early_stopping=false"])["scalars"]
+        for tag, m in (("ASHA", asha), ("no early stop", full)):
+            print(f"{tag:13s}: reached {m['reached_target_count']:.0f}, samples to target "
+                  f"{m.get('samples_to_target_count', float('nan')):.0f}, trials {m['trials_started_count']:.0f} started / "
+                  f"{m['trials_stopped_count']:.0f} stopped, best accuracy {m['best_accuracy_fraction']:.3f}")
+        ok = asha["reached_target_count"] == 1 and (full["reached_target_count"] == 0 or
+                                                    asha["samples_to_target_count"] < full["samples_to_target_count"])
     else:
         print(__doc__)
         return 2
