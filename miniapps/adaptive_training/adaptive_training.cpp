@@ -325,21 +325,15 @@ void register_adaptive_training(Registry& registry) {
       return "population.trials must be >= population.size (" + std::to_string(c.get_int("population.size")) + ")";
     return "";
   };
-  const std::map<std::string, std::string> budget{{"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"},
-                                                  {"run.warmup_iterations", "0"}, {"run.warmup_s", "0"}};
-  auto with = [&](std::map<std::string, std::string> m) {
-    m.insert(budget.begin(), budget.end());
-    return m;
-  };
   info.sizes = {
-      {"tiny", with({{"population.size", "6"}, {"population.trials", "12"}, {"search.rounds", "60"},
+      {"tiny", budget_profile({{"population.size", "6"}, {"population.trials", "12"}, {"search.rounds", "60"},
                      {"data.batch", "256"}, {"data.window", "2048"}, {"val.samples", "512"}, {"asha.max_steps", "36"},
                      {"asha.min_steps", "4"}, {"target.accuracy", "0.6"}, {"run.repetitions", "1"}})},
-      {"small", with({{"search.rounds", "150"}, {"target.accuracy", "0.8"}})},
-      {"medium", with({{"population.size", "32"}, {"population.trials", "128"}, {"search.rounds", "600"},
+      {"small", budget_profile({{"search.rounds", "150"}, {"target.accuracy", "0.8"}})},
+      {"medium", budget_profile({{"population.size", "32"}, {"population.trials", "128"}, {"search.rounds", "600"},
                        {"data.batch", "4096"}, {"data.window", "65536"}, {"asha.max_steps", "324"},
                        {"target.accuracy", "0.9"}})},
-      {"large", with({{"population.size", "128"}, {"population.trials", "1024"}, {"search.rounds", "2000"},
+      {"large", budget_profile({{"population.size", "128"}, {"population.trials", "1024"}, {"search.rounds", "2000"},
                       {"data.batch", "16384"}, {"data.window", "262144"}, {"asha.max_steps", "972"},
                       {"target.accuracy", "0.95"}})},
   };

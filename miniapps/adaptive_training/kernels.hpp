@@ -7,23 +7,14 @@
 #pragma once
 
 #include <Kokkos_Core.hpp>
+
+#include "motifbench/kokkos_util.hpp"
 #include <cstdint>
 
 namespace motifbench::adaptive_training {
 
-#if KOKKOS_VERSION >= 30700
-namespace kmath = ::Kokkos;
-#else
-namespace kmath = ::Kokkos::Experimental;
-#endif
 
-KOKKOS_INLINE_FUNCTION std::uint64_t hash64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-KOKKOS_INLINE_FUNCTION float unit(std::uint64_t h) { return static_cast<float>((h >> 40) * (1.0 / 16777216.0)); }
+KOKKOS_INLINE_FUNCTION float unit(std::uint64_t h) { return unit_float(h); }
 
 /// Generates samples [first, first + n) of the stream `seed` into x [n x 3], y [n].
 template <class ExecSpace, class X, class Y>

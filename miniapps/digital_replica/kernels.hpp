@@ -13,14 +13,10 @@
 
 #include <Kokkos_Core.hpp>
 
+#include "motifbench/kokkos_util.hpp"
+
 namespace motifbench::digital_replica {
 
-// Math functions moved from Kokkos::Experimental to Kokkos in 3.7.
-#if KOKKOS_VERSION >= 30700
-namespace kmath = ::Kokkos;
-#else
-namespace kmath = ::Kokkos::Experimental;
-#endif
 
 struct Physics {
   float dt = 0.2f;

@@ -417,18 +417,12 @@ void register_distributed_models(Registry& registry) {
       return "frame.size must be a multiple of " + std::to_string(distributed_models::kPool);
     return "";
   };
-  const std::map<std::string, std::string> budget{{"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"},
-                                                  {"run.warmup_iterations", "0"}, {"run.warmup_s", "0"}};
-  auto with = [&](std::map<std::string, std::string> m) {
-    m.insert(budget.begin(), budget.end());
-    return m;
-  };
   info.sizes = {
-      {"tiny", with({{"edge.frames", "120"}, {"run.repetitions", "2"}})},
-      {"small", with({{"edge.count", "8"}, {"edge.frames", "1000"}, {"link.bandwidth_bytes_per_s", "1000000"}})},
-      {"medium", with({{"edge.count", "32"}, {"edge.frames", "5000"}, {"frame.size", "64"},
+      {"tiny", budget_profile({{"edge.frames", "120"}, {"run.repetitions", "2"}})},
+      {"small", budget_profile({{"edge.count", "8"}, {"edge.frames", "1000"}, {"link.bandwidth_bytes_per_s", "1000000"}})},
+      {"medium", budget_profile({{"edge.count", "32"}, {"edge.frames", "5000"}, {"frame.size", "64"},
                        {"link.bandwidth_bytes_per_s", "10000000"}})},
-      {"large", with({{"edge.count", "256"}, {"edge.frames", "20000"}, {"frame.size", "128"},
+      {"large", budget_profile({{"edge.count", "256"}, {"edge.frames", "20000"}, {"frame.size", "128"},
                       {"link.bandwidth_bytes_per_s", "100000000"}})},
   };
   info.create = [] { return std::make_unique<distributed_models::DistributedModels>(); };

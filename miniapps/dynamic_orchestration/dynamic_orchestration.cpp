@@ -245,21 +245,14 @@ void register_dynamic_orchestration(Registry& registry) {
     return "";
   };
   info.sizes = {
-      {"tiny", {{"ensemble.members", "12"}, {"ensemble.rounds", "40"}, {"ensemble.substeps", "150"},
-                {"policy.churn", "3"}, {"run.repetitions", "2"}, {"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"},
-                {"run.warmup_iterations", "0"}, {"run.warmup_s", "0"}}},
-      {"small", {{"ensemble.members", "32"}, {"ensemble.particles", "32"}, {"ensemble.rounds", "100"},
-                 {"potential.height", "11"},
-                 {"ensemble.substeps", "400"}, {"policy.churn", "8"}, {"run.min_time_s", "0"},
-                 {"run.min_iterations", "1000000000"}, {"run.warmup_iterations", "0"}, {"run.warmup_s", "0"}}},
-      {"medium", {{"ensemble.members", "128"}, {"ensemble.particles", "64"}, {"ensemble.rounds", "400"},
-                  {"ensemble.substeps", "1000"}, {"policy.churn", "32"}, {"potential.wells", "8"},
-                  {"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"}, {"run.warmup_iterations", "0"},
-                  {"run.warmup_s", "0"}}},
-      {"large", {{"ensemble.members", "1024"}, {"ensemble.particles", "128"}, {"ensemble.rounds", "1000"},
-                 {"ensemble.substeps", "2000"}, {"policy.churn", "256"}, {"potential.wells", "16"},
-                 {"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"}, {"run.warmup_iterations", "0"},
-                 {"run.warmup_s", "0"}}},
+      {"tiny", budget_profile({{"ensemble.members", "12"}, {"ensemble.rounds", "40"}, {"ensemble.substeps", "150"},
+                               {"policy.churn", "3"}, {"run.repetitions", "2"}})},
+      {"small", budget_profile({{"ensemble.members", "32"}, {"ensemble.particles", "32"}, {"ensemble.rounds", "100"},
+                                {"potential.height", "11"}, {"ensemble.substeps", "400"}, {"policy.churn", "8"}})},
+      {"medium", budget_profile({{"ensemble.members", "128"}, {"ensemble.particles", "64"}, {"ensemble.rounds", "400"},
+                                 {"ensemble.substeps", "1000"}, {"policy.churn", "32"}, {"potential.wells", "8"}})},
+      {"large", budget_profile({{"ensemble.members", "1024"}, {"ensemble.particles", "128"}, {"ensemble.rounds", "1000"},
+                                {"ensemble.substeps", "2000"}, {"policy.churn", "256"}, {"potential.wells", "16"}})},
   };
   info.create = [] { return std::make_unique<dynamic_orchestration::DynamicOrchestration>(); };
   registry.add(std::move(info));

@@ -9,15 +9,12 @@
 #pragma once
 
 #include <Kokkos_Core.hpp>
+
+#include "motifbench/kokkos_util.hpp"
 #include <cstdint>
 
 namespace motifbench::dynamic_orchestration {
 
-#if KOKKOS_VERSION >= 30700
-namespace kmath = ::Kokkos;
-#else
-namespace kmath = ::Kokkos::Experimental;
-#endif
 
 struct Landscape {
   float box = 1.0f;    // L

@@ -286,19 +286,13 @@ void register_inverse_design(Registry& registry) {
              "], got " + std::to_string(c.get_int("design.initial"));
     return "";
   };
-  const std::map<std::string, std::string> budget{{"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"},
-                                                  {"run.warmup_iterations", "0"}, {"run.warmup_s", "0"}};
-  auto with = [&](std::map<std::string, std::string> m) {
-    m.insert(budget.begin(), budget.end());
-    return m;
-  };
   info.sizes = {
-      {"tiny", with({{"grid.n", "32"}, {"sim.iterations", "250"}, {"design.budget", "120"}, {"design.initial", "16"},
+      {"tiny", budget_profile({{"grid.n", "32"}, {"sim.iterations", "250"}, {"design.budget", "120"}, {"design.initial", "16"},
                      {"design.candidates", "2048"}, {"train.epochs", "40"}, {"run.repetitions", "2"}})},
-      {"small", with({{"design.budget", "300"}})},
-      {"medium", with({{"grid.n", "128"}, {"sim.iterations", "2000"}, {"sources.count", "3"},
+      {"small", budget_profile({{"design.budget", "300"}})},
+      {"medium", budget_profile({{"grid.n", "128"}, {"sim.iterations", "2000"}, {"sources.count", "3"},
                        {"sensors.per_axis", "8"}, {"design.budget", "600"}, {"design.initial", "64"}})},
-      {"large", with({{"grid.n", "512"}, {"sim.iterations", "10000"}, {"sources.count", "4"},
+      {"large", budget_profile({{"grid.n", "512"}, {"sim.iterations", "10000"}, {"sources.count", "4"},
                       {"sensors.per_axis", "12"}, {"design.budget", "2000"}, {"design.initial", "128"},
                       {"design.batch", "8"}})},
   };

@@ -9,13 +9,10 @@
 
 #include <Kokkos_Core.hpp>
 
+#include "motifbench/kokkos_util.hpp"
+
 namespace motifbench::inverse_design {
 
-#if KOKKOS_VERSION >= 30700
-namespace kmath = ::Kokkos;
-#else
-namespace kmath = ::Kokkos::Experimental;
-#endif
 
 constexpr int kMaxSources = 8;
 

@@ -340,20 +340,14 @@ void register_multistage_pipeline(Registry& registry) {
     }
     return "";
   };
-  const std::map<std::string, std::string> budget{{"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"},
-                                                  {"run.warmup_iterations", "0"}, {"run.warmup_s", "0"}};
-  auto with = [&](std::map<std::string, std::string> m) {
-    m.insert(budget.begin(), budget.end());
-    return m;
-  };
   info.sizes = {
-      {"tiny", with({{"library.size", "2048"}, {"pipeline.chunk", "256"}, {"truth.exhaustive", "true"},
+      {"tiny", budget_profile({{"library.size", "2048"}, {"pipeline.chunk", "256"}, {"truth.exhaustive", "true"},
                      {"truth.top_k", "40"}, {"train.initial", "128"}, {"run.repetitions", "2"}})},
-      {"small", with({{"library.size", "16384"}, {"pipeline.chunk", "1024"}, {"truth.exhaustive", "true"},
+      {"small", budget_profile({{"library.size", "16384"}, {"pipeline.chunk", "1024"}, {"truth.exhaustive", "true"},
                       {"truth.top_k", "100"}, {"train.initial", "512"}})},
-      {"medium", with({{"library.size", "262144"}, {"pipeline.chunk", "8192"}, {"truth.top_k", "500"},
+      {"medium", budget_profile({{"library.size", "262144"}, {"pipeline.chunk", "8192"}, {"truth.top_k", "500"},
                        {"train.initial", "4096"}, {"filter.fraction", "0.05"}})},
-      {"large", with({{"library.size", "4194304"}, {"pipeline.chunk", "65536"}, {"truth.top_k", "1000"},
+      {"large", budget_profile({{"library.size", "4194304"}, {"pipeline.chunk", "65536"}, {"truth.top_k", "1000"},
                       {"train.initial", "16384"}, {"filter.fraction", "0.02"}})},
   };
   info.create = [] { return std::make_unique<multistage_pipeline::MultistagePipeline>(); };

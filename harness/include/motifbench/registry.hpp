@@ -24,6 +24,11 @@ class Registry {
   std::vector<MotifInfo> m_motifs;
 };
 
+/// Size-profile overrides for a mini-app whose work is a fixed budget ending
+/// through Motif::done(): adds no warm-up and no time or iteration minimum,
+/// so the runner measures exactly the budget.
+std::map<std::string, std::string> budget_profile(std::map<std::string, std::string> overrides);
+
 /// The standard size names, smallest first.
 const std::vector<std::string>& size_names();
 

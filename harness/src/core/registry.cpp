@@ -22,6 +22,12 @@ bool valid_name(const std::string& n) {
 
 }  // namespace
 
+std::map<std::string, std::string> budget_profile(std::map<std::string, std::string> overrides) {
+  overrides.insert({{"run.min_time_s", "0"}, {"run.min_iterations", "1000000000"}, {"run.warmup_iterations", "0"},
+                    {"run.warmup_s", "0"}});
+  return overrides;
+}
+
 const std::vector<std::string>& size_names() {
   static const std::vector<std::string> names{"tiny", "small", "medium", "large"};
   return names;
