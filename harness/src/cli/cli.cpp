@@ -223,6 +223,13 @@ int cli_main(int argc, char** argv) {
   app.add_flag("--show-config", o.show_config, "print every config key with its effective value and exit");
   app.add_flag("--quiet", o.quiet, "no progress lines");
   app.add_flag("--version", o.version, "print the version and exit");
+  app.footer(
+      "\nCommands:\n"
+      "  motifbench serve [--listen ADDR] ...      the inference server of the semi-tight and loose modes\n"
+      "  motifbench validate FILE...               check result files against the schema\n"
+      "  motifbench compare BASE NEW [...]         verdicts against the measured noise; exit 1 on a regression\n"
+      "  motifbench sweep [--motif ...] [...]      run a matrix of motif x coupling x size\n"
+      "Each takes --help.");
 
   std::vector<std::string> args(argv, argv + argc);
   int code = 0;
