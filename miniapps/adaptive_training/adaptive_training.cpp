@@ -9,6 +9,7 @@
 // Mode `none` runs the data generation only.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -96,10 +97,7 @@ class AdaptiveTraining final : public Motif {
     m_val_x.assign(hx.data(), hx.data() + hx.size());
     m_val_y.assign(hy.data(), hy.data() + hy.size());
 
-    SurrogateSpec probe;  // does this mode have AI at all?
-    probe.in_features = 3;
-    probe.hidden = {1};
-    m_ai = ctx.make_surrogate(probe) != nullptr;
+    m_ai = ctx.coupling() != Coupling::None;
     if (m_ai)
       while (static_cast<int>(m_trials.size()) < m_pop) spawn(ctx);
   }
@@ -263,12 +261,12 @@ class AdaptiveTraining final : public Motif {
       if (m_early && t.steps == rung_steps(t.rung)) {
         // ASHA: continue only when in the top 1/eta of every trial that
         // reached this rung so far.
-        auto& seen = m_rung_scores[static_cast<std::size_t>(t.rung)];
+        auto& seen = m_rung_scores[t.rung];
         seen.push_back(t.accuracy);
         std::vector<double> sorted = seen;
         std::sort(sorted.rbegin(), sorted.rend());
         const std::size_t keep = std::max<std::size_t>(1, sorted.size() / static_cast<std::size_t>(m_eta));
-        if (t.accuracy >= sorted[keep - 1] && seen.size() >= 1) {
+        if (t.accuracy >= sorted[keep - 1]) {
           ++t.rung;
         } else {
           t.active = false;
@@ -287,7 +285,6 @@ class AdaptiveTraining final : public Motif {
       spawn(ctx);
       ++active;
     }
-    if (m_rung_scores.size() < 64) m_rung_scores.resize(64);
   }
 
   std::string key(std::int64_t round) const { return "adaptive_training/" + std::to_string(m_data_seed) + "/" + std::to_string(round); }
@@ -306,7 +303,7 @@ class AdaptiveTraining final : public Motif {
   PhaseId m_ph_sim = 0, m_ph_stage = 0, m_ph_train = 0, m_ph_infer = 0, m_ph_decide = 0;
   std::vector<float> m_val_x, m_val_y, m_data_x, m_data_y;
   std::vector<Trial> m_trials;
-  std::vector<std::vector<double>> m_rung_scores = std::vector<std::vector<double>>(64);
+  std::map<int, std::vector<double>> m_rung_scores;  // accuracies seen at each rung
 };
 
 }  // namespace

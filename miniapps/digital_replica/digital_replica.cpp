@@ -128,13 +128,16 @@ class DigitalReplica final : public Motif {
     spec.path = cfg.get_string("surrogate.path");
     spec.learning_rate = cfg.get_real("surrogate.learning_rate");
     spec.seed = ctx.seed();
-    // 2 flops per multiply-add over the MLP's layers (declared work for GFLOP/s).
-    std::int64_t in = spec.in_features;
-    for (std::int64_t h : spec.hidden) {
-      m_flops_per_inference += 2.0 * in * h;
-      in = h;
+    // 2 flops per multiply-add over the built-in MLP's layers (declared work for
+    // GFLOP/s). A user's TorchScript model has an unknown shape: no flops declared.
+    if (spec.path.empty()) {
+      std::int64_t in = spec.in_features;
+      for (std::int64_t h : spec.hidden) {
+        m_flops_per_inference += 2.0 * in * h;
+        in = h;
+      }
+      m_flops_per_inference += 2.0 * in * spec.out_features;
     }
-    m_flops_per_inference += 2.0 * in * spec.out_features;
     m_surrogate = ctx.make_surrogate(spec);
     if (m_surrogate) pretrain(ctx, cfg.get_int("pretrain.samples"), cfg.get_int("pretrain.epochs"));
   }

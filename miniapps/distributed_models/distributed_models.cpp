@@ -61,7 +61,7 @@ class Link {
   struct Message {
     std::string key;
     std::size_t bytes;
-    std::int64_t sent_ns, deliver_ns;
+    std::int64_t sent_ns, transmitted_ns, deliver_ns;
     std::uint64_t tag;  // frame id, or model version
   };
   Link(double latency_s, double bandwidth, double jitter_s, std::size_t queue, std::uint64_t seed)
@@ -71,15 +71,15 @@ class Link {
   /// False when the queue is full (the message is dropped).
   bool send(StagingStore& store, const std::string& key, const void* data, std::size_t bytes, std::uint64_t tag) {
     const auto now = now_ns();
-    std::size_t in_flight = 0;
-    for (const auto& m : m_pending) in_flight += m.deliver_ns - static_cast<std::int64_t>(m_latency_ns + m_jitter_ns) > now ? 1 : 0;
-    if (in_flight >= m_queue) return false;
+    std::size_t queued = 0;  // waiting for, or being serialised onto, the link
+    for (const auto& m : m_pending) queued += m.transmitted_ns > now ? 1 : 0;
+    if (queued >= m_queue) return false;
     store.put(key, data, bytes);
     const double start = std::max<double>(static_cast<double>(now), m_free_ns);
     m_free_ns = start + bytes * m_ns_per_byte;
     const double jitter = std::uniform_real_distribution<double>(0.0, m_jitter_ns)(m_rng);
     const auto deliver = static_cast<std::int64_t>(m_free_ns + m_latency_ns + jitter);
-    m_pending.push_back(Message{key, bytes, now, deliver, tag});
+    m_pending.push_back(Message{key, bytes, now, static_cast<std::int64_t>(m_free_ns), deliver, tag});
     m_bytes += static_cast<double>(bytes);
     return true;
   }

@@ -125,7 +125,8 @@ class DynamicOrchestration final : public Motif {
     m.scalar("spawns_count", static_cast<double>(m_spawns));
     m.scalar("terminations_count", static_cast<double>(m_spawns));  // every spawn replaces a terminated member
     m.scalar("trainings_count", static_cast<double>(m_trainings));
-    if (m_busy_s + m_idle_s > 0) m.scalar("ensemble_utilization_fraction", m_busy_s / (m_busy_s + m_idle_s));
+    // The ensemble waits while the AI decides, so its idle time is the AI time.
+    if (m_busy_s + m_ai_s > 0) m.scalar("ensemble_utilization_fraction", m_busy_s / (m_busy_s + m_ai_s));
     if (m_ai_s > 0) m.scalar("decisions_per_s", m_decisions / m_ai_s);
   }
 
@@ -190,9 +191,7 @@ class DynamicOrchestration final : public Motif {
       ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
       ++m_trainings;
     }
-    const double ai = (now_ns() - t_frame) * 1e-9;
-    m_ai_s += ai;
-    m_idle_s += ai;  // the ensemble waits while the AI decides
+    m_ai_s += (now_ns() - t_frame) * 1e-9;
   }
 
   double coverage() const {
@@ -224,7 +223,7 @@ class DynamicOrchestration final : public Motif {
   Frames m_frames;
   std::unique_ptr<SurrogateClient> m_ae;
   std::vector<float> m_buffer;
-  double m_member_steps = 0, m_ai_s = 0, m_idle_s = 0, m_busy_s = 0;
+  double m_member_steps = 0, m_ai_s = 0, m_busy_s = 0;
   std::int64_t m_decisions = 0, m_spawns = 0, m_trainings = 0;
 };
 

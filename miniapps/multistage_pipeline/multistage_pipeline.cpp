@@ -112,7 +112,7 @@ class MultistagePipeline final : public Motif {
     std::shuffle(ids.begin(), ids.end(), m_rng);
     ids.resize(static_cast<std::size_t>(std::min<std::int64_t>(c.get_int("train.initial"), m_n)));
     auto e = physics(ids, m_stage2, "multistage_pipeline::initial");
-    record_evaluated(ids, e);
+    record_evaluated(ids);
     if (m_model) {
       auto d = describe(ids);
       m_train_x.insert(m_train_x.end(), d.begin(), d.end());
@@ -135,10 +135,9 @@ class MultistagePipeline final : public Motif {
     std::vector<float> scores;
     if (m_model) {
       if (!m_pending.valid()) {
-        ScopedPhase p(ctx, m_ph[0]);
-        m_pending = launch_stage1(ctx, ids, /*async=*/false);
-      }
-      {
+        ScopedPhase p(ctx, m_ph[0]);  // nothing overlapped the first chunk
+        scores = launch_stage1(ctx, ids, /*async=*/false).get();
+      } else {
         ScopedPhase p(ctx, m_ph[1]);  // stage 2 idles until stage 1 delivers
         scores = m_pending.get();
       }
@@ -173,7 +172,7 @@ class MultistagePipeline final : public Motif {
       e2 = physics(passed, m_stage2, "multistage_pipeline::stage2");
       declare_physics(ctx, m_ph[4], passed.size(), m_stage2);
     }
-    record_evaluated(passed, e2);
+    record_evaluated(passed);
     // Stage 3 refines the best stage-2 results of this chunk.
     std::vector<int> order(passed.size());
     std::iota(order.begin(), order.end(), 0);
@@ -292,7 +291,7 @@ class MultistagePipeline final : public Motif {
     return out;
   }
 
-  void record_evaluated(const std::vector<int>& ids, const std::vector<float>&) {
+  void record_evaluated(const std::vector<int>& ids) {
     for (int id : ids) {
       m_evaluated.insert(id);
       if (m_first_hit_s < 0 && m_t0 != 0 && m_truth.count(id)) m_first_hit_s = (now_ns() - m_t0) * 1e-9;

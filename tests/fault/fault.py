@@ -80,33 +80,33 @@ def main():
     base = [exe, "--motif=digital_replica", "--size=tiny", f"--out={out}", "--quiet", "--min-time-s=60",
             "--repetitions=1", "--set", "check.every=2", "--set", "check.threshold=0", "--set", "coupling.timeout_s=5"]
     problems = []
-    if case == "server_killed":
-        p = subprocess.Popen(base + ["--coupling=semi-tight"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        victim = wait_for_child(p.pid, " serve ")
+    def start(coupling_args):
+        return subprocess.Popen(base + coupling_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def kill_child_midrun(p, needle):
+        victim = wait_for_child(p.pid, needle)
         kids = children(p.pid)
         time.sleep(2.0)
-        t_kill = time.time()
         if victim:
             os.kill(victim, signal.SIGKILL)
+        return victim, kids, time.time()
+
+    if case == "server_killed":
+        p = start(["--coupling=semi-tight"])
+        victim, kids, t_kill = kill_child_midrun(p, " serve ")
         expect_exit, expect_reason = (1, "inference server")
     elif case == "redis_killed":
-        p = subprocess.Popen(base + ["--coupling=loose"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        victim = wait_for_child(p.pid, "redis-server")
-        kids = children(p.pid)
-        time.sleep(2.0)
-        t_kill = time.time()
-        if victim:
-            os.kill(victim, signal.SIGKILL)
+        p = start(["--coupling=loose"])
+        victim, kids, t_kill = kill_child_midrun(p, "redis-server")
         expect_exit, expect_reason = (1, "redis")
     elif case == "unreachable_server":
         t_kill = time.time()
         victim = True
-        p = subprocess.Popen(base + ["--coupling=loose", f"--server=127.0.0.1:{free_port()}", "--set",
-                                     "coupling.timeout_s=2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = start(["--coupling=loose", f"--server=127.0.0.1:{free_port()}", "--set", "coupling.timeout_s=2"])
         kids = []
         expect_exit, expect_reason = (1, "unreachable")
     elif case == "sigint":
-        p = subprocess.Popen(base + ["--coupling=loose"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = start(["--coupling=loose"])
         victim = wait_for_child(p.pid, "redis-server")
         wait_for_child(p.pid, " serve ")
         kids = children(p.pid)

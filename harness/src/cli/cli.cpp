@@ -157,6 +157,8 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   init_kokkos(threads);
   install_signal_cleanup();
   RunResult result;
+  // Taken before the run, so start_time_utc is the start.
+  const SystemContext context = gather_system_context(argv, nranks);
   {
     RunRequest req{info, *coupling, o.size, argv, rank, nranks, o.quiet};
     std::unique_ptr<CouplingEnv> env;
@@ -173,7 +175,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
       if (!result.valid && rank == 0)
         for (const auto& why : result.invalid_reasons) std::fprintf(stderr, "motifbench: error: %s\n", why.c_str());
     }
-    result.context = gather_system_context(argv, nranks);
+    result.context = context;
     env.reset();  // stops embedded servers and Redis, removes sockets and shm
   }
   Kokkos::finalize();
