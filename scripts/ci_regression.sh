@@ -21,18 +21,32 @@ if [ -z "$bin" ]; then
 fi
 [ -x "${bin:-}" ] || { echo "ci_regression: build motifbench first (scripts/build.sh)" >&2; exit 2; }
 baseline="ci/baselines/$machine"
+refresh=0
+[ "${1:-}" = "--refresh" ] && refresh=1
+# Check for a baseline before spending minutes on a sweep.
+if [ "$refresh" = 0 ] && [ ! -d "$baseline" ]; then
+  echo "ci_regression: no baseline for machine type '$machine'; create one with: scripts/ci_regression.sh --refresh" >&2
+  exit 2
+fi
 out="results/ci-sweep"
 rm -rf "$out"
-"$bin" sweep --motif=all --coupling=all --size=tiny --repetitions=5 --seed=1 --out-dir="$out" || true
-if [ "${1:-}" = "--refresh" ]; then
+sweep_rc=0
+"$bin" sweep --motif=all --coupling=all --size=tiny --repetitions=5 --seed=1 --out-dir="$out" || sweep_rc=$?
+if [ "$refresh" = 1 ]; then
+  if [ "$sweep_rc" != 0 ]; then
+    echo "ci_regression: the sweep had failing cells (exit $sweep_rc); not refreshing $baseline from it" >&2
+    exit 1
+  fi
   rm -rf "$baseline"
   mkdir -p "$baseline"
   cp "$out"/*.json "$baseline"/
   echo "ci_regression: baseline $baseline refreshed from this machine; review and commit it"
   exit 0
 fi
-if [ ! -d "$baseline" ]; then
-  echo "ci_regression: no baseline for machine type '$machine'; create one with: scripts/ci_regression.sh --refresh" >&2
-  exit 2
+compare_rc=0
+"$bin" compare "$baseline" "$out" --threshold="$threshold" --out="$out/compare.json" || compare_rc=$?
+if [ "$sweep_rc" != 0 ]; then
+  echo "ci_regression: the sweep had failing cells (exit $sweep_rc): see $out/index.json" >&2
+  exit 1
 fi
-"$bin" compare "$baseline" "$out" --threshold="$threshold" --out="$out/compare.json"
+exit "$compare_rc"

@@ -151,10 +151,17 @@ def plot_throughput(motif, docs, out_dir):
 
 
 def plot_compare(motif, base, new, out_dir):
-    key = lambda d: (d["run"]["coupling"], d["run"]["size"])  # noqa: E731
+    # The same matching as `motifbench compare`: motif, coupling, size and the
+    # hash of the effective config. Runs it would call unmatched are not paired.
+    key = lambda d: (d["run"]["coupling"], d["run"]["size"], d["run"]["config_hash"])  # noqa: E731
     b = {key(d): d for d in base}
     n = {key(d): d for d in new}
     keys = [k for k in b if k in n]
+    for side, mine, other in (("BASE", b, n), ("NEW", n, b)):
+        for k in mine:
+            if k not in other:
+                print(f"warning: {motif}/{k[0]}/{k[1]} [{k[2]}] in {side} has no match (same config) on the other "
+                      "side; not plotted", file=sys.stderr)
     if not keys:
         return None
     channel = None
@@ -164,7 +171,7 @@ def plot_compare(motif, base, new, out_dir):
             break
     fig, axes = plt.subplots(1, 2 if channel else 1, figsize=(12 if channel else 6, 4.5), squeeze=False)
     xs = range(len(keys))
-    names = [f"{c} ({s})" for c, s in keys]
+    names = [f"{c} ({s})" for c, s, _ in keys]
     ax = axes[0][0]
     ax.bar([x - 0.2 for x in xs], [steps(b[k])[0] for k in keys], 0.4, label="BASE")
     ax.bar([x + 0.2 for x in xs], [steps(n[k])[0] for k in keys], 0.4, label="NEW")

@@ -1,22 +1,12 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package motifbench needs. Idempotent and
 # non-interactive: packages already present are skipped by apt itself.
+# The list is scripts/packages.txt.
 # Usage: scripts/setup.sh            (needs root, or sudo)
 set -euo pipefail
 
-PACKAGES=(
-  build-essential cmake ninja-build ccache git pkg-config
-  libtrilinos-kokkos-dev
-  libtorch-dev libopenblas0
-  libmpich-dev mpich
-  libpapi-dev
-  libbenchmark-dev
-  nlohmann-json3-dev
-  libcli11-dev
-  libhiredis-dev redis-server redis-tools
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  python3 python3-jsonschema python3-matplotlib procps
-)
+here="$(cd "$(dirname "$0")" && pwd)"
+mapfile -t PACKAGES < <(grep -v -e '^#' -e '^[[:space:]]*$' "$here/packages.txt")
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi

@@ -174,8 +174,8 @@ class AdaptiveTraining final : public Motif {
     Y y("at::y", m_batch);
     {
       ScopedPhase p(ctx, m_ph_sim);
-      pendulum<Exec>("adaptive_training::simulate", m_data_seed, m_produced, m_damping, m_h, x, y);
-      ctx.declare_work(m_ph_sim, Work{double(m_batch), 16.0 * m_batch, 150.0 * 40.0 * m_batch, 0});
+      const auto steps = pendulum<Exec>("adaptive_training::simulate", m_data_seed, m_produced, m_damping, m_h, x, y);
+      ctx.declare_work(m_ph_sim, pendulum_work(m_batch, steps));
     }
     ScopedPhase p(ctx, m_ph_stage);
     auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);

@@ -76,7 +76,7 @@ class DigitalReplica final : public Motif {
     const Config& cfg = ctx.config();
     m_nx = static_cast<int>(cfg.get_int("grid.nx"));
     m_ny = static_cast<int>(cfg.get_int("grid.ny"));
-    m_n = m_nx * m_ny;
+    m_n = static_cast<std::int64_t>(m_nx) * m_ny;  // 64-bit: 65536^2 cells overflow an int
     m_phys.dt = static_cast<float>(cfg.get_real("sim.dt"));
     m_phys.diff_c = static_cast<float>(cfg.get_real("sim.diffusion_c"));
     m_phys.diff_t = static_cast<float>(cfg.get_real("sim.diffusion_t"));
@@ -154,7 +154,7 @@ class DigitalReplica final : public Motif {
       ScopedPhase p(ctx, m_ph_sim);
       predict<Exec>("digital_replica::predict", m_nx, m_ny, m_phys, m_c, m_t, m_cn, m_tn, m_features);
       // read c,t (8 B), write cn,tn (8 B) and features (8 B) per cell
-      ctx.declare_work(m_ph_sim, Work{double(m_n), 24.0 * m_n, 22.0 * m_n, 0});
+      ctx.declare_work(m_ph_sim, predict_work(m_n));
     }
     if (m_surrogate) {
       const auto t0 = now_ns();
@@ -175,14 +175,15 @@ class DigitalReplica final : public Motif {
       m_infer_cells += m_n;
     } else {
       ScopedPhase p(ctx, m_ph_exact);
-      exact_closure<Exec>("digital_replica::exact_closure", m_n, m_closure, m_scale, m_features, m_frac);
-      ctx.declare_work(m_ph_exact, Work{double(m_n), 12.0 * m_n, 0, 0});
+      const auto newton =
+          exact_closure<Exec>("digital_replica::exact_closure", m_n, m_closure, m_scale, m_features, m_frac);
+      ctx.declare_work(m_ph_exact, exact_closure_work(m_n, newton));
     }
     {
       ScopedPhase p(ctx, m_ph_sim);
       apply_closure<Exec>("digital_replica::apply_closure", m_n, m_phys.q, m_frac, m_cn, m_tn);
       // read frac,cn,tn (12 B), write cn,tn (8 B)
-      ctx.declare_work(m_ph_sim, Work{0, 20.0 * m_n, 4.0 * m_n, 0});
+      ctx.declare_work(m_ph_sim, apply_closure_work(m_n));
     }
     std::swap(m_c, m_cn);
     std::swap(m_t, m_tn);
@@ -199,8 +200,8 @@ class DigitalReplica final : public Motif {
     double mean_c = 0;
     const Field c = m_c;
     Kokkos::parallel_reduce(
-        "digital_replica::mean_fuel", Kokkos::RangePolicy<Exec>(0, m_n),
-        KOKKOS_LAMBDA(int i, double& acc) { acc += c(i); }, mean_c);
+        "digital_replica::mean_fuel", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(0, m_n),
+        KOKKOS_LAMBDA(std::int64_t i, double& acc) { acc += c(i); }, mean_c);
     m.scalar("final_mean_fuel_ratio", mean_c / m_n);
     if (!m_surrogate) {
       m.note("surrogate", "none (exact closure on every cell)");
@@ -275,10 +276,10 @@ class DigitalReplica final : public Motif {
   }
 
   // Labels `count` random cells exactly; returns the sampled inputs and labels.
-  void label_sample(RunContext& ctx, int count, Features& xs, Field& ys, std::vector<int>& cells_out) {
-    Kokkos::View<int*, Exec> cells("dr::sample_cells", count);
+  void label_sample(RunContext& ctx, int count, Features& xs, Field& ys, std::vector<std::int64_t>& cells_out) {
+    Kokkos::View<std::int64_t*, Exec> cells("dr::sample_cells", count);
     auto hcells = Kokkos::create_mirror_view(cells);
-    std::uniform_int_distribution<int> pick(0, m_n - 1);
+    std::uniform_int_distribution<std::int64_t> pick(0, m_n - 1);
     cells_out.resize(static_cast<std::size_t>(count));
     for (int s = 0; s < count; ++s) hcells(s) = cells_out[static_cast<std::size_t>(s)] = pick(m_rng);
     Kokkos::deep_copy(cells, hcells);
@@ -287,8 +288,12 @@ class DigitalReplica final : public Motif {
     const auto t0 = now_ns();
     {
       ScopedPhase p(ctx, m_ph_verify);
-      exact_sample<Exec>("digital_replica::exact_sample", m_closure, m_scale, cells, m_features, xs, ys);
-      ctx.declare_work(m_ph_verify, Work{double(count), 12.0 * count, 0, 0});
+      const auto newton =
+          exact_sample<Exec>("digital_replica::exact_sample", m_closure, m_scale, cells, m_features, xs, ys);
+      // Gathers too: the cell index (8 B) and two inputs (8 B) written per sample.
+      Work w = exact_closure_work(count, newton);
+      w.bytes += 16.0 * count;
+      ctx.declare_work(m_ph_verify, w);
     }
     m_exact_ns += static_cast<double>(now_ns() - t0);
     m_exact_cells += count;
@@ -317,7 +322,7 @@ class DigitalReplica final : public Motif {
   void check(RunContext& ctx, std::int64_t step) {
     Features xs;
     Field ys;
-    std::vector<int> cells;
+    std::vector<std::int64_t> cells;
     label_sample(ctx, m_check_samples, xs, ys, cells);
     // The error of what the simulation actually used this step: the surrogate's
     // frac of the sampled cells, against their exact closure.
@@ -338,12 +343,13 @@ class DigitalReplica final : public Motif {
     // A failed check means labels from before it may describe physics that no
     // longer holds: keep only the cells just checked, add freshly labelled cells
     // of the current state, and retrain on that buffer. Passing checks add to it.
-    const std::size_t keep = cells.size();
+    // At most what the buffer holds: retrain.buffer may be smaller than a check.
+    const std::size_t keep = std::min(cells.size(), m_buf_y.size());
     m_buf_y.erase(m_buf_y.begin(), m_buf_y.end() - static_cast<std::ptrdiff_t>(keep));
     m_buf_x.erase(m_buf_x.begin(), m_buf_x.end() - static_cast<std::ptrdiff_t>(2 * keep));
     Features tx;
     Field ty;
-    std::vector<int> tcells;
+    std::vector<std::int64_t> tcells;
     label_sample(ctx, m_retrain_samples, tx, ty, tcells);
     // The samples travel to the trainer through the staging store (memory,
     // shared memory, Redis or files, by coupling mode), as in SmartSim.
@@ -376,7 +382,7 @@ class DigitalReplica final : public Motif {
     // Error after, on an independent fresh sample.
     Features vx;
     Field vy;
-    std::vector<int> vcells;
+    std::vector<std::int64_t> vcells;
     label_sample(ctx, m_check_samples, vx, vy, vcells);
     const float after = error_on(vx, vy);
     ++m_retrains;
@@ -395,7 +401,8 @@ class DigitalReplica final : public Motif {
                      std::to_string(err) + " -> " + std::to_string(after) + ")");
   }
 
-  int m_nx = 0, m_ny = 0, m_n = 0;
+  int m_nx = 0, m_ny = 0;
+  std::int64_t m_n = 0;
   Physics m_phys;
   Closure m_closure;
   FeatureScale m_scale;
@@ -430,6 +437,17 @@ void register_digital_replica(Registry& registry) {
   info.summary = "reaction-diffusion simulation whose stiff per-cell closure is a surrogate, checked and retrained online";
   info.couplings = {Coupling::Tight, Coupling::SemiTight, Coupling::Loose, Coupling::None};
   info.declare_config = digital_replica::declare;
+  info.memory_bytes = [](const Config& c) {
+    const double n = static_cast<double>(c.get_int("grid.nx")) * static_cast<double>(c.get_int("grid.ny"));
+    const double batch = c.get_int("surrogate.batch") > 0 ? std::min<double>(c.get_int("surrogate.batch"), n) : n;
+    const double width = static_cast<double>(c.get_int("surrogate.width"));
+    const double layers = static_cast<double>(c.get_int("surrogate.layers"));
+    // Five float fields and two features per cell; the model's activations
+    // (and their copies inside LibTorch) for one inference batch; the buffers.
+    return n * 28.0 + batch * width * (layers + 1) * 4.0 * 2.0 +
+           12.0 * (static_cast<double>(c.get_int("retrain.buffer")) + static_cast<double>(c.get_int("pretrain.samples")) +
+                   static_cast<double>(c.get_int("retrain.samples")));
+  };
   info.sizes = {
       {"tiny",
        {{"grid.nx", "32"}, {"grid.ny", "32"}, {"closure.substeps", "16"}, {"pretrain.samples", "2048"},

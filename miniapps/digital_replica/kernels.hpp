@@ -12,8 +12,10 @@
 #pragma once
 
 #include <Kokkos_Core.hpp>
+#include <cstdint>
 
 #include "motifbench/kokkos_util.hpp"
+#include "motifbench/work.hpp"
 
 namespace motifbench::digital_replica {
 
@@ -38,8 +40,14 @@ struct Closure {
   double tolerance = 1e-10;
 };
 
-/// Exact closure: fraction of fuel consumed over dt for one cell.
-KOKKOS_INLINE_FUNCTION double exact_fraction(double c0, double t0, const Closure& p) {
+/// Flops of the exact closure (see the README's work convention): per cell,
+/// h, e0 and the final fraction; per Newton iteration, the update and its test.
+constexpr double kClosureFlopsPerCell = 5;
+constexpr double kClosureFlopsPerNewton = 27;
+
+/// Exact closure: fraction of fuel consumed over dt for one cell. Adds the
+/// Newton iterations it took to `newton` (for the declared flops).
+KOKKOS_INLINE_FUNCTION double exact_fraction(double c0, double t0, const Closure& p, std::int64_t& newton) {
   if (c0 <= 1e-12) return 0.0;
   const double h = p.dt / p.substeps;
   const double e0 = t0 + p.q * c0;  // T + q c is conserved by the reaction
@@ -48,6 +56,7 @@ KOKKOS_INLINE_FUNCTION double exact_fraction(double c0, double t0, const Closure
     // Solve g(x) = x - c + h k(T(x)) x^2 = 0 with T(x) = e0 - q x.
     double x = c;
     for (int it = 0; it < p.newton_max; ++it) {
+      ++newton;
       const double t = e0 - p.q * x;
       const double k = p.prefactor * kmath::exp(-p.activation / t);
       const double dk = k * p.activation / (t * t) * (-p.q);
@@ -68,6 +77,23 @@ KOKKOS_INLINE_FUNCTION double exact_fraction(double c0, double t0, const Closure
   return f < 0 ? 0 : (f > 1 ? 1 : f);
 }
 
+KOKKOS_INLINE_FUNCTION double exact_fraction(double c0, double t0, const Closure& p) {
+  std::int64_t newton = 0;
+  return exact_fraction(c0, t0, p, newton);
+}
+
+/// Declared work of the kernels below, per the README's convention: bytes
+/// read + written, each array element once per kernel; flops as written.
+/// predict: reads c, t; writes cn, tn and two features (4 B each); 24 flops.
+inline Work predict_work(std::int64_t cells) { return Work{double(cells), 24.0 * cells, 24.0 * cells, 0}; }
+/// apply_closure: reads frac, c, t; writes c, t; 4 flops.
+inline Work apply_closure_work(std::int64_t cells) { return Work{0, 20.0 * cells, 4.0 * cells, 0}; }
+/// exact closure of `cells` cells that took `newton` iterations in all:
+/// reads two features, writes the fraction.
+inline Work exact_closure_work(std::int64_t cells, std::int64_t newton) {
+  return Work{double(cells), 12.0 * cells, kClosureFlopsPerCell * cells + kClosureFlopsPerNewton * newton, 0};
+}
+
 /// Features a surrogate sees for one cell: (c, (T - t0) / q).
 struct FeatureScale {
   float t0 = 1.0f;
@@ -77,13 +103,15 @@ struct FeatureScale {
 /// Predictor: diffusion + feed + cooling from (c, t) into (cn, tn), and the
 /// surrogate's input features [ncells x 2] of the predicted state.
 template <class ExecSpace, class V1, class V2>
-void predict(const char* label, int nx, int ny, const Physics& p, const V1& c, const V1& t, const V1& cn, const V1& tn,
+void predict(const char* label, int nx_, int ny_, const Physics& p, const V1& c, const V1& t, const V1& cn, const V1& tn,
              const V2& features) {
+  // 64-bit cell indices: nx * ny may exceed 2^31.
+  const std::int64_t nx = nx_, ny = ny_;
   Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecSpace>(0, nx * ny), KOKKOS_LAMBDA(int idx) {
-        const int i = idx / ny, j = idx % ny;
-        const int im = ((i - 1 + nx) % nx) * ny + j, ip = ((i + 1) % nx) * ny + j;
-        const int jm = i * ny + (j - 1 + ny) % ny, jp = i * ny + (j + 1) % ny;
+      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, nx * ny), KOKKOS_LAMBDA(std::int64_t idx) {
+        const std::int64_t i = idx / ny, j = idx % ny;
+        const std::int64_t im = ((i - 1 + nx) % nx) * ny + j, ip = ((i + 1) % nx) * ny + j;
+        const std::int64_t jm = i * ny + (j - 1 + ny) % ny, jp = i * ny + (j + 1) % ny;
         const float lc = c(im) + c(ip) + c(jm) + c(jp) - 4.0f * c(idx);
         const float lt = t(im) + t(ip) + t(jm) + t(jp) - 4.0f * t(idx);
         float cc = c(idx) + p.dt * (p.diff_c * lc + p.feed * (1.0f - c(idx)));
@@ -98,9 +126,9 @@ void predict(const char* label, int nx, int ny, const Physics& p, const V1& c, c
 
 /// Applies the closure: c -= frac c, T += q frac c. frac is clamped to [0, 1].
 template <class ExecSpace, class V1>
-void apply_closure(const char* label, int ncells, float q, const V1& frac, const V1& c, const V1& t) {
+void apply_closure(const char* label, std::int64_t ncells, float q, const V1& frac, const V1& c, const V1& t) {
   Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecSpace>(0, ncells), KOKKOS_LAMBDA(int idx) {
+      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, ncells), KOKKOS_LAMBDA(std::int64_t idx) {
         float f = frac(idx);
         f = f < 0.0f ? 0.0f : (f > 1.0f ? 1.0f : f);
         const float burnt = f * c(idx);
@@ -109,30 +137,39 @@ void apply_closure(const char* label, int ncells, float q, const V1& frac, const
       });
 }
 
-/// Exact closure for every cell of `features` (the `none` baseline).
+/// Exact closure for every cell of `features` (the `none` baseline). Returns
+/// the Newton iterations taken, for the declared flops.
 template <class ExecSpace, class V1, class V2>
-void exact_closure(const char* label, int ncells, const Closure& cl, const FeatureScale& fs, const V2& features,
-                   const V1& frac) {
-  Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecSpace>(0, ncells), KOKKOS_LAMBDA(int idx) {
+std::int64_t exact_closure(const char* label, std::int64_t ncells, const Closure& cl, const FeatureScale& fs,
+                           const V2& features, const V1& frac) {
+  std::int64_t newton = 0;
+  Kokkos::parallel_reduce(
+      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, ncells),
+      KOKKOS_LAMBDA(std::int64_t idx, std::int64_t& iters) {
         const double c0 = features(idx, 0);
         const double t0 = fs.t0 + fs.q * features(idx, 1);
-        frac(idx) = static_cast<float>(exact_fraction(c0, t0, cl));
-      });
+        frac(idx) = static_cast<float>(exact_fraction(c0, t0, cl, iters));
+      },
+      newton);
+  return newton;
 }
 
 /// Exact closure for a sample of cells: gathers their features into xs and
 /// the exact fraction into ys.
 template <class ExecSpace, class VI, class V1, class V2>
-void exact_sample(const char* label, const Closure& cl, const FeatureScale& fs, const VI& cells, const V2& features,
-                  const V2& xs, const V1& ys) {
-  Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecSpace>(0, static_cast<int>(cells.extent(0))), KOKKOS_LAMBDA(int s) {
-        const int idx = cells(s);
+std::int64_t exact_sample(const char* label, const Closure& cl, const FeatureScale& fs, const VI& cells,
+                          const V2& features, const V2& xs, const V1& ys) {
+  std::int64_t newton = 0;
+  Kokkos::parallel_reduce(
+      label, Kokkos::RangePolicy<ExecSpace>(0, static_cast<int>(cells.extent(0))),
+      KOKKOS_LAMBDA(int s, std::int64_t& iters) {
+        const std::int64_t idx = cells(s);
         xs(s, 0) = features(idx, 0);
         xs(s, 1) = features(idx, 1);
-        ys(s) = static_cast<float>(exact_fraction(features(idx, 0), fs.t0 + fs.q * features(idx, 1), cl));
-      });
+        ys(s) = static_cast<float>(exact_fraction(features(idx, 0), fs.t0 + fs.q * features(idx, 1), cl, iters));
+      },
+      newton);
+  return newton;
 }
 
 }  // namespace motifbench::digital_replica

@@ -224,7 +224,7 @@ class DistributedModels final : public Motif {
       auto v = to_view(ids);
       generate<Exec>("distributed_models::generate", m_seed, m_frame, v, img);
       pool<Exec>("distributed_models::pool", m_frame.n, img, feat);
-      ctx.declare_work(m_ph[0], Work{double(m_edges), double(m_edges) * m_frame_bytes * 2, 0, 0});
+      ctx.declare_work(m_ph[0], edge_work(m_edges, m_frame.n));
     }
     auto himg = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), img);
     auto hfeat = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), feat);
@@ -276,7 +276,7 @@ class DistributedModels final : public Motif {
       ScopedPhase p(ctx, m_ph[4]);
       find_peaks<Exec>("distributed_models::find_peaks", m_frame.n, 1.5f, img, peaks);
       pool<Exec>("distributed_models::pool", m_frame.n, img, feat);
-      ctx.declare_work(m_ph[4], Work{double(k), double(k) * m_frame_bytes * 10, 0, 0});
+      ctx.declare_work(m_ph[4], analysis_work(k, m_frame.n));
     }
     auto hp = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), peaks);
     auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), feat);
@@ -416,6 +416,12 @@ void register_distributed_models(Registry& registry) {
     if (c.get_int("frame.size") % distributed_models::kPool != 0)
       return "frame.size must be a multiple of " + std::to_string(distributed_models::kPool);
     return "";
+  };
+  info.memory_bytes = [](const Config& c) {
+    const double pix = static_cast<double>(c.get_int("frame.size")) * static_cast<double>(c.get_int("frame.size"));
+    const double edges = static_cast<double>(c.get_int("edge.count"));
+    // One round of frames per edge (images and their host copies) plus the link queue of forwarded frames.
+    return edges * pix * 4.0 * 3.0 + static_cast<double>(c.get_int("link.queue")) * pix * 4.0 * edges;
   };
   info.sizes = {
       {"tiny", budget_profile({{"edge.frames", "120"}, {"run.repetitions", "2"}})},

@@ -9,6 +9,7 @@
 #include <Kokkos_Core.hpp>
 
 #include "motifbench/kokkos_util.hpp"
+#include "motifbench/work.hpp"
 #include <cstdint>
 
 namespace motifbench::distributed_models {
@@ -31,11 +32,14 @@ KOKKOS_INLINE_FUNCTION bool interesting(std::uint64_t seed, std::uint64_t id, fl
 /// Frames ids[0..k) of stream `seed` into images [k x n*n].
 template <class ExecSpace, class Ids, class Images>
 void generate(const char* label, std::uint64_t seed, const FrameSpec& f, const Ids& ids, const Images& img) {
-  const int k = static_cast<int>(ids.extent(0));
+  // 64-bit: edges x pixels may exceed 2^31.
+  const std::int64_t k = static_cast<std::int64_t>(ids.extent(0));
   const int n = f.n;
+  const std::int64_t nn = static_cast<std::int64_t>(n) * n;
   Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecSpace>(0, k * n * n), KOKKOS_LAMBDA(int idx) {
-        const int frame = idx / (n * n), pix = idx % (n * n);
+      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, k * nn), KOKKOS_LAMBDA(std::int64_t idx) {
+        const std::int64_t frame = idx / nn;
+        const int pix = static_cast<int>(idx % nn);
         const std::uint64_t id = static_cast<std::uint64_t>(ids(frame));
         const int px = pix / n, py = pix % n;
         // Box-Muller noise
@@ -72,6 +76,20 @@ void pool(const char* label, int n, const Images& img, const Features& out) {
           }
         out(frame, c) = m;
       });
+}
+
+/// Declared work (README convention: bytes read + written, each array element
+/// once per kernel). Edge production: generate reads the frame id and writes
+/// the image; pool reads the image and writes kPool^2 features.
+inline Work edge_work(std::int64_t frames, int n) {
+  const double image = 4.0 * n * n;
+  return Work{double(frames), frames * (4.0 + image + image + 4.0 * kPool * kPool), 0, 0};
+}
+/// HPC analysis: find_peaks reads each image once and writes a count; pool
+/// reads it again and writes the features.
+inline Work analysis_work(std::int64_t frames, int n) {
+  const double image = 4.0 * n * n;
+  return Work{double(frames), frames * (image + 4.0 + image + 4.0 * kPool * kPool), 0, 0};
 }
 
 /// HPC analysis: counts local maxima above `threshold` (the peak finder).

@@ -97,10 +97,11 @@ class DynamicOrchestration final : public Motif {
       ScopedPhase p(ctx, m_ph_sim);
       langevin<Exec>("dynamic_orchestration::langevin", m_land, m_substeps, m_seed,
                      static_cast<std::uint64_t>(m_round) * m_substeps, m_pos, m_visited, m_bins);
-      // per particle-step: ~30 flops, 8 B position traffic amortised, 4 B bin write
-      ctx.declare_work(m_ph_sim, Work{double(particles) * m_substeps, 12.0 * particles * m_substeps,
-                                      30.0 * particles * m_substeps, 0});
-      if (m_ae) frames<Exec>("dynamic_orchestration::frames", m_land, m_particles, m_pos, m_frames);
+      ctx.declare_work(m_ph_sim, langevin_work(particles, m_substeps, m_bins));
+      if (m_ae) {
+        frames<Exec>("dynamic_orchestration::frames", m_land, m_particles, m_pos, m_frames);
+        ctx.declare_work(m_ph_sim, frames_work(m_members, m_particles, m_land.wells));
+      }
     }
     m_busy_s += (now_ns() - t_sim) * 1e-9;  // the phase fenced on exit
     m_member_steps += static_cast<double>(m_members) * m_substeps;
@@ -242,6 +243,13 @@ void register_dynamic_orchestration(Registry& registry) {
       return "policy.churn must be in [0, ensemble.members - 1] = [0, " + std::to_string(members - 1) + "], got " +
              std::to_string(churn);
     return "";
+  };
+  info.memory_bytes = [](const Config& c) {
+    const double particles =
+        static_cast<double>(c.get_int("ensemble.members")) * static_cast<double>(c.get_int("ensemble.particles"));
+    const double bins = static_cast<double>(c.get_int("coverage.bins"));
+    // Positions (two floats per particle, and a copy for the unsteered control) and the coverage grid.
+    return particles * 8.0 * 2.0 + bins * bins * 4.0 * 2.0;
   };
   info.sizes = {
       {"tiny", budget_profile({{"ensemble.members", "12"}, {"ensemble.rounds", "40"}, {"ensemble.substeps", "150"},

@@ -11,6 +11,7 @@
 #include <Kokkos_Core.hpp>
 
 #include "motifbench/kokkos_util.hpp"
+#include "motifbench/work.hpp"
 #include <cstdint>
 
 namespace motifbench::dynamic_orchestration {
@@ -44,9 +45,10 @@ KOKKOS_INLINE_FUNCTION void normal2(std::uint64_t counter, float& a, float& b) {
 template <class ExecSpace, class Pos, class Bins>
 void langevin(const char* label, const Landscape& land, int substeps, std::uint64_t seed, std::uint64_t step0,
               const Pos& pos, const Bins& visited, int bins) {
-  const int n = static_cast<int>(pos.extent(0));
+  // 64-bit: members x particles may exceed 2^31.
+  const std::int64_t n = static_cast<std::int64_t>(pos.extent(0));
   Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecSpace>(0, n), KOKKOS_LAMBDA(int i) {
+      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
         float x = pos(i, 0), y = pos(i, 1);
         const float k = 3.14159265f * land.wells / land.box;
         const float noise = kmath::sqrt(2.0f * land.kt * land.dt);
@@ -76,7 +78,7 @@ void frames(const char* label, const Landscape& land, int particles, const Pos& 
       label, Kokkos::RangePolicy<ExecSpace>(0, members), KOKKOS_LAMBDA(int m) {
         for (int f = 0; f < w * w; ++f) out(m, f) = 0.0f;
         for (int p = 0; p < particles; ++p) {
-          const int i = m * particles + p;
+          const std::int64_t i = static_cast<std::int64_t>(m) * particles + p;
           int wx = static_cast<int>(pos(i, 0) / land.box * w), wy = static_cast<int>(pos(i, 1) / land.box * w);
           wx = wx < 0 ? 0 : (wx >= w ? w - 1 : wx);
           wy = wy < 0 ? 0 : (wy >= w ? w - 1 : wy);
@@ -85,13 +87,30 @@ void frames(const char* label, const Landscape& land, int particles, const Pos& 
       });
 }
 
+/// Declared work (README convention: bytes read + written, each array element
+/// once per kernel; flops as written, a transcendental counted as one).
+/// langevin: reads and writes each position once (16 B per particle) and may
+/// write every coverage bin (4 B each); per particle 5 flops (k, noise), per
+/// particle-step 36 (Box-Muller 12, two updates of 10, two bin indices of 2).
+inline Work langevin_work(std::int64_t particles, int substeps, int bins) {
+  return Work{double(particles) * substeps, 16.0 * particles + 4.0 * bins * bins,
+              particles * (5.0 + 36.0 * substeps), 0};
+}
+/// frames: reads each position once (8 B), writes members x W^2 shares; 6 flops per particle.
+inline Work frames_work(int members, int particles_per_member, int wells) {
+  const double particles = double(members) * particles_per_member;
+  return Work{0, 8.0 * particles + 4.0 * members * wells * wells, 6.0 * particles, 0};
+}
+
 /// Copies member `from`'s particles over member `to`'s (a spawn from a novel state).
 template <class ExecSpace, class Pos>
 void clone_member(const char* label, int particles, int from, int to, const Pos& pos) {
   Kokkos::parallel_for(
       label, Kokkos::RangePolicy<ExecSpace>(0, particles), KOKKOS_LAMBDA(int p) {
-        pos(to * particles + p, 0) = pos(from * particles + p, 0);
-        pos(to * particles + p, 1) = pos(from * particles + p, 1);
+        const std::int64_t dst = static_cast<std::int64_t>(to) * particles + p;
+        const std::int64_t src = static_cast<std::int64_t>(from) * particles + p;
+        pos(dst, 0) = pos(src, 0);
+        pos(dst, 1) = pos(src, 1);
       });
 }
 

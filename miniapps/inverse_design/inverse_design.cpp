@@ -183,8 +183,7 @@ class InverseDesign final : public Motif {
     if (ctx != nullptr) {
       ScopedPhase p(*ctx, m_ph_sim);
       r = forward_raw(theta);
-      const double cells = double(m_n) * m_n * m_iters;
-      ctx->declare_work(m_ph_sim, Work{cells, 12.0 * cells, 6.0 * cells, 0});
+      ctx->declare_work(m_ph_sim, jacobi_work(m_n, m_iters));
     } else {
       r = forward_raw(theta);
     }

@@ -10,6 +10,7 @@
 #include <Kokkos_Core.hpp>
 
 #include "motifbench/kokkos_util.hpp"
+#include "motifbench/work.hpp"
 
 namespace motifbench::inverse_design {
 
@@ -37,6 +38,14 @@ void heat_source(const char* label, int n, const Sources& s, const Field& f) {
 }
 
 /// `iterations` Jacobi sweeps of -lap(u) = f (grid spacing 1/n, u = 0 outside).
+/// Declared work of `iterations` Jacobi sweeps on an n x n grid (README
+/// convention): each sweep reads u and f and writes u' (4 B each, every element
+/// once, whatever the stencil touches); 6 flops per cell.
+inline Work jacobi_work(int n, int iterations) {
+  const double cells = double(n) * n * iterations;
+  return Work{cells, 12.0 * cells, 6.0 * cells, 0};
+}
+
 template <class ExecSpace, class Field>
 void jacobi(const char* label, int n, int iterations, const Field& f, Field& u, Field& tmp) {
   const float h2 = 1.0f / (static_cast<float>(n) * n);

@@ -10,6 +10,7 @@
 #include <Kokkos_Core.hpp>
 
 #include "motifbench/kokkos_util.hpp"
+#include "motifbench/work.hpp"
 #include <cstdint>
 
 namespace motifbench::multistage_pipeline {
@@ -43,6 +44,19 @@ void generate_library(const char* label, std::uint64_t seed, int atoms, const At
           lib(c, a, 2) = q < 0.35f ? -1.0f : (q < 0.7f ? 1.0f : 0.0f);
         }
       });
+}
+
+/// Declared work (README convention). descriptors: reads each candidate's id
+/// and atoms (x, y, q: 12 B each), writes kDescriptors floats.
+inline Work descriptors_work(std::int64_t candidates, int atoms, int descriptors) {
+  return Work{double(candidates), candidates * (4.0 + 12.0 * atoms + 4.0 * descriptors), 0, 0};
+}
+/// minimise: reads each candidate's id and atoms and the pocket (12 B per
+/// site, once per kernel), writes one score; 40 flops per atom-site pair per
+/// iteration and start.
+inline Work minimise_work(std::int64_t candidates, int atoms, int sites, int iterations, int starts) {
+  const double pairs = double(candidates) * iterations * starts * atoms * sites;
+  return Work{double(candidates), candidates * (4.0 + 12.0 * atoms + 4.0) + 12.0 * sites, 40.0 * pairs, 0};
 }
 
 /// Cheap descriptors for the stage-1 surrogate: charge counts, net charge,

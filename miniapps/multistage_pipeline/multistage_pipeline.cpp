@@ -255,15 +255,15 @@ class MultistagePipeline final : public Motif {
   }
 
   void declare_physics(RunContext& ctx, PhaseId ph, std::size_t n, const Minimiser& m) const {
-    const double pairs = static_cast<double>(n) * m.iterations * m.starts * m_atoms * m_pocket.extent(0);
-    ctx.declare_work(ph, Work{double(n), 0, 40.0 * pairs, 0});
+    ctx.declare_work(ph, minimise_work(static_cast<std::int64_t>(n), m_atoms, static_cast<int>(m_pocket.extent(0)),
+                                       m.iterations, m.starts));
   }
 
   // Descriptors on this thread (Kokkos); the surrogate's inference either now
   // or on a helper thread, overlapping the next stage 2.
   std::future<std::vector<float>> launch_stage1(RunContext& ctx, const std::vector<int>& ids, bool async) {
     auto d = describe(ids);
-    ctx.declare_work(m_ph[0], Work{double(ids.size()), 4.0 * kDescriptors * ids.size(), 0, 0});
+    ctx.declare_work(m_ph[0], descriptors_work(static_cast<std::int64_t>(ids.size()), m_atoms, kDescriptors));
     auto job = [this, d = std::move(d), n = static_cast<std::int64_t>(ids.size())]() {
       const auto t0 = now_ns();
       std::vector<float> out(static_cast<std::size_t>(n));

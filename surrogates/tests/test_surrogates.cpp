@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -49,11 +50,15 @@ TEST(LocalClient, InferenceWritesCallerBufferWithoutCopies) {
   m->infer(x.data(), 1000, y.data());
   EXPECT_EQ(m->bytes_copied(), 0) << "the tight path must not copy tensor data";
   for (float v : y) EXPECT_NE(v, -12345.0f);
-  // Batched calls on sub-ranges of the same buffers give the same answer.
+  // Batched calls on sub-ranges of the same buffers give the same answer, up to
+  // float rounding: the BLAS may pick another kernel (another summation order)
+  // for 500 rows than for 1000, so the tolerance is a few float ulps of the
+  // layer sums: 1e-5 absolute + 1e-5 relative. The zero-copy check stays exact.
   std::vector<float> y2(1000);
   m->infer(x.data(), 500, y2.data());
   m->infer(x.data() + 1000, 500, y2.data() + 500);
-  EXPECT_EQ(y, y2);
+  for (std::size_t i = 0; i < y.size(); ++i)
+    EXPECT_NEAR(y2[i], y[i], 1e-5 + 1e-5 * std::abs(y[i])) << "row " << i;
   EXPECT_EQ(m->bytes_copied(), 0);
 }
 

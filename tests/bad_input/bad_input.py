@@ -64,6 +64,19 @@ def main():
          "frame.size must be a multiple of 8"),
         ("missing TorchScript model", dr + base + ["--set", f"surrogate.path={scratch}/missing.pt"],
          "cannot load TorchScript model"),
+        # Sizes whose cell counts overflow 32 bits and whose memory exceeds the
+        # machine: refused before anything is allocated, naming the estimate.
+        ("grid beyond memory", dr + base + ["--set", "grid.nx=65536", "--set", "grid.ny=65536"],
+         "GiB per rank"),
+        ("ensemble beyond memory", ["--motif=dynamic_orchestration"] + base +
+         ["--set", "ensemble.members=1048576", "--set", "ensemble.particles=1048576"], "GiB per rank"),
+        ("frames beyond memory", ["--motif=distributed_models"] + base +
+         ["--set", "edge.count=4096", "--set", "frame.size=4096"], "GiB per rank"),
+    ]
+    # Edge values that are legal must run, not crash (a replay buffer smaller
+    # than one drift check once erased a vector with first > last).
+    must_run = [
+        ("replay buffer smaller than a check", dr + base + ["--set", "retrain.buffer=16", "--repetitions=1"]),
     ]
     failed = 0
     for name, args, expect in cases:
@@ -99,7 +112,14 @@ def main():
             print(f"FAIL {name}: {'; '.join(problems)}\n  output: {msg.strip()[:400]}")
         else:
             print(f"ok   {name}: exit {r.returncode}: {msg.strip().splitlines()[-1][:150]}")
-    print(f"{len(cases) - failed} passed, {failed} failed")
+    for name, args in must_run:
+        r = subprocess.run([exe] + args, capture_output=True, text=True, timeout=300)
+        if r.returncode != 0 or "result: VALID" not in r.stdout:
+            failed += 1
+            print(f"FAIL {name}: exit {r.returncode}\n  output: {(r.stdout + r.stderr).strip()[-400:]}")
+        else:
+            print(f"ok   {name}: runs, VALID")
+    print(f"{len(cases) + len(must_run) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -99,6 +99,32 @@ def main():
     expect("compare directories: all matched, exit 0", r.returncode == 0 and "4 matched, 0 unmatched" in r.stdout, r.stdout[-200:])
     r = run([exe, "compare", out, bad])
     expect("compare directories: unmatched runs reported", "unmatched in BASE" in r.stdout, r.stdout[-400:])
+    expect("compare directories: nothing matched is an error (exit 2)", r.returncode == 2, r.returncode)
+    missing = os.path.join(scratch, "sweep_missing")
+    shutil.copytree(out, missing)
+    os.remove(os.path.join(missing, "digital_replica_tight_tiny.json"))
+    r = run([exe, "compare", out, missing])
+    expect("compare directories: a baseline run missing from NEW is a regression (exit 1)",
+           r.returncode == 1 and "MISSING: digital_replica/tight/tiny" in r.stdout, (r.returncode, r.stdout[-400:]))
+    r = run([exe, "compare", out, missing, "--allow-missing"])
+    expect("compare --allow-missing: reported, not a regression", "MISSING" not in r.stdout and
+           "unmatched in BASE" in r.stdout, r.stdout[-300:])
+
+    # An invalid NEW run is a regression even when its figures look the same.
+    doc = json.load(open(f("identical.json")))
+    doc["valid"] = False
+    doc["invalid_reasons"] = ["repetition 0: inference server 0 died"]
+    invalid = os.path.join(scratch, "identical_invalid.json")
+    json.dump(doc, open(invalid, "w"))
+    r = run([exe, "compare", f("base.json"), invalid])
+    expect("compare: valid BASE vs invalid NEW is a regression (exit 1)",
+           r.returncode == 1 and "INVALID" in r.stdout and "server 0 died" in r.stdout, (r.returncode, r.stdout[-300:]))
+    # Nothing matched: an error, not a pass.
+    r = run([exe, "compare", f("base.json"), results[0]])
+    expect("compare: zero matched runs exits 2", r.returncode == 2 and "nothing was compared" in r.stderr,
+           (r.returncode, r.stderr))
+    r = run([exe, "compare", f("base.json"), f("slower.json"), "--threshold=nan"])
+    expect("compare: --threshold=nan refused", r.returncode == 2, (r.returncode, r.stdout[-200:]))
 
     # plots
     try:

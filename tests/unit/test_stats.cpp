@@ -32,6 +32,42 @@ TEST(Stats, PercentileIsAlwaysAnObservedSample) {
   EXPECT_DOUBLE_EQ(percentile_sorted({10, 20, 30}, 34), 20);
 }
 
+// The definition, checked directly for every n up to 200000: the rank k is the
+// smallest integer with k * 100 >= p * n (p in thousandths of a percent here).
+TEST(Stats, NearestRankIsExactForEveryCount) {
+  const std::uint64_t milli[] = {50000, 90000, 95000, 99000, 99900};
+  const double pct[] = {50, 90, 95, 99, 99.9};
+  for (std::uint64_t n = 1; n <= 200000; ++n) {
+    for (int j = 0; j < 5; ++j) {
+      const std::uint64_t k = nearest_rank(n, pct[j]);
+      ASSERT_GE(k * 100000, milli[j] * n) << "n=" << n << " p=" << pct[j];
+      ASSERT_LT((k - 1) * 100000, milli[j] * n) << "n=" << n << " p=" << pct[j];
+    }
+  }
+  EXPECT_EQ(nearest_rank(1, 99.9), 1u);
+  EXPECT_EQ(nearest_rank(2, 99.9), 2u);
+  EXPECT_EQ(nearest_rank(999, 99.9), 999u);
+  EXPECT_EQ(nearest_rank(1000, 99.9), 999u);  // floating point gave 1000
+  EXPECT_EQ(nearest_rank(1001, 99.9), 1000u);
+  EXPECT_EQ(nearest_rank(10000, 99.9), 9990u);
+  EXPECT_EQ(nearest_rank(0, 50), 0u);
+  EXPECT_EQ(nearest_rank(10, 0), 1u);
+  EXPECT_EQ(nearest_rank(10, 100), 10u);
+}
+
+TEST(Stats, P999OfThousandSamplesIsNotTheMax) {
+  std::vector<double> v;
+  for (int i = 1; i <= 1000; ++i) v.push_back(i);
+  auto s = summarize_latency(v);
+  EXPECT_DOUBLE_EQ(s.p999_ns, 999);
+  EXPECT_DOUBLE_EQ(s.max_ns, 1000);
+  // 999 fast samples and one slow one: p99.9 is fast in the histogram too.
+  LogHistogram h;
+  for (int i = 0; i < 999; ++i) h.add(100.0);
+  h.add(1e6);
+  EXPECT_LT(h.percentile_upper_ns(99.9), 1000.0);
+}
+
 TEST(Stats, EmptyAndSingle) {
   EXPECT_EQ(summarize_latency({}).count, 0u);
   auto s = summarize_latency({7});

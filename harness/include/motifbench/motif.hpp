@@ -46,6 +46,11 @@ struct MotifInfo {
   /// config is acceptable, else a message naming the valid range; the CLI
   /// then refuses to run.
   std::function<std::string(const Config&)> check_config;
+  /// Optional: an upper estimate of one rank's peak memory in bytes for this
+  /// config (fields, buffers, model activations). The CLI refuses, before
+  /// anything is allocated, a run whose ranks on a node would exceed the
+  /// node's memory, and names the estimate.
+  std::function<double(const Config&)> memory_bytes;
   std::function<std::unique_ptr<Motif>()> create;
 };
 

@@ -1,6 +1,7 @@
 // What a mini-app sees of the harness during a run.
 //
-// Threading: a RunContext belongs to one rank's main thread.
+// Threading: a RunContext belongs to one rank's main thread, except
+// record_latency_ns, which any thread may call (samples are merged at the end).
 // Timing: ScopedPhase fences the Kokkos default execution space at both edges
 // and opens a Kokkos Tools profiling region, so no mini-app has to.
 #pragma once
@@ -40,7 +41,8 @@ class RunContext {
   virtual PhaseId phase(const std::string& name) = 0;
   /// Adds declared work to a phase for the current step (see work.hpp).
   virtual void declare_work(PhaseId phase, const Work& work) = 0;
-  /// Records one latency sample in nanoseconds on a named channel.
+  /// Records one latency sample in nanoseconds on a named channel. Safe to call
+  /// from any thread. The harness itself records `step` (each measured step).
   virtual void record_latency_ns(const std::string& channel, double ns) = 0;
 
   /// Figures a mini-app reports at the end of a repetition.

@@ -4,7 +4,10 @@
 // the raw samples with the "nearest rank" definition, i.e. the p-th percentile
 // is the smallest sample x such that at least p% of samples are <= x
 // (index ceil(p/100 * n) - 1 of the sorted samples). No interpolation, so every
-// reported percentile is a value that was really observed.
+// reported percentile is a value that was really observed. The rank is computed
+// in exact integer arithmetic with p rounded to 1/1000 of a percent, so
+// p99.9 of 1000 samples is the 999th, not the 1000th (floating point gives
+// ceil(999.0000000000001) = 1000).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,11 @@ struct LatencySummary {
 
 /// Exact summary of raw samples (nanoseconds). An empty input gives count 0.
 LatencySummary summarize_latency(std::vector<double> samples_ns);
+
+/// 1-based nearest rank of the p-th percentile among n samples: the smallest k
+/// with k * 100 >= p * n, computed exactly (p rounded to 0.001). Returns 0 when
+/// n is 0, and at least 1 otherwise. p outside [0, 100] is clamped.
+std::uint64_t nearest_rank(std::uint64_t n, double p);
 
 /// Nearest-rank percentile of already sorted samples; p in [0, 100].
 double percentile_sorted(const std::vector<double>& sorted, double p);

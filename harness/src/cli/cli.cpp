@@ -2,6 +2,8 @@
 
 #include <mpi.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -13,6 +15,7 @@
 
 #include "build_info.hpp"
 #include "core/harness_config.hpp"
+#include "core/null_motif.hpp"
 #include "core/runner.hpp"
 #include "coupling/environment.hpp"
 #include "motifbench/surrogates/server.hpp"
@@ -91,6 +94,7 @@ void init_kokkos(int threads) {
 int run(const Options& o, const std::vector<std::string>& argv, int rank, int nranks) {
   Registry reg;
   register_all_motifs(reg);
+  register_null_motif(reg);
   if (o.list) {
     if (rank == 0) print_list(reg);
     return 0;
@@ -135,6 +139,24 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
     if (rank == 0) print_config_help(cfg);
     return 0;
   }
+  if (info->memory_bytes) {
+    // Ranks that share this node share its memory.
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+    int local = 1;
+    MPI_Comm_size(node, &local);
+    MPI_Comm_free(&node);
+    const double need = info->memory_bytes(cfg) * local;
+    const double have = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+    if (need > 0.9 * have) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "this config needs about %.1f GiB (estimate: %.1f GiB per rank x %d rank(s) on this node), more "
+                    "than 90%% of this machine's %.1f GiB; choose a smaller size or smaller grid/ensemble keys",
+                    need / 1073741824.0, need / local / 1073741824.0, local, have / 1073741824.0);
+      return fail(buf);
+    }
+  }
 
   std::string out = o.out;
   if (out.empty()) {
@@ -176,6 +198,8 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
         for (const auto& why : result.invalid_reasons) std::fprintf(stderr, "motifbench: error: %s\n", why.c_str());
     }
     result.context = context;
+    result.context.load_average_end = load_average_now();
+    for (auto& w : context_warnings(result.context)) result.warnings.push_back(std::move(w));
     env.reset();  // stops embedded servers and Redis, removes sockets and shm
   }
   Kokkos::finalize();

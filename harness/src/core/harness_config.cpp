@@ -29,6 +29,11 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_real("energy.idle_watts", 0.0, 0.0, 10000.0, "estimate: constant watts added for the wall time");
   s.add_string("energy.powercap_root", "/sys/class/powercap", "root of the powercap sysfs tree");
   s.add_string("energy.cray_root", "/sys/cray/pm_counters", "root of the Cray pm_counters tree");
+  s.add_choice("energy.gpu_source", "auto", {"auto", "nvml", "none"},
+               "GPU energy beside the host's; auto: NVML when the driver's library loads");
+  s.add_string("energy.nvml_library", "libnvidia-ml.so.1", "NVML library to dlopen (no build dependency on CUDA)");
+  s.add_choice("counters.source", "auto", {"auto", "papi", "none"},
+               "hardware counters per phase (instructions, cycles, cache misses); auto: PAPI when it works");
 }
 
 }  // namespace motifbench::detail

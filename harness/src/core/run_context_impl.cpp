@@ -1,5 +1,6 @@
 #include "core/run_context_impl.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -42,9 +43,17 @@ void RunContextImpl::phase_begin(PhaseId id) {
   auto& p = m_phases.at(static_cast<std::size_t>(id));
   // Fence first so the phase does not absorb work queued by the previous one.
   Kokkos::fence();
-  Kokkos::Profiling::pushRegion(p.name);
-  if (p.depth++ == 0) p.started_ns = now_ns();
-  ++m_events;
+  if (m_profile_regions) Kokkos::Profiling::pushRegion(p.name);
+  if (p.depth++ == 0) {
+    if (m_counters != nullptr) {
+      const auto n = m_counters->names().size();
+      p.counters_started.resize(n);
+      p.counters_total.resize(n, 0);
+      m_counters->read(p.counters_started.data());
+    }
+    p.started_ns = now_ns();
+  }
+  count_event();
 }
 
 void RunContextImpl::phase_end(PhaseId id) {
@@ -57,9 +66,15 @@ void RunContextImpl::phase_end(PhaseId id) {
   if (--p.depth == 0) {
     p.total_ns += now_ns() - p.started_ns;
     ++p.count;
+    if (m_counters != nullptr) {
+      m_counter_scratch.resize(m_counters->names().size());
+      m_counters->read(m_counter_scratch.data());
+      for (std::size_t i = 0; i < m_counter_scratch.size(); ++i)
+        p.counters_total[i] += m_counter_scratch[i] - p.counters_started[i];
+    }
   }
-  Kokkos::Profiling::popRegion();
-  ++m_events;
+  if (m_profile_regions) Kokkos::Profiling::popRegion();
+  count_event();
 }
 
 void RunContextImpl::declare_work(PhaseId id, const Work& w) {
@@ -68,12 +83,15 @@ void RunContextImpl::declare_work(PhaseId id, const Work& w) {
   acc.bytes += w.bytes;
   acc.flops += w.flops;
   acc.bytes_sent += w.bytes_sent;
-  ++m_events;
+  count_event();
 }
 
 void RunContextImpl::record_latency_ns(const std::string& channel, double ns) {
-  m_latency[channel].push_back(ns);
-  ++m_events;
+  {
+    std::lock_guard<std::mutex> lock(m_latency_mutex);
+    m_latency[channel].push_back(ns);
+  }
+  count_event();
 }
 
 std::unique_ptr<SurrogateClient> RunContextImpl::make_surrogate(const SurrogateSpec& spec) {
@@ -138,14 +156,20 @@ void RunContextImpl::reset_measurements() {
     p.total_ns = 0;
     p.count = 0;
     p.work = Work{};
+    std::fill(p.counters_total.begin(), p.counters_total.end(), 0);
   }
-  m_latency.clear();
-  m_events = 0;
+  {
+    std::lock_guard<std::mutex> lock(m_latency_mutex);
+    m_latency.clear();
+  }
+  m_events.store(0, std::memory_order_relaxed);
 }
 
 std::vector<PhaseTotals> RunContextImpl::phase_totals() const {
   std::vector<PhaseTotals> out;
-  for (const auto& p : m_phases) out.push_back(PhaseTotals{p.name, p.total_ns * 1e-9, p.count, p.work});
+  for (const auto& p : m_phases)
+    out.push_back(PhaseTotals{p.name, p.total_ns * 1e-9, p.count, p.work,
+                              std::vector<double>(p.counters_total.begin(), p.counters_total.end())});
   return out;
 }
 

@@ -1,13 +1,16 @@
 // The harness's RunContext: phase accumulators, latency channels, declared work.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/run_result.hpp"
 #include "coupling/environment.hpp"
+#include "measure/counters.hpp"
 #include "motifbench/run_context.hpp"
 
 namespace motifbench::detail {
@@ -38,6 +41,11 @@ class RunContextImpl final : public RunContext {
   void phase_end(PhaseId phase) override;
 
   // Runner side.
+  /// Off for the harness's own overhead measurements, so that a loaded Kokkos
+  /// tool sees only the motif's regions.
+  void set_profile_regions(bool on) { m_profile_regions = on; }
+  /// Hardware counters read at the outer edges of every phase (may be null).
+  void set_counters(HardwareCounters* counters) { m_counters = counters; }
   void set_step(std::int64_t step, bool warmup) {
     m_step = step;
     m_warmup = warmup;
@@ -45,9 +53,12 @@ class RunContextImpl final : public RunContext {
   /// Drops everything accumulated so far (called at the end of warm-up).
   void reset_measurements();
   std::vector<PhaseTotals> phase_totals() const;
-  std::map<std::string, std::vector<double>> take_latencies() { return std::move(m_latency); }
-  std::uint64_t events() const { return m_events; }
-  void count_event() { ++m_events; }
+  std::map<std::string, std::vector<double>> take_latencies() {
+    std::lock_guard<std::mutex> lock(m_latency_mutex);
+    return std::move(m_latency);
+  }
+  std::uint64_t events() const { return m_events.load(std::memory_order_relaxed); }
+  void count_event() { m_events.fetch_add(1, std::memory_order_relaxed); }
   const std::vector<std::string>& invalid_reasons() const { return m_invalid; }
 
  private:
@@ -58,18 +69,25 @@ class RunContextImpl final : public RunContext {
     std::int64_t started_ns = 0;
     int depth = 0;
     Work work;
+    std::vector<long long> counters_started, counters_total;
   };
+  HardwareCounters* m_counters = nullptr;
+  std::vector<long long> m_counter_scratch;
   const Config& m_config;
   Coupling m_coupling;
   std::uint64_t m_seed;
   int m_rank, m_nranks;
   std::int64_t m_step = -1;
   bool m_warmup = true;
+  bool m_profile_regions = true;
   std::vector<PhaseAcc> m_phases;
+  // Latency samples may come from any thread (a remote client's completion
+  // thread, a motif's worker); the lock is uncontended on the main thread.
+  std::mutex m_latency_mutex;
   std::map<std::string, std::vector<double>> m_latency;
   MotifMetrics m_metrics;
   std::vector<std::string> m_invalid;
-  std::uint64_t m_events = 0;
+  std::atomic<std::uint64_t> m_events{0};
   CouplingEnv* m_env = nullptr;
   std::unique_ptr<GradientReducer> m_reducer;
 };

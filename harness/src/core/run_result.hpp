@@ -29,6 +29,14 @@ struct SystemContext {
   bool git_known = false;
   std::vector<std::string> argv;
   std::string start_time_utc;
+  // What decides the figures besides the code: the BLAS, the threading
+  // environment, the machine's load and frequency policy.
+  std::string blas_library;
+  int blas_threads = -1;  // -1: not OpenBLAS, unknown
+  std::map<std::string, std::string> environment;  // OMP_*, OPENBLAS_*, KOKKOS_*, MKL_*, GOMP_*, TORCH_*
+  double load_average_start = -1, load_average_end = -1;
+  std::string cpu_governor;
+  bool optimised = true;
   std::string motifbench_version;
 };
 
@@ -37,6 +45,7 @@ struct PhaseTotals {
   double total_s = 0;
   std::uint64_t count = 0;
   Work work;  // summed over the measured part
+  std::vector<double> counters;  // hardware counters, in the order of RunResult::counter_names
 };
 
 struct RepetitionResult {
@@ -50,6 +59,8 @@ struct RepetitionResult {
   std::vector<PhaseTotals> phases;
   std::map<std::string, LatencySummary> latency;  // this rank's samples of this repetition
   EnergyReading energy;
+  EnergyReading gpu_energy;              // NVML, beside the host's source
+  std::vector<ComponentCpu> components;  // CPU time of every process of the run
   MotifMetrics metrics;
   std::uint64_t harness_events = 0;
 };
@@ -62,16 +73,27 @@ struct PhaseSummary {
   Work work;                  // over all repetitions
   double items_per_s = 0, bytes_per_s = 0, flops_per_s = 0, bytes_sent_per_s = 0;
   double stream_fraction = 0;  // bytes_per_s / STREAM copy
+  std::vector<double> counters;  // summed over repetitions (main thread)
 };
 
 struct ChannelSummary {
   std::string name;
   LatencySummary latency;
   LogHistogram histogram;
+  // Spread over the ranks that recorded this channel (MPI): each rank's own
+  // p50 and p99, smallest and largest.
+  int ranks_count = 1;
+  double rank_p50_min_ns = 0, rank_p50_max_ns = 0, rank_p99_min_ns = 0, rank_p99_max_ns = 0;
 };
 
 struct HarnessOverhead {
-  double per_event_ns = 0;
+  // Measured: the null work with vs without the per-step machinery, interleaved.
+  double null_without_ns_per_step = 0, null_with_ns_per_step = 0, null_per_step_ns = 0;
+  double null_events_per_step = 0;
+  int null_rounds = 0;
+  std::int64_t null_steps_per_round = 0;
+  double per_event_ns = 0;        // measured: null_per_step_ns / null_events_per_step
+  double model_per_event_ns = 0;  // cross-check: a tight loop of events, calibrated in this run
   std::uint64_t events = 0;
   double overhead_s = 0;
   double measured_s = 0;
@@ -96,8 +118,12 @@ struct RunResult {
   double stream_copy_bytes_per_s = 0;
   HarnessOverhead overhead;
   RepStats energy_j;
-  std::string energy_source, energy_method, energy_detail;
+  std::string energy_source, energy_method, energy_detail, energy_scope;
   bool energy_available = false;
+  RepStats gpu_energy_j;
+  bool gpu_energy_available = false;
+  std::string counters_status;  // "measured" or "unavailable: <why>"
+  std::vector<std::string> counter_names;
   std::vector<ServiceInfo> services;
   std::string staging_store;                 // describe() of the store
   std::vector<std::string> server_endpoints; // every rank shards over all of them

@@ -8,6 +8,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include "core/null_motif.hpp"
 #include "core/run_context_impl.hpp"
 #include "motifbench/energy.hpp"
 
@@ -29,9 +30,12 @@ void append_channel(std::vector<char>& buf, const std::string& name, const std::
   put(v.data(), n * sizeof(double));
 }
 
-std::map<std::string, std::vector<double>> gather_latencies(const std::map<std::string, std::vector<double>>& mine,
-                                                            int rank, int nranks) {
-  if (nranks == 1) return mine;
+using Samples = std::map<std::string, std::vector<double>>;
+
+// Every rank's samples at rank 0, one map per rank (other ranks get an empty
+// vector). Collective: every rank calls it at the same point.
+std::vector<Samples> gather_by_rank(const Samples& mine, int rank, int nranks) {
+  if (nranks == 1) return {mine};
   std::vector<char> buf;
   for (const auto& [name, v] : mine) append_channel(buf, name, v);
   int bytes = static_cast<int>(buf.size());
@@ -47,26 +51,104 @@ std::map<std::string, std::vector<double>> gather_latencies(const std::map<std::
     all.resize(static_cast<std::size_t>(off));
   }
   MPI_Gatherv(buf.data(), bytes, MPI_CHAR, all.data(), sizes.data(), displs.data(), MPI_CHAR, 0, MPI_COMM_WORLD);
-  std::map<std::string, std::vector<double>> merged;
-  if (rank != 0) return merged;
-  std::size_t pos = 0;
-  auto get = [&](void* p, std::size_t n) {
-    std::copy(all.begin() + pos, all.begin() + pos + n, static_cast<char*>(p));
-    pos += n;
-  };
-  while (pos < all.size()) {
-    std::uint64_t len = 0, n = 0;
-    get(&len, sizeof len);
-    std::string name(len, '\0');
-    get(name.data(), len);
-    get(&n, sizeof n);
-    auto& dst = merged[name];
-    std::size_t old = dst.size();
-    dst.resize(old + n);
-    get(dst.data() + old, n * sizeof(double));
+  std::vector<Samples> out;
+  if (rank != 0) return out;
+  out.resize(static_cast<std::size_t>(nranks));
+  for (int r = 0; r < nranks; ++r) {
+    std::size_t pos = static_cast<std::size_t>(displs[r]);
+    const std::size_t end = pos + static_cast<std::size_t>(sizes[r]);
+    auto get = [&](void* p, std::size_t n) {
+      std::copy(all.begin() + pos, all.begin() + pos + n, static_cast<char*>(p));
+      pos += n;
+    };
+    while (pos < end) {
+      std::uint64_t len = 0, n = 0;
+      get(&len, sizeof len);
+      std::string name(len, '\0');
+      get(name.data(), len);
+      get(&n, sizeof n);
+      auto& dst = out[r][name];
+      std::size_t old = dst.size();
+      dst.resize(old + n);
+      get(dst.data() + old, n * sizeof(double));
+    }
   }
+  return out;
+}
+
+Samples merge_ranks(const std::vector<Samples>& by_rank) {
+  Samples merged;
+  for (const auto& m : by_rank)
+    for (const auto& [name, v] : m) merged[name].insert(merged[name].end(), v.begin(), v.end());
   return merged;
 }
+
+// Both edges of every timed region the harness owns: no queued device work
+// leaks across the edge, and every rank starts and stops together.
+void fence_and_barrier(int nranks) {
+  Kokkos::fence();
+  if (nranks > 1) MPI_Barrier(MPI_COMM_WORLD);
+}
+
+// CPU time of every process of the run over one repetition: this rank (summed
+// over the ranks by the caller), each embedded child (from /proc), and each
+// external service, which this run cannot see.
+struct ComponentSampler {
+  struct Entry {
+    std::string name;
+    long pid = 0;
+    bool visible = true;
+    std::string where;
+    double start_cpu = 0, last_cpu = 0;
+  };
+  std::vector<Entry> entries;
+  double self_start = 0;
+
+  void begin(const CouplingEnv* env, int rank) {
+    entries.clear();
+    self_start = self_cpu_s();
+    if (env == nullptr || rank != 0) return;
+    int servers = 0;
+    for (const auto& s : env->service_info) {
+      Entry e;
+      e.name = s.kind == "redis" ? "redis" : "inference_server[" + std::to_string(servers++) + "]";
+      e.where = s.endpoint;
+      e.pid = s.pid;
+      e.visible = s.embedded && s.pid > 0;
+      if (e.visible) {
+        auto cpu = proc_cpu_s(s.pid);
+        e.visible = cpu.has_value();
+        e.start_cpu = e.last_cpu = cpu.value_or(0);
+      }
+      entries.push_back(e);
+    }
+  }
+  // Called now and then during the run, so a child that dies still counts up
+  // to its last sample.
+  void poll() {
+    for (auto& e : entries)
+      if (e.visible && e.pid > 0)
+        if (auto cpu = proc_cpu_s(e.pid)) e.last_cpu = *cpu;
+  }
+  std::vector<ComponentCpu> end(int nranks, bool collective) {
+    poll();
+    double self = self_cpu_s() - self_start;
+    std::vector<ComponentCpu> out;
+    if (nranks > 1 && collective) {
+      MPI_Allreduce(MPI_IN_PLACE, &self, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+      out.push_back(ComponentCpu{"ranks", 0, self, true, std::to_string(nranks) + " ranks, MPI sum of getrusage"});
+    } else if (nranks > 1) {
+      out.push_back(ComponentCpu{"rank 0", 0, self, true, "getrusage"});
+      out.push_back(ComponentCpu{"other ranks", 0, 0.0, false, "the run failed before the ranks could sum"});
+    } else {
+      out.push_back(ComponentCpu{"ranks", 0, self, true, "1 rank, getrusage"});
+    }
+    for (const auto& e : entries)
+      out.push_back(ComponentCpu{e.name, e.pid, e.visible ? e.last_cpu - e.start_cpu : 0.0, e.visible,
+                                 e.visible ? e.where + " (/proc/" + std::to_string(e.pid) + "/stat)" : e.where});
+    return out;
+  }
+};
 
 }  // namespace
 
@@ -113,6 +195,7 @@ double calibrate_event_cost_ns() {
   ConfigSchema schema;
   Config cfg(schema);
   RunContextImpl ctx(cfg, Coupling::None, 0, 0, 1);
+  ctx.set_profile_regions(false);  // a loaded Kokkos tool must not see these
   PhaseId p = ctx.phase("calibration");
   const int n = 20000;
   auto t0 = now_ns();
@@ -138,8 +221,27 @@ RunResult begin_result(const RunRequest& req, const Config& config) {
   res.energy_method = "unavailable";
   res.energy_source = "none";
   res.energy_detail = "the run did not start";
+  res.energy_scope = "none";
+  res.counters_status = "unavailable: the run did not start";
   return res;
 }
+
+namespace {
+
+// A repetition's samples at rank 0: the per-repetition summaries, and the run's
+// totals per channel and per rank.
+void collect_repetition_latency(RunContextImpl& ctx, RepetitionResult& rep, const RunRequest& req, bool collective,
+                                std::vector<Samples>& all_by_rank) {
+  Samples mine = ctx.take_latencies();
+  std::vector<Samples> by_rank = collective ? gather_by_rank(mine, req.rank, req.nranks) : std::vector<Samples>{mine};
+  if (req.rank != 0) return;
+  if (all_by_rank.size() < by_rank.size()) all_by_rank.resize(by_rank.size());
+  for (std::size_t r = 0; r < by_rank.size(); ++r)
+    for (const auto& [k, v] : by_rank[r]) all_by_rank[r][k].insert(all_by_rank[r][k].end(), v.begin(), v.end());
+  for (auto& [k, v] : merge_ranks(by_rank)) rep.latency[k] = summarize_latency(std::move(v));
+}
+
+}  // namespace
 
 RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* env) {
   RunResult res = begin_result(req, config);
@@ -149,7 +251,26 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
     if (env->store) res.staging_store = env->store->describe();
   }
   res.stream_copy_bytes_per_s = measure_stream_copy_bytes_per_s();
-  res.overhead.per_event_ns = calibrate_event_cost_ns();
+  // Harness overhead, measured directly on the null work (with vs without the
+  // per-step machinery), and the old event model as a cross-check.
+  const MeasuredOverhead measured = measure_harness_overhead(7, 400, 1024);
+  res.overhead.null_without_ns_per_step = measured.without_ns_per_step;
+  res.overhead.null_with_ns_per_step = measured.with_ns_per_step;
+  res.overhead.null_per_step_ns = measured.per_step_ns;
+  res.overhead.null_events_per_step = measured.events_per_step;
+  res.overhead.null_rounds = measured.rounds;
+  res.overhead.null_steps_per_round = measured.steps_per_round;
+  res.overhead.per_event_ns = std::max(0.0, measured.per_event_ns);
+  res.overhead.model_per_event_ns = calibrate_event_cost_ns();
+
+  std::string counters_why;
+  auto counters = make_hardware_counters(config.get_string("counters.source"), &counters_why);
+  if (counters) {
+    res.counters_status = "measured";
+    res.counter_names = counters->names();
+  } else {
+    res.counters_status = "unavailable: " + counters_why;
+  }
 
   const int reps = static_cast<int>(config.get_int("run.repetitions"));
   const double min_time = config.get_real("run.min_time_s");
@@ -157,18 +278,38 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
   const auto max_iter = config.get_int("run.max_iterations");
   const double warm_time = config.get_real("run.warmup_s");
   const auto warm_iter = config.get_int("run.warmup_iterations");
+  const double w_core = config.get_real("energy.watts_per_core"), w_idle = config.get_real("energy.idle_watts");
 
-  std::map<std::string, std::vector<double>> all_latency;
+  std::vector<Samples> all_by_rank;
   for (int r = 0; r < reps; ++r) {
     RepetitionResult rep;
     rep.index = r;
     // Ranks get distinct streams; rank 0 of repetition r uses repetition_seed(base, r).
     rep.seed = repetition_seed(res.base_seed + 1000003ULL * static_cast<std::uint64_t>(req.rank), r);
     RunContextImpl ctx(config, req.coupling, rep.seed, req.rank, req.nranks, env);
-    auto energy = make_energy_meter(config.get_string("energy.source"), config.get_real("energy.watts_per_core"),
-                                    config.get_real("energy.idle_watts"), config.get_string("energy.powercap_root"),
-                                    config.get_string("energy.cray_root"));
+    ctx.set_counters(counters.get());
+    auto energy = make_energy_meter(config.get_string("energy.source"), w_core, w_idle,
+                                    config.get_string("energy.powercap_root"), config.get_string("energy.cray_root"));
+    std::unique_ptr<EnergyMeter> gpu_energy;
+    std::string gpu_why = "switched off (energy.gpu_source=none)";
+    if (config.get_string("energy.gpu_source") != "none")
+      gpu_energy = make_nvml_meter(config.get_string("energy.nvml_library"), &gpu_why);
+    ComponentSampler components;
     std::unique_ptr<Motif> motif;
+    std::int64_t t0 = 0;
+    auto stop_energy = [&](bool collective) {
+      const double wall_s = t0 > 0 ? seconds_since(t0) : 0.0;
+      rep.energy = energy->stop();
+      rep.components = components.end(req.nranks, collective);
+      if (rep.energy.method == EnergyMethod::Estimated)
+        rep.energy = estimate_energy(rep.components, wall_s, w_core, w_idle, rep.energy.fallback_reason);
+      if (gpu_energy) {
+        rep.gpu_energy = gpu_energy->stop();
+      } else {
+        rep.gpu_energy.source = "nvml";
+        rep.gpu_energy.detail = gpu_why;
+      }
+    };
     try {
       motif = req.motif->create();
       auto t_setup = now_ns();
@@ -186,18 +327,26 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       rep.warmup_iterations = w;
       ctx.reset_measurements();
 
+      fence_and_barrier(req.nranks);
+      components.begin(env, req.rank);
       energy->start();
-      auto t0 = now_ns();
+      if (gpu_energy) gpu_energy->start();
+      t0 = now_ns();
       auto last_poll = t0;
       std::int64_t i = 0;
       for (;;) {
         ctx.set_step(i, false);
+        const auto t_step = now_ns();
         motif->step(ctx);
+        Kokkos::fence();
+        const auto t = now_ns();
+        ctx.record_latency_ns("step", static_cast<double>(t - t_step));
         ++i;
         ctx.count_event();  // the loop's own clock read and checks
-        auto t = now_ns();
         if (t - last_poll > 1'000'000'000) {
           energy->poll();
+          if (gpu_energy) gpu_energy->poll();
+          components.poll();
           last_poll = t;
         }
         double elapsed = (t - t0) * 1e-9;
@@ -205,22 +354,22 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
         if (max_iter > 0 && i >= max_iter) break;
         if (elapsed >= min_time && i >= min_iter) break;
       }
+      fence_and_barrier(req.nranks);
       rep.measured_s = seconds_since(t0);
       rep.iterations = i;
-      rep.energy = energy->stop();
+      stop_energy(true);
       rep.phases = ctx.phase_totals();
       rep.harness_events = ctx.events();
       motif->finish(ctx);
     } catch (const std::exception& e) {
       res.valid = false;
       res.invalid_reasons.push_back("repetition " + std::to_string(r) + ": " + e.what());
-      rep.energy = energy->stop();
+      // Ranks may have diverged: nothing collective from here on.
+      if (t0 > 0) rep.measured_s = seconds_since(t0);
+      stop_energy(false);
       rep.phases = ctx.phase_totals();
       rep.metrics = ctx.metrics();
-      for (auto& [k, v] : ctx.take_latencies()) {
-        rep.latency[k] = summarize_latency(v);
-        all_latency[k].insert(all_latency[k].end(), v.begin(), v.end());
-      }
+      collect_repetition_latency(ctx, rep, req, false, all_by_rank);
       res.reps.push_back(std::move(rep));
       break;  // a failed component ends the run promptly
     }
@@ -237,11 +386,8 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       res.valid = false;
       res.invalid_reasons.push_back("repetition " + std::to_string(r) + ": no measured iterations");
     }
-    // Per-repetition summaries give compare its samples for a rank test.
-    for (auto& [k, v] : ctx.take_latencies()) {
-      rep.latency[k] = summarize_latency(v);
-      all_latency[k].insert(all_latency[k].end(), v.begin(), v.end());
-    }
+    // Per-repetition summaries over every rank give compare its samples for a rank test.
+    collect_repetition_latency(ctx, rep, req, true, all_by_rank);
     if (!req.quiet && req.rank == 0)
       std::fprintf(stderr, "motifbench: %s/%s/%s repetition %d/%d: %lld steps in %.3f s\n", res.motif.c_str(),
                    res.coupling.c_str(), res.size.c_str(), r + 1, reps, static_cast<long long>(rep.iterations),
@@ -250,25 +396,33 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
   }
 
   // Figures.
-  std::vector<double> measured, ips, energy_j;
+  std::vector<double> measured_v, ips, energy_j, gpu_j;
   std::uint64_t events = 0;
   double measured_total = 0;
   for (const auto& rep : res.reps) {
-    measured.push_back(rep.measured_s);
+    measured_v.push_back(rep.measured_s);
     if (rep.measured_s > 0) ips.push_back(rep.iterations / rep.measured_s);
     if (rep.energy.energy_j) energy_j.push_back(*rep.energy.energy_j);
+    if (rep.gpu_energy.energy_j) gpu_j.push_back(*rep.gpu_energy.energy_j);
     events += rep.harness_events;
     measured_total += rep.measured_s;
   }
-  res.measured_s = summarize_reps(measured);
+  res.measured_s = summarize_reps(measured_v);
   res.iterations_per_s = summarize_reps(ips);
   if (!res.reps.empty()) {
     const auto& e = res.reps.front().energy;
     res.energy_source = e.source;
     res.energy_method = to_string(e.method);
     res.energy_detail = e.detail;
+    res.energy_scope = e.scope;
+    for (const auto& rep : res.reps)
+      if (rep.energy.scope.rfind("partial", 0) == 0) res.energy_scope = rep.energy.scope;
+    if (e.scope == "node" && req.nranks > 1)
+      res.energy_scope = "partial: a node counter read by rank 0 covers rank 0's node only";
     res.energy_available = energy_j.size() == res.reps.size();
     if (res.energy_available) res.energy_j = summarize_reps(energy_j);
+    res.gpu_energy_available = !gpu_j.empty() && gpu_j.size() == res.reps.size();
+    if (res.gpu_energy_available) res.gpu_energy_j = summarize_reps(gpu_j);
   }
   res.overhead.events = events;
   res.overhead.measured_s = measured_total;
@@ -280,6 +434,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
     for (std::size_t p = 0; p < res.reps.front().phases.size(); ++p) {
       PhaseSummary ps;
       ps.name = res.reps.front().phases[p].name;
+      ps.counters.assign(res.counter_names.size(), 0.0);
       std::vector<double> totals;
       double sum_s = 0;
       for (const auto& rep : res.reps) {
@@ -292,6 +447,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
         ps.work.bytes += t.work.bytes;
         ps.work.flops += t.work.flops;
         ps.work.bytes_sent += t.work.bytes_sent;
+        for (std::size_t c = 0; c < t.counters.size() && c < ps.counters.size(); ++c) ps.counters[c] += t.counters[c];
       }
       ps.total_s = summarize_reps(totals);
       ps.share_fraction = res.measured_s.mean > 0 ? ps.total_s.mean / res.measured_s.mean : 0.0;
@@ -306,13 +462,26 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
     }
   }
 
-  auto merged = gather_latencies(all_latency, req.rank, req.nranks);
+  if (req.rank != 0) return res;
   std::string few;
-  for (auto& [name, samples] : merged) {
+  for (auto& [name, samples] : merge_ranks(all_by_rank)) {
     ChannelSummary c;
     c.name = name;
     for (double v : samples) c.histogram.add(v);
     c.latency = summarize_latency(std::move(samples));
+    bool first = true;
+    c.ranks_count = 0;
+    for (const auto& by_rank : all_by_rank) {
+      auto it = by_rank.find(name);
+      if (it == by_rank.end() || it->second.empty()) continue;
+      const auto own = summarize_latency(it->second);
+      ++c.ranks_count;
+      c.rank_p50_min_ns = first ? own.p50_ns : std::min(c.rank_p50_min_ns, own.p50_ns);
+      c.rank_p50_max_ns = first ? own.p50_ns : std::max(c.rank_p50_max_ns, own.p50_ns);
+      c.rank_p99_min_ns = first ? own.p99_ns : std::min(c.rank_p99_min_ns, own.p99_ns);
+      c.rank_p99_max_ns = first ? own.p99_ns : std::max(c.rank_p99_max_ns, own.p99_ns);
+      first = false;
+    }
     if (c.latency.count < 1000) few += (few.empty() ? "" : ", ") + name + " (" + std::to_string(c.latency.count) + ")";
     res.channels.push_back(std::move(c));
   }

@@ -36,6 +36,10 @@ double measure_stream_copy_bytes_per_s();
 double calibrate_event_cost_ns();
 
 SystemContext gather_system_context(const std::vector<std::string>& argv, int nranks);
+/// The 1-minute load average now (-1 when unreadable).
+double load_average_now();
+/// Warnings about the context: an unoptimised build, a machine busier than its cores.
+std::vector<std::string> context_warnings(const SystemContext& context);
 
 /// Repetition r's seed, derived from the base seed with splitmix64.
 std::uint64_t repetition_seed(std::uint64_t base, int r);

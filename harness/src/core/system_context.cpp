@@ -1,8 +1,10 @@
+#include <dlfcn.h>
 #include <mpi.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -14,22 +16,15 @@
 #include "core/runner.hpp"
 #include "motifbench/surrogates/local.hpp"
 
-namespace motifbench::detail {
-namespace {
+extern char** environ;
 
-std::string run_command(const std::string& cmd, bool* ok) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) {
-    *ok = false;
-    return out;
-  }
-  std::array<char, 256> buf{};
-  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  *ok = pclose(p) == 0;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
+namespace motifbench::detail {
+
+const char* build_git_commit();
+bool build_git_dirty();
+bool build_git_known();
+
+namespace {
 
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
@@ -43,7 +38,71 @@ std::string cpu_model() {
   return "unknown";
 }
 
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+// Which BLAS this process really mapped (LibTorch's), from /proc/self/maps.
+std::string mapped_blas() {
+  std::ifstream in("/proc/self/maps");
+  std::string line, found;
+  while (std::getline(in, line)) {
+    auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    std::string path = line.substr(slash);
+    auto base = path.substr(path.rfind('/') + 1);
+    if (base.rfind("libopenblas", 0) == 0 || base.rfind("libblas", 0) == 0 || base.rfind("libmkl", 0) == 0 ||
+        base.rfind("libblis", 0) == 0) {
+      if (found.find(path) == std::string::npos) found += (found.empty() ? "" : ", ") + path;
+    }
+  }
+  return found.empty() ? "none mapped" : found;
+}
+
+void fill_runtime_provenance(SystemContext& c) {
+  c.blas_library = mapped_blas();
+  // OpenBLAS' own thread count, when OpenBLAS is the BLAS.
+  using GetThreads = int (*)();
+  if (auto f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) c.blas_threads = f();
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string kv = *e;
+    for (const char* prefix : {"OMP_", "OPENBLAS_", "KOKKOS_", "MKL_", "GOMP_", "TORCH_"}) {
+      if (kv.rfind(prefix, 0) == 0) {
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) c.environment[kv.substr(0, eq)] = kv.substr(eq + 1);
+      }
+    }
+  }
+  double load[1] = {0};
+  if (getloadavg(load, 1) == 1) c.load_average_start = load[0];
+  c.cpu_governor = read_first_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
+  if (c.cpu_governor.empty()) c.cpu_governor = "unreadable";
+  c.optimised = c.build_type == "Release" || c.build_type == "RelWithDebInfo" || c.build_type == "MinSizeRel";
+}
+
 }  // namespace
+
+double load_average_now() {
+  double load[1] = {0};
+  return getloadavg(load, 1) == 1 ? load[0] : -1.0;
+}
+
+std::vector<std::string> context_warnings(const SystemContext& c) {
+  std::vector<std::string> w;
+  if (!c.optimised)
+    w.push_back("the build is not optimised (CMAKE_BUILD_TYPE=" + c.build_type + "); figures are not comparable");
+  auto busy = [&](double load, const char* when) {
+    if (load > c.cores)
+      w.push_back("load average " + std::to_string(load).substr(0, 5) + " at " + when + " exceeds the " +
+                  std::to_string(c.cores) + " cores: the machine was busy with other work");
+  };
+  busy(c.load_average_start, "start");
+  busy(c.load_average_end, "end");
+  return w;
+}
 
 SystemContext gather_system_context(const std::vector<std::string>& argv, int nranks) {
   SystemContext c;
@@ -71,16 +130,11 @@ SystemContext gather_system_context(const std::vector<std::string>& argv, int nr
   auto nl = c.mpi_library.find('\n');
   if (nl != std::string::npos) c.mpi_library = c.mpi_library.substr(0, nl);
   c.mpi_ranks = nranks;
-  bool ok = false;
-  std::string src = MOTIFBENCH_SOURCE_DIR;
-  c.git_commit = run_command("git -C '" + src + "' rev-parse HEAD 2>/dev/null", &ok);
-  c.git_known = ok && !c.git_commit.empty();
-  if (!c.git_known) {
-    c.git_commit = "unknown";
-  } else {
-    std::string status = run_command("git -C '" + src + "' status --porcelain --untracked-files=no 2>/dev/null", &ok);
-    c.git_dirty = ok && !status.empty();
-  }
+  // Recorded when the binary was built, not read from whatever is checked out now.
+  c.git_commit = build_git_commit();
+  c.git_dirty = build_git_dirty();
+  c.git_known = build_git_known();
+  fill_runtime_provenance(c);
   c.argv = argv;
   std::time_t now = std::time(nullptr);
   std::array<char, 32> ts{};

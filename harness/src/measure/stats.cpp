@@ -7,14 +7,22 @@
 
 namespace motifbench {
 
+std::uint64_t nearest_rank(std::uint64_t n, double p) {
+  if (n == 0) return 0;
+  if (!(p > 0)) return 1;  // also NaN
+  if (p >= 100) return n;
+  // p in thousandths of a percent: 99.9 -> 99900 of 100000.
+  const auto milli = static_cast<unsigned __int128>(std::llround(p * 1000.0));
+  const unsigned __int128 scale = 100000;
+  auto rank = static_cast<std::uint64_t>((milli * n + scale - 1) / scale);
+  if (rank < 1) rank = 1;
+  if (rank > n) rank = n;
+  return rank;
+}
+
 double percentile_sorted(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0.0;
-  if (p <= 0) return sorted.front();
-  const double n = static_cast<double>(sorted.size());
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * n));
-  if (rank < 1) rank = 1;
-  if (rank > sorted.size()) rank = sorted.size();
-  return sorted[rank - 1];
+  return sorted[nearest_rank(sorted.size(), p) - 1];
 }
 
 LatencySummary summarize_latency(std::vector<double> samples) {
@@ -67,8 +75,7 @@ double LogHistogram::bucket_upper_ns(std::size_t i) const {
 
 double LogHistogram::percentile_upper_ns(double p) const {
   if (m_total == 0) return 0.0;
-  auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(m_total)));
-  if (rank < 1) rank = 1;
+  const std::uint64_t rank = nearest_rank(m_total, p);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < m_counts.size(); ++i) {
     seen += m_counts[i];

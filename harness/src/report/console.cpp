@@ -82,13 +82,31 @@ void print_console(std::FILE* out, const RunResult& r) {
   }
   std::fprintf(out, "\nenergy: ");
   if (r.energy_available)
-    std::fprintf(out, "%.2f J +- %.2f J per repetition [%s, %s]\n", r.energy_j.mean, r.energy_j.stddev,
-                 r.energy_method.c_str(), r.energy_source.c_str());
+    std::fprintf(out, "%.2f J +- %.2f J per repetition [%s, %s; scope %s]\n", r.energy_j.mean, r.energy_j.stddev,
+                 r.energy_method.c_str(), r.energy_source.c_str(), r.energy_scope.c_str());
   else
     std::fprintf(out, "unavailable (%s)\n", r.energy_detail.c_str());
-  std::fprintf(out, "STREAM copy: %s | harness overhead: %.3f%% (%llu events x %.0f ns)\n",
+  if (!r.reps.empty()) {
+    const auto& rep = r.reps.back();
+    for (const auto& comp : rep.components) {
+      if (!comp.visible) {
+        std::fprintf(out, "  %-22s not visible (%s)\n", comp.name.c_str(), comp.where.c_str());
+        continue;
+      }
+      auto d = rep.energy.domains_j.find(comp.name);
+      std::fprintf(out, "  %-22s %8.3f CPU-s", comp.name.c_str(), comp.cpu_s);
+      if (d != rep.energy.domains_j.end()) std::fprintf(out, "  %8.2f J (estimate)", d->second);
+      std::fprintf(out, "\n");
+    }
+    if (r.gpu_energy_available)
+      std::fprintf(out, "gpu energy: %.2f J per repetition [measured, nvml]\n", r.gpu_energy_j.mean);
+  }
+  std::fprintf(out, "counters: %s\n", r.counters_status.c_str());
+  std::fprintf(out,
+               "STREAM copy: %s | harness overhead: %.3f%% (%llu events x %.0f ns measured; model %.0f ns)\n",
                fmt_rate(r.stream_copy_bytes_per_s, "B/s").c_str(), 100 * r.overhead.fraction,
-               static_cast<unsigned long long>(r.overhead.events), r.overhead.per_event_ns);
+               static_cast<unsigned long long>(r.overhead.events), r.overhead.per_event_ns,
+               r.overhead.model_per_event_ns);
   for (const auto& w : r.warnings) std::fprintf(out, "warning: %s\n", w.c_str());
   if (r.valid) {
     std::fprintf(out, "result: VALID\n");

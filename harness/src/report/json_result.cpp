@@ -34,11 +34,17 @@ nlohmann::json latency_json(const ChannelSummary& c) {
   j["histogram"] = {{"base_ns", c.histogram.base_ns()},
                     {"buckets_per_decade_count", c.histogram.buckets_per_decade()},
                     {"buckets", buckets}};
+  j["per_rank"] = {{"ranks_count", c.ranks_count},
+                   {"p50_min_ns", c.rank_p50_min_ns},
+                   {"p50_max_ns", c.rank_p50_max_ns},
+                   {"p99_min_ns", c.rank_p99_min_ns},
+                   {"p99_max_ns", c.rank_p99_max_ns}};
   return j;
 }
 
 nlohmann::json energy_json(const EnergyReading& e) {
   nlohmann::json j = {{"source", e.source}, {"method", to_string(e.method)}, {"detail", e.detail}};
+  if (!e.scope.empty()) j["scope"] = e.scope;
   j["energy_j"] = e.energy_j ? nlohmann::json(*e.energy_j) : nlohmann::json(nullptr);
   if (!e.domains_j.empty()) {
     nlohmann::json d = nlohmann::json::object();
@@ -46,6 +52,17 @@ nlohmann::json energy_json(const EnergyReading& e) {
     j["domains"] = d;
   }
   return j;
+}
+
+nlohmann::json components_json(const std::vector<ComponentCpu>& cs) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : cs) {
+    nlohmann::json e = {{"name", c.name}, {"visible", c.visible}, {"where", c.where}};
+    e["pid_index"] = c.pid;
+    e["cpu_s"] = c.visible ? nlohmann::json(c.cpu_s) : nlohmann::json(nullptr);
+    out.push_back(e);
+  }
+  return out;
 }
 
 nlohmann::json metrics_json(const MotifMetrics& m) {
@@ -81,6 +98,11 @@ nlohmann::json to_json(const RunResult& r) {
       {"git", {{"commit", c.git_commit}, {"dirty", c.git_dirty}, {"known", c.git_known}}},
       {"argv", c.argv},
       {"start_time_utc", c.start_time_utc},
+      {"blas", {{"library", c.blas_library}, {"threads_count", c.blas_threads}}},
+      {"environment", c.environment},
+      {"load_average", {{"start_ratio", c.load_average_start}, {"end_ratio", c.load_average_end}}},
+      {"cpu_governor", c.cpu_governor},
+      {"optimised_build", c.optimised},
   };
   j["run"] = {{"motif", r.motif},
               {"coupling", r.coupling},
@@ -113,6 +135,8 @@ nlohmann::json to_json(const RunResult& r) {
                     {"iterations_per_s", rep.measured_s > 0 ? rep.iterations / rep.measured_s : 0.0},
                     {"phases", phases},
                     {"energy", energy_json(rep.energy)},
+                    {"gpu_energy", energy_json(rep.gpu_energy)},
+                    {"components", components_json(rep.components)},
                     {"latency", rep_latency},
                     {"motif_metrics", metrics_json(rep.metrics)}});
   }
@@ -121,7 +145,11 @@ nlohmann::json to_json(const RunResult& r) {
   nlohmann::json phases = nlohmann::json::object();
   for (const auto& p : r.phases) {
     if (p.count == 0) continue;  // registered but unused in this mode
-    phases[p.name] = {{"total_s", rep_stats(p.total_s, "_s")},
+    nlohmann::json counters = nlohmann::json::object();
+    for (std::size_t c = 0; c < p.counters.size() && c < r.counter_names.size(); ++c)
+      counters[r.counter_names[c] + "_count"] = p.counters[c];
+    phases[p.name] = {{"counters", counters},
+                      {"total_s", rep_stats(p.total_s, "_s")},
                       {"share_fraction", p.share_fraction},
                       {"calls_count", p.count},
                       {"work", work_json(p.work)},
@@ -134,7 +162,33 @@ nlohmann::json to_json(const RunResult& r) {
   }
   nlohmann::json latency = nlohmann::json::object();
   for (const auto& ch : r.channels) latency[ch.name] = latency_json(ch);
-  nlohmann::json energy = {{"source", r.energy_source}, {"method", r.energy_method}, {"detail", r.energy_detail}};
+  nlohmann::json energy = {{"source", r.energy_source}, {"method", r.energy_method}, {"detail", r.energy_detail},
+                            {"scope", r.energy_scope},
+                            {"complete", r.energy_available && r.energy_scope.rfind("partial", 0) != 0}};
+  if (!r.reps.empty()) {
+    // Per component of the run, mean over repetitions: CPU seconds, and the
+    // estimate's joules where the estimate is the source.
+    nlohmann::json comps = nlohmann::json::object();
+    for (const auto& c0 : r.reps.front().components) {
+      std::vector<double> cpu, joules;
+      bool visible = true;
+      for (const auto& rep : r.reps)
+        for (const auto& c : rep.components)
+          if (c.name == c0.name) {
+            visible = visible && c.visible;
+            cpu.push_back(c.cpu_s);
+            auto d = rep.energy.domains_j.find(c.name);
+            if (d != rep.energy.domains_j.end()) joules.push_back(d->second);
+          }
+      nlohmann::json e = {{"visible", visible}, {"where", c0.where}};
+      e["cpu_s"] = visible ? nlohmann::json(summarize_reps(cpu).mean) : nlohmann::json(nullptr);
+      e["energy_j"] = visible && joules.size() == cpu.size() && !joules.empty()
+                          ? nlohmann::json(summarize_reps(joules).mean)
+                          : nlohmann::json(nullptr);
+      comps[c0.name] = e;
+    }
+    energy["components"] = comps;
+  }
   if (r.energy_available) {
     energy["energy_j"] = rep_stats(r.energy_j, "_j");
     energy["mean_power_w"] = r.measured_s.mean > 0 ? r.energy_j.mean / r.measured_s.mean : 0.0;
@@ -142,20 +196,44 @@ nlohmann::json to_json(const RunResult& r) {
     energy["energy_j"] = nullptr;
     energy["mean_power_w"] = nullptr;
   }
+  nlohmann::json gpu = {{"source", "nvml"}};
+  if (!r.reps.empty()) {
+    const auto& g = r.reps.front().gpu_energy;
+    gpu["method"] = to_string(g.method);
+    gpu["detail"] = g.detail;
+  } else {
+    gpu["method"] = "unavailable";
+    gpu["detail"] = "the run did not start";
+  }
+  gpu["energy_j"] = r.gpu_energy_available ? rep_stats(r.gpu_energy_j, "_j") : nlohmann::json(nullptr);
+  energy["gpu"] = gpu;
+  nlohmann::json counters = {{"status", r.counters_status}, {"names", r.counter_names}};
+  if (!r.counter_names.empty()) counters["scope"] = "the main thread of each rank, at the outer edges of each phase";
   j["summary"] = {
       {"measured_s", rep_stats(r.measured_s, "_s")},
       {"iterations_per_s", rep_stats(r.iterations_per_s, "_per_s")},
       {"phases", phases},
       {"latency", latency},
       {"energy", energy},
+      {"counters", counters},
       {"harness_overhead",
        {{"per_event_ns", r.overhead.per_event_ns},
+        {"model_per_event_ns", r.overhead.model_per_event_ns},
+        {"null_motif",
+         {{"without_harness_per_step_ns", r.overhead.null_without_ns_per_step},
+          {"with_harness_per_step_ns", r.overhead.null_with_ns_per_step},
+          {"overhead_per_step_ns", r.overhead.null_per_step_ns},
+          {"events_per_step_count", r.overhead.null_events_per_step},
+          {"rounds_count", r.overhead.null_rounds},
+          {"steps_per_round_count", r.overhead.null_steps_per_round}}},
         {"events_count", r.overhead.events},
         {"overhead_s", r.overhead.overhead_s},
         {"measured_with_harness_s", r.overhead.measured_s},
         {"measured_without_harness_s", r.overhead.measured_s - r.overhead.overhead_s},
         {"overhead_fraction", r.overhead.fraction},
-        {"method", "calibrated: events in the measured part x the mean cost of one event, measured in this run"}}},
+        {"method", "measured: the null motif's fixed work with vs without the per-step machinery, interleaved "
+                   "(median of rounds), per event; x the events of this run's measured part. "
+                   "model_per_event_ns is a tight loop of events, kept as a cross-check"}}},
   };
   j["roofline"] = {{"stream_copy_bytes_per_s", r.stream_copy_bytes_per_s},
                    {"method", "Kokkos copy of two 64 MiB double arrays, best of 5, bytes read + written"}};

@@ -32,6 +32,8 @@ struct Metric {
 struct Run {
   std::string file, key, label;
   std::vector<Metric> metrics;
+  bool valid = true;
+  std::string why_invalid;
 };
 
 double median(std::vector<double> v) {
@@ -105,6 +107,9 @@ Loaded load(const std::string& where) {
               run["size"].get<std::string>();
     r.key = r.label + "#" + run["config_hash"].get<std::string>();
     r.metrics = extract(d);
+    r.valid = d.value("valid", false);
+    if (!r.valid && d.contains("invalid_reasons") && !d["invalid_reasons"].empty())
+      r.why_invalid = d["invalid_reasons"][0].get<std::string>();
     l.runs.push_back(std::move(r));
   }
   return l;
@@ -171,6 +176,7 @@ int compare_main(int argc, char** argv) {
   CLI::App app{"motifbench compare: verdicts on every matched run's key metrics, against the measured noise"};
   std::string base, fresh, format = "table", out_file;
   double threshold = 0.05, alpha = 0.05;
+  bool allow_missing = false;
   app.add_option("BASE", base, "baseline result file or directory")->required();
   app.add_option("NEW", fresh, "new result file or directory")->required();
   app.add_option("--threshold", threshold, "relative change that counts as a difference (0.05 = 5%)")
@@ -178,6 +184,8 @@ int compare_main(int argc, char** argv) {
   app.add_option("--alpha", alpha, "significance level of the rank test")->capture_default_str()->check(CLI::Range(1e-6, 0.5));
   app.add_option("--format", format, "table | json")->capture_default_str()->check(CLI::IsMember({"table", "json"}));
   app.add_option("--out", out_file, "also write the JSON report to this file");
+  app.add_flag("--allow-missing", allow_missing,
+               "a baseline run missing from NEW is reported, not counted as a regression");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -185,6 +193,11 @@ int compare_main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
 
+  if (!std::isfinite(threshold) || !std::isfinite(alpha)) {
+    std::fprintf(stderr, "motifbench compare: error: --threshold and --alpha must be finite numbers "
+                         "(threshold in [0, 100], alpha in [1e-6, 0.5])\n");
+    return 2;
+  }
   Loaded b = load(base), n = load(fresh);
   std::vector<std::string> errors = b.errors;
   errors.insert(errors.end(), n.errors.begin(), n.errors.end());
@@ -205,6 +218,7 @@ int compare_main(int argc, char** argv) {
   nlohmann::json runs = nlohmann::json::array(), unmatched_base = nlohmann::json::array(),
                  unmatched_new = nlohmann::json::array();
   int regressions = 0;
+  nlohmann::json problems = nlohmann::json::array();  // regressions that are not a metric: missing, invalid
   std::map<std::string, const Run*> new_by_key;
   for (const auto& r : n.runs) new_by_key[r.key] = &r;
   std::map<std::string, bool> used;
@@ -212,10 +226,25 @@ int compare_main(int argc, char** argv) {
     auto it = new_by_key.find(rb.key);
     if (it == new_by_key.end()) {
       unmatched_base.push_back({{"run", rb.label}, {"key", rb.key}, {"file", rb.file}});
+      if (!allow_missing) {
+        ++regressions;
+        problems.push_back({{"run", rb.label}, {"verdict", "MISSING"},
+                            {"detail", "in BASE (" + rb.file + ") but not in NEW: the run failed, was dropped, or "
+                                       "its config changed"}});
+      }
       continue;
     }
     used[rb.key] = true;
     const Run& rn = *it->second;
+    if (!rn.valid && rb.valid) {
+      ++regressions;
+      problems.push_back({{"run", rb.label}, {"verdict", "INVALID"},
+                          {"detail", "valid in BASE, invalid in NEW (" + rn.file + "): " + rn.why_invalid}});
+    } else if (!rb.valid) {
+      problems.push_back({{"run", rb.label}, {"verdict", "BASE_INVALID"},
+                          {"detail", "the baseline run is invalid (" + rb.file + "): " + rb.why_invalid +
+                                     "; its figures are not a reference"}});
+    }
     nlohmann::json metrics = nlohmann::json::array();
     for (const auto& mb : rb.metrics) {
       const Metric* mn = nullptr;
@@ -268,7 +297,9 @@ int compare_main(int argc, char** argv) {
   report["runs"] = runs;
   report["unmatched_base"] = unmatched_base;
   report["unmatched_new"] = unmatched_new;
+  report["problems"] = problems;
   report["regressions_count"] = regressions;
+  const bool nothing_matched = runs.empty();
 
   if (!out_file.empty()) {
     std::ofstream o(out_file);
@@ -293,7 +324,15 @@ int compare_main(int argc, char** argv) {
     }
     for (const auto& u : unmatched_base) std::printf("\nunmatched in BASE: %s (%s)\n", u["run"].get<std::string>().c_str(), u["file"].get<std::string>().c_str());
     for (const auto& u : unmatched_new) std::printf("unmatched in NEW: %s (%s)\n", u["run"].get<std::string>().c_str(), u["file"].get<std::string>().c_str());
+    for (const auto& p : problems)
+      std::printf("%s: %s: %s\n", p["verdict"].get<std::string>().c_str(), p["run"].get<std::string>().c_str(),
+                  p["detail"].get<std::string>().c_str());
     std::printf("\n%zu matched, %zu unmatched, %d regression(s)\n", runs.size(), unmatched_base.size() + unmatched_new.size(), regressions);
+  }
+  if (nothing_matched) {
+    std::fprintf(stderr, "motifbench compare: error: no run in NEW matches a run in BASE (same motif, coupling, size "
+                         "and config hash): nothing was compared\n");
+    return 2;
   }
   return regressions > 0 ? 1 : 0;
 }

@@ -1,0 +1,103 @@
+// Declared work against hand counts on tiny inputs, per the README's
+// convention: bytes read + written, each array element once per kernel
+// (however often a stencil touches it); flops as written, a transcendental
+// function counted as one.
+#include <gtest/gtest.h>
+
+#include <Kokkos_Core.hpp>
+
+#include "adaptive_training/kernels.hpp"
+#include "digital_replica/kernels.hpp"
+#include "distributed_models/kernels.hpp"
+#include "dynamic_orchestration/kernels.hpp"
+#include "inverse_design/kernels.hpp"
+#include "multistage_pipeline/kernels.hpp"
+
+namespace motifbench {
+namespace {
+
+TEST(DeclaredWork, DigitalReplicaPredictAndApplyOn4x4) {
+  // 16 cells; predict reads c, t (8 B) and writes cn, tn, 2 features (16 B).
+  auto w = digital_replica::predict_work(16);
+  EXPECT_DOUBLE_EQ(w.bytes, 16 * (8 + 16));
+  EXPECT_DOUBLE_EQ(w.flops, 16 * 24);
+  // apply: reads frac, c, t (12 B), writes c, t (8 B).
+  EXPECT_DOUBLE_EQ(digital_replica::apply_closure_work(16).bytes, 16 * 20);
+}
+
+TEST(DeclaredWork, DigitalReplicaExactClosureCountsItsNewtonIterations) {
+  using namespace digital_replica;
+  Closure cl;
+  FeatureScale fs;
+  Kokkos::View<float* [2], Kokkos::LayoutRight> features("f", 4);
+  Kokkos::View<float*> frac("frac", 4);
+  auto h = Kokkos::create_mirror_view(features);
+  const float cs[4] = {0.9f, 0.5f, 0.0f, 0.7f}, ts[4] = {0.2f, 0.8f, 0.5f, 1.5f};
+  std::int64_t reference = 0;
+  for (int i = 0; i < 4; ++i) {
+    h(i, 0) = cs[i];
+    h(i, 1) = ts[i];
+    exact_fraction(cs[i], fs.t0 + fs.q * ts[i], cl, reference);
+  }
+  Kokkos::deep_copy(features, h);
+  const auto newton = exact_closure<Kokkos::DefaultExecutionSpace>("test::exact", 4, cl, fs, features, frac);
+  EXPECT_EQ(newton, reference);
+  EXPECT_GE(newton, 3 * cl.substeps) << "three burning cells take at least one iteration per sub-step";
+  auto w = exact_closure_work(4, newton);
+  EXPECT_DOUBLE_EQ(w.bytes, 4 * 12);  // reads 2 features, writes the fraction
+  EXPECT_DOUBLE_EQ(w.flops, 4 * 5.0 + 27.0 * newton);
+  EXPECT_GT(w.flops, 0.0) << "the most expensive phase must declare its flops";
+}
+
+TEST(DeclaredWork, DynamicOrchestrationCountsEachPositionOnce) {
+  // 2 members x 3 particles, 5 sub-steps, 4 x 4 bins: positions read and
+  // written once (16 B each) whatever the sub-steps, bins written at most once.
+  auto w = dynamic_orchestration::langevin_work(6, 5, 4);
+  EXPECT_DOUBLE_EQ(w.bytes, 6 * 16 + 16 * 4);
+  EXPECT_DOUBLE_EQ(w.flops, 6 * (5 + 36 * 5));
+  EXPECT_DOUBLE_EQ(w.items, 30);
+  auto f = dynamic_orchestration::frames_work(2, 3, 2);
+  EXPECT_DOUBLE_EQ(f.bytes, 6 * 8 + 2 * 4 * 4);
+}
+
+TEST(DeclaredWork, DistributedModelsAnalysisReadsEachImageTwice) {
+  // 2 frames of 8 x 8 floats (256 B): find_peaks and pool each read the image
+  // once; a count (4 B) and 64 features (256 B) are written.
+  auto a = distributed_models::analysis_work(2, 8);
+  EXPECT_DOUBLE_EQ(a.bytes, 2 * (256 + 4 + 256 + 256));
+  // Edge: the id read (4 B), the image written then read by pool, the features written.
+  auto e = distributed_models::edge_work(2, 8);
+  EXPECT_DOUBLE_EQ(e.bytes, 2 * (4 + 256 + 256 + 256));
+}
+
+TEST(DeclaredWork, AdaptiveTrainingFlopsFollowTheTimeStep) {
+  using namespace adaptive_training;
+  Kokkos::View<float**, Kokkos::LayoutRight> x("x", 8, 3);
+  Kokkos::View<float*> y("y", 8);
+  const auto coarse = pendulum<Kokkos::DefaultExecutionSpace>("test::pendulum", 7, 0, 0.1f, 0.02f, x, y);
+  const auto fine = pendulum<Kokkos::DefaultExecutionSpace>("test::pendulum", 7, 0, 0.1f, 0.01f, x, y);
+  // The same 8 samples: halving dt doubles the RK4 steps (to within rounding of each end time).
+  EXPECT_NEAR(static_cast<double>(fine), 2.0 * coarse, 8.0);
+  EXPECT_GT(pendulum_work(8, fine).flops, 1.9 * pendulum_work(8, coarse).flops - 14 * 8);
+  EXPECT_DOUBLE_EQ(pendulum_work(8, fine).flops, 14.0 * 8 + 52.0 * fine);
+  EXPECT_DOUBLE_EQ(pendulum_work(8, fine).bytes, 8 * 16);  // x (12 B) and y (4 B) written
+}
+
+TEST(DeclaredWork, InverseDesignJacobiOn4x4) {
+  // 10 sweeps of 16 cells: u and f read, u' written (12 B); 6 flops.
+  auto w = inverse_design::jacobi_work(4, 10);
+  EXPECT_DOUBLE_EQ(w.bytes, 160 * 12);
+  EXPECT_DOUBLE_EQ(w.flops, 160 * 6);
+}
+
+TEST(DeclaredWork, MultistagePipelineDescriptorsAndMinimise) {
+  // 3 candidates of 6 atoms: id (4 B) and atoms (72 B) read, 8 descriptors (32 B) written.
+  EXPECT_DOUBLE_EQ(multistage_pipeline::descriptors_work(3, 6, 8).bytes, 3 * (4 + 72 + 32));
+  // Plus the pocket of 5 sites (60 B) read once; one score (4 B) written per candidate.
+  auto m = multistage_pipeline::minimise_work(3, 6, 5, 10, 2);
+  EXPECT_DOUBLE_EQ(m.bytes, 3 * (4 + 72 + 4) + 60);
+  EXPECT_DOUBLE_EQ(m.flops, 40.0 * 3 * 10 * 2 * 6 * 5);
+}
+
+}  // namespace
+}  // namespace motifbench

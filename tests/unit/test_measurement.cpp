@@ -1,0 +1,177 @@
+// Measurement integrity: thread-safe latency, harness overhead measured on the
+// null work, nothing pushed into Kokkos Tools, energy over every component,
+// NVML through dlopen, hardware counters that say why they are missing.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
+
+#include <Kokkos_Core.hpp>
+
+#include "core/null_motif.hpp"
+#include "core/run_context_impl.hpp"
+#include "core/runner.hpp"
+#include "measure/counters.hpp"
+#include "motifbench/energy.hpp"
+
+namespace motifbench {
+namespace {
+namespace fs = std::filesystem;
+
+TEST(Latency, RecordingIsSafeFromManyThreads) {
+  ConfigSchema schema;
+  Config cfg(schema);
+  detail::RunContextImpl ctx(cfg, Coupling::None, 0, 0, 1);
+  constexpr int kThreads = 4, kEach = 20000;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&ctx, t] {
+      for (int i = 0; i < kEach; ++i) ctx.record_latency_ns(t % 2 ? "a" : "b", static_cast<double>(i));
+    });
+  for (auto& t : ts) t.join();
+  auto lat = ctx.take_latencies();
+  EXPECT_EQ(lat["a"].size() + lat["b"].size(), static_cast<std::size_t>(kThreads * kEach));
+  EXPECT_EQ(ctx.events(), static_cast<std::uint64_t>(kThreads * kEach));
+}
+
+int g_regions = 0;
+void count_region(const char*) { ++g_regions; }
+
+TEST(Overhead, HarnessMeasurementsPushNoKokkosRegions) {
+  Kokkos::Tools::Experimental::set_push_region_callback(count_region);
+  g_regions = 0;
+  (void)detail::calibrate_event_cost_ns();
+  (void)detail::measure_harness_overhead(2, 50, 64);
+  const int during_measurement = g_regions;
+  // Control: a motif's phase does reach the tool.
+  ConfigSchema schema;
+  Config cfg(schema);
+  detail::RunContextImpl ctx(cfg, Coupling::None, 0, 0, 1);
+  { ScopedPhase p(ctx, ctx.phase("simulate")); }
+  const int after_phase = g_regions;
+  Kokkos::Tools::Experimental::set_push_region_callback(nullptr);
+  EXPECT_EQ(during_measurement, 0);
+  EXPECT_EQ(after_phase, 1);
+}
+
+TEST(Overhead, NullMotifMeasuresWithAndWithoutTheMachinery) {
+  auto m = detail::measure_harness_overhead(3, 200, 256);
+  EXPECT_EQ(m.rounds, 3);
+  EXPECT_EQ(m.steps_per_round, 200);
+  EXPECT_GT(m.without_ns_per_step, 0.0);
+  EXPECT_GT(m.with_ns_per_step, 0.0);
+  // One phase (2 edges), one work declaration, two latency samples, the loop event.
+  EXPECT_DOUBLE_EQ(m.events_per_step, 6.0);
+}
+
+fs::path scratch(const std::string& what) {
+  fs::path p = fs::path(::testing::TempDir()) /
+               (what + "_" + std::to_string(::getpid()) + "_" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+TEST(EnergyScope, ProcStatCpuTimeParsesOddCommandNames) {
+  auto root = scratch("proc");
+  fs::create_directories(root / "4242");
+  // Fields: pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
+  std::ofstream(root / "4242" / "stat") << "4242 (my (odd) prog) S 1 1 1 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0\n";
+  auto cpu = proc_cpu_s(4242, root.string());
+  ASSERT_TRUE(cpu.has_value());
+  EXPECT_NEAR(*cpu, 300.0 / static_cast<double>(sysconf(_SC_CLK_TCK)), 1e-12);
+  EXPECT_FALSE(proc_cpu_s(4243, root.string()).has_value()) << "a gone process has no figure, not 0";
+  fs::remove_all(root);
+}
+
+TEST(EnergyScope, EstimateCoversEveryComponentAndNamesWhatItCannotSee) {
+  std::vector<ComponentCpu> all{{"ranks", 0, 2.0, true, ""},
+                                {"inference_server[0]", 11, 2.5, true, "unix:/x"},
+                                {"redis", 12, 0.5, true, "127.0.0.1:1"}};
+  auto r = estimate_energy(all, 10.0, 10.0, 1.0, "");
+  EXPECT_EQ(r.method, EnergyMethod::Estimated);
+  ASSERT_TRUE(r.energy_j.has_value());
+  EXPECT_NEAR(*r.energy_j, 5.0 * 10.0 + 10.0 * 1.0, 1e-9);
+  EXPECT_NEAR(r.domains_j.at("inference_server[0]"), 25.0, 1e-9);
+  EXPECT_EQ(r.scope, "processes");
+  all.push_back({"inference_server[1]", 0, 0.0, false, "node7:50051"});
+  r = estimate_energy(all, 10.0, 10.0, 1.0, "");
+  EXPECT_NEAR(*r.energy_j, 60.0, 1e-9);
+  EXPECT_EQ(r.scope.rfind("partial", 0), 0u) << r.scope;
+  EXPECT_NE(r.scope.find("node7:50051"), std::string::npos) << r.scope;
+  EXPECT_EQ(r.domains_j.count("inference_server[1]"), 0u) << "an unseen component gets no figure, not 0 J";
+}
+
+TEST(EnergyScope, PowercapAddsDramAndLeavesPsysOut) {
+  auto root = scratch("powercap");
+  auto zone = [](const fs::path& dir, const std::string& name, unsigned long long uj) {
+    fs::create_directories(dir);
+    std::ofstream(dir / "name") << name << "\n";
+    std::ofstream(dir / "energy_uj") << uj << "\n";
+    std::ofstream(dir / "max_energy_range_uj") << 1'000'000'000ULL << "\n";
+  };
+  zone(root / "intel-rapl:0", "package-0", 0);
+  zone(root / "intel-rapl:0" / "intel-rapl:0:0", "core", 0);
+  zone(root / "intel-rapl:0" / "intel-rapl:0:1", "dram", 0);
+  zone(root / "intel-rapl:1", "psys", 0);
+  auto m = make_powercap_meter(root.string(), nullptr);
+  ASSERT_NE(m, nullptr);
+  m->start();
+  std::ofstream(root / "intel-rapl:0" / "energy_uj") << 3'000'000 << "\n";
+  std::ofstream(root / "intel-rapl:0" / "intel-rapl:0:0" / "energy_uj") << 2'000'000 << "\n";
+  std::ofstream(root / "intel-rapl:0" / "intel-rapl:0:1" / "energy_uj") << 1'000'000 << "\n";
+  std::ofstream(root / "intel-rapl:1" / "energy_uj") << 9'000'000 << "\n";
+  auto r = m->stop();
+  ASSERT_TRUE(r.energy_j.has_value());
+  EXPECT_NEAR(*r.energy_j, 4.0, 1e-9) << "package 3 J + DRAM 1 J; core is inside the package, psys overlaps";
+  EXPECT_NEAR(r.domains_j.at("dram(intel-rapl:0:1)"), 1.0, 1e-9);
+  EXPECT_NEAR(r.domains_j.at("psys(intel-rapl:1)"), 9.0, 1e-9);
+  EXPECT_EQ(r.domains_j.count("core(intel-rapl:0:0)"), 0u);
+  fs::remove_all(root);
+}
+
+TEST(Nvml, ReadsEveryGpuThroughDlopen) {
+  std::string why;
+  auto m = make_nvml_meter(MOTIFBENCH_FAKE_NVML, &why);
+  ASSERT_NE(m, nullptr) << why;
+  m->start();
+  auto r = m->stop();
+  EXPECT_EQ(r.method, EnergyMethod::Measured);
+  EXPECT_EQ(r.source, "nvml");
+  ASSERT_TRUE(r.energy_j.has_value());
+  EXPECT_NEAR(*r.energy_j, 2.0, 1e-9);  // 1 J per fake GPU
+  EXPECT_EQ(r.domains_j.size(), 2u);
+  EXPECT_NEAR(r.domains_j.at("gpu1 Fake GPU"), 1.0, 1e-9);
+}
+
+TEST(Nvml, MissingLibraryOrGpuIsUnavailableWithTheReason) {
+  std::string why;
+  EXPECT_EQ(make_nvml_meter("/nonexistent/libnvidia-ml.so.1", &why), nullptr);
+  EXPECT_NE(why.find("cannot load"), std::string::npos) << why;
+  setenv("FAKE_NVML_GPUS", "0", 1);
+  EXPECT_EQ(make_nvml_meter(MOTIFBENCH_FAKE_NVML, &why), nullptr);
+  unsetenv("FAKE_NVML_GPUS");
+  EXPECT_NE(why.find("no GPU"), std::string::npos) << why;
+}
+
+TEST(Counters, UnavailableSaysWhyAndNoneIsOff) {
+  std::string why;
+  EXPECT_EQ(detail::make_hardware_counters("none", &why), nullptr);
+  EXPECT_NE(why.find("switched off"), std::string::npos);
+  why.clear();
+  auto c = detail::make_hardware_counters("auto", &why);
+  if (c) {
+    EXPECT_FALSE(c->names().empty());
+    std::vector<long long> v(c->names().size());
+    c->read(v.data());
+  } else {
+    EXPECT_FALSE(why.empty()) << "no counters must come with a reason";
+  }
+}
+
+}  // namespace
+}  // namespace motifbench
