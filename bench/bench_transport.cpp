@@ -127,7 +127,7 @@ void BM_StorePutGet(benchmark::State& state) {
   const std::string tag = "motifbench-" + std::to_string(getpid()) + "-bench";
   if (Kind == 0) store = make_memory_store();
   if (Kind == 1) store = make_shm_store("/" + tag);
-  if (Kind == 2) store = make_file_store("/tmp/" + tag);
+  if (Kind == 2) store = make_file_store("/tmp");
   std::vector<char> payload(static_cast<std::size_t>(state.range(0)), 'x'), back;
   for (auto _ : state) {
     store->put("bench", payload.data(), payload.size());

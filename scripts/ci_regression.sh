@@ -11,6 +11,8 @@
 #   MOTIFBENCH_THRESHOLD   relative change that counts (default 0.25: tiny runs on shared machines drift
 #                          between runs by more than their in-run noise shows)
 #   MOTIFBENCH_BIN         the motifbench binary (default build/default/motifbench, else build/ci/motifbench)
+#   MOTIFBENCH_BASELINES   folder of the baselines (default ci/baselines)
+#   MOTIFBENCH_SWEEP_OUT   where the sweep writes (default results/ci-sweep)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 machine="${MOTIFBENCH_MACHINE:-$(uname -m)-$(nproc)cores}"
@@ -20,7 +22,7 @@ if [ -z "$bin" ]; then
   for b in build/default/motifbench build/ci/motifbench; do [ -x "$b" ] && bin="$b" && break; done
 fi
 [ -x "${bin:-}" ] || { echo "ci_regression: build motifbench first (scripts/build.sh)" >&2; exit 2; }
-baseline="ci/baselines/$machine"
+baseline="${MOTIFBENCH_BASELINES:-ci/baselines}/$machine"
 refresh=0
 [ "${1:-}" = "--refresh" ] && refresh=1
 # Check for a baseline before spending minutes on a sweep.
@@ -28,7 +30,7 @@ if [ "$refresh" = 0 ] && [ ! -d "$baseline" ]; then
   echo "ci_regression: no baseline for machine type '$machine'; create one with: scripts/ci_regression.sh --refresh" >&2
   exit 2
 fi
-out="results/ci-sweep"
+out="${MOTIFBENCH_SWEEP_OUT:-results/ci-sweep}"
 rm -rf "$out"
 sweep_rc=0
 "$bin" sweep --motif=all --coupling=all --size=tiny --repetitions=5 --seed=1 --out-dir="$out" || sweep_rc=$?

@@ -7,6 +7,9 @@
 //
 // Mode `none` computes the exact closure on every cell: the baseline the
 // surrogate's speed-up is measured against.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -437,6 +440,20 @@ void register_digital_replica(Registry& registry) {
   info.summary = "reaction-diffusion simulation whose stiff per-cell closure is a surrogate, checked and retrained online";
   info.couplings = {Coupling::Tight, Coupling::SemiTight, Coupling::Loose, Coupling::None};
   info.declare_config = digital_replica::declare;
+  // Checked before the run, not after it: a path that cannot be written.
+  info.check_config = [](const Config& c) -> std::string {
+    const std::string& out = c.get_string("output.model");
+    if (out.empty()) return "";
+    const auto slash = out.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : out.substr(0, slash));
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return "output.model: the folder '" + dir + "' does not exist";
+    if (::access(dir.c_str(), W_OK) != 0) return "output.model: the folder '" + dir + "' is not writable";
+    if (::stat(out.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      return "output.model: '" + out + "' exists and is not a regular file";
+    return "";
+  };
   info.memory_bytes = [](const Config& c) {
     const double n = static_cast<double>(c.get_int("grid.nx")) * static_cast<double>(c.get_int("grid.ny"));
     const double batch = c.get_int("surrogate.batch") > 0 ? std::min<double>(c.get_int("surrogate.batch"), n) : n;

@@ -1,9 +1,13 @@
 // The inference server: gRPC (KServe v2 shape) in front of LibTorch models,
 // with optional dynamic batching.
 #include <grpcpp/grpcpp.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <torch/script.h>
-#include <torch/torch.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -329,6 +333,33 @@ class Service final : public inference::GRPCInferenceService::Service {
   std::map<std::string, std::unique_ptr<Batcher>> m_batchers;
 };
 
+// Only a socket that nobody listens on (left by a killed server) is removed;
+// a regular file, a directory, a link or a live server's socket is refused.
+void remove_stale_socket(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;  // nothing there
+  if (!S_ISSOCK(st.st_mode))
+    throw std::runtime_error("refusing to listen on '" + path + "': it exists and is not a socket (remove it yourself)");
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof a.sun_path) throw std::runtime_error("socket path too long: '" + path + "'");
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool live = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  if (fd >= 0) ::close(fd);
+  if (live) throw std::runtime_error("refusing to listen on '" + path + "': a server is listening there");
+  ::unlink(path.c_str());
+}
+
+// serve's signal handling: a handler (not a blocked mask) so that the signal is
+// handled whichever thread receives it, OpenBLAS' pool threads (created when
+// the library loads, before main) included. The handler only writes a byte.
+int g_stop_pipe[2] = {-1, -1};
+void on_stop_signal(int sig) {
+  const unsigned char b = static_cast<unsigned char>(sig);
+  if (::write(g_stop_pipe[1], &b, 1) < 0) _exit(128 + sig);
+}
+
 class GrpcServer final : public InferenceServer {
  public:
   explicit GrpcServer(const ServerOptions& opt) : m_service(opt) {
@@ -336,8 +367,9 @@ class GrpcServer final : public InferenceServer {
     int port = 0;
     const bool unix_socket = opt.listen.rfind("unix:", 0) == 0;
     if (unix_socket) {
-      m_socket_path = opt.listen.substr(5);
-      ::unlink(m_socket_path.c_str());  // a stale file from a killed server
+      const std::string path = opt.listen.substr(5);
+      remove_stale_socket(path);  // throws for anything but a dead server's socket
+      m_socket_path = path;
       b.AddListeningPort(opt.listen, grpc::InsecureServerCredentials());
     } else {
       b.AddListeningPort(opt.listen, grpc::InsecureServerCredentials(), &port);
@@ -403,12 +435,17 @@ int serve_main(int argc, char** argv, const std::string& version) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  // Signals go to one thread that shuts the server down cleanly.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // SIGINT/SIGTERM: stop accepting, drain in-flight requests (1 s bound),
+  // remove the socket, exit 0.
+  if (::pipe2(g_stop_pipe, O_CLOEXEC) != 0) {
+    std::fprintf(stderr, "motifbench serve: error: pipe failed\n");
+    return 2;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   set_threads(opt.torch_threads);
   std::unique_ptr<InferenceServer> server;
   try {
@@ -420,15 +457,17 @@ int serve_main(int argc, char** argv, const std::string& version) {
   std::printf("motifbench serve: listening on %s\n", server->endpoint().c_str());
   std::fflush(stdout);
   std::thread stopper([&] {
-    int sig = 0;
-    sigwait(&set, &sig);
+    unsigned char b = 0;
+    while (::read(g_stop_pipe[0], &b, 1) < 0 && errno == EINTR) {
+    }
     server->shutdown();
   });
   server->wait();
   // Wake the stopper if the server ended for another reason.
-  pthread_kill(stopper.native_handle(), SIGTERM);
+  const unsigned char zero = 0;
+  if (::write(g_stop_pipe[1], &zero, 1) < 0) std::perror("motifbench serve: write");
   stopper.join();
-  server.reset();
+  server.reset();  // removes the socket file
   return 0;
 }
 

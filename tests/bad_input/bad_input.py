@@ -18,6 +18,22 @@ def main():
     malformed = os.path.join(scratch, "malformed.json")
     with open(malformed, "w") as f:
         f.write('{"grid": {"nx": 32,,}')
+    duplicate_file = os.path.join(scratch, "duplicate.json")
+    with open(duplicate_file, "w") as f:
+        f.write('{"grid.nx": 32, "grid.nx": 64}')
+    deep_file = os.path.join(scratch, "deep.json")
+    with open(deep_file, "w") as f:
+        f.write('{"a": ' * 200000 + '1' + '}' * 200000)
+    a_dir = os.path.join(scratch, "a_dir")
+    os.makedirs(a_dir, exist_ok=True)
+    fifo = os.path.join(scratch, "fifo")
+    os.mkfifo(fifo)
+    target = os.path.join(scratch, "target.txt")
+    with open(target, "w") as f:
+        f.write("keep me\n")
+    untouched = [target]
+    link = os.path.join(scratch, "link.json")
+    os.symlink(target, link)
     unknown_key_file = os.path.join(scratch, "unknown_key.json")
     with open(unknown_key_file, "w") as f:
         f.write('{"grid": {"nz": 32}}')
@@ -72,11 +88,28 @@ def main():
          ["--set", "ensemble.members=1048576", "--set", "ensemble.particles=1048576"], "GiB per rank"),
         ("frames beyond memory", ["--motif=distributed_models"] + base +
          ["--set", "edge.count=4096", "--set", "frame.size=4096"], "GiB per rank"),
+        # Outputs never destroy what is there, and are checked before the run.
+        ("--out is a directory", dr + ["--size=tiny", f"--out={a_dir}"], "is a directory"),
+        ("--out is a FIFO", dr + ["--size=tiny", f"--out={fifo}"], "not a regular file"),
+        ("--out is a symlink", dr + ["--size=tiny", f"--out={link}"], "symbolic link"),
+        ("--config is a directory", dr + base + [f"--config={a_dir}"], "is a directory"),
+        ("output.model in a missing folder", dr + base + ["--set", f"output.model={scratch}/no/such/m.pt"],
+         "output.model: the folder"),
+        # Numbers parse one way everywhere; duplicates are refused.
+        ("duplicate key in a config file", dr + base + [f"--config={duplicate_file}"], "twice"),
+        ("same --set key twice", dr + base + ["--set", "grid.nx=32", "--set", "grid.nx=64"], "twice"),
+        ("leading space in a number", dr + base + ["--set", "grid.nx= 32"], "without spaces"),
+        ("trailing space in a number", dr + base + ["--set", "grid.nx=32 "], "without spaces"),
+        ("seed beyond 64 bits", dr + base + ["--seed=18446744073709551616"], "run.seed"),
+        ("config nested 200000 deep", dr + base + [f"--config={deep_file}"], "nests deeper"),
+        ("validate a directory", ["validate", a_dir], "is a directory"),
+        ("validate a result nested 200000 deep", ["validate", deep_file], "nested too deep"),
     ]
     # Edge values that are legal must run, not crash (a replay buffer smaller
     # than one drift check once erased a vector with first > last).
     must_run = [
         ("replay buffer smaller than a check", dr + base + ["--set", "retrain.buffer=16", "--repetitions=1"]),
+        ("a tiny minimum time is kept as given", dr + base + ["--min-time-s=1e-7", "--repetitions=1"]),
     ]
     failed = 0
     for name, args, expect in cases:
@@ -104,7 +137,7 @@ def main():
                     problems.append("wrote a result that looks valid")
             except ValueError:
                 problems.append("left a malformed result file")
-        leftovers = [f for f in os.listdir(scratch) if ".tmp." in f or ".probe." in f]
+        leftovers = [f for f in os.listdir(scratch) if ".tmp." in f or "probe" in f]
         if leftovers:
             problems.append(f"left {leftovers}")
         if problems:
@@ -114,11 +147,20 @@ def main():
             print(f"ok   {name}: exit {r.returncode}: {msg.strip().splitlines()[-1][:150]}")
     for name, args in must_run:
         r = subprocess.run([exe] + args, capture_output=True, text=True, timeout=300)
-        if r.returncode != 0 or "result: VALID" not in r.stdout:
+        problem = r.returncode != 0 or "result: VALID" not in r.stdout
+        if not problem and "--min-time-s=1e-7" in args:
+            import json
+            doc = json.load(open(out))
+            problem = doc["run"]["config_requested"].get("run.min_time_s") != "1e-7"
+        if problem:
             failed += 1
             print(f"FAIL {name}: exit {r.returncode}\n  output: {(r.stdout + r.stderr).strip()[-400:]}")
         else:
             print(f"ok   {name}: runs, VALID")
+    for path in untouched:
+        if open(path).read() != "keep me\n" or not os.path.islink(link):
+            failed += 1
+            print(f"FAIL {path} or the link to it was changed")
     print(f"{len(cases) + len(must_run) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -5,7 +5,9 @@ socket file, no shared-memory segment). Every server is on loopback and every
 test is bounded in time.
 
 Usage: fault.py MOTIFBENCH SCRATCH_DIR CASE
-CASE: server_killed | redis_killed | unreachable_server | sigint
+CASE: server_killed | redis_killed | unreachable_server | sigint | sigterm
+      | watch:<motif>:server | watch:<motif>:redis   (size small, default settings)
+      | serve_signals | serve_listen_on_file | too_many_threads
 """
 import glob
 import json
@@ -69,10 +71,90 @@ def free_port():
     return port
 
 
+def serve_cases(exe, scratch, case):
+    """`motifbench serve` on its own: clean exit on signals, never deletes a non-socket."""
+    sock = os.path.join(scratch, "serve.sock")
+    if case == "serve_signals":
+        # 8 x SIGTERM and 8 x SIGINT: exit 0 and the socket removed, every time.
+        bad = []
+        for i in range(16):
+            if os.path.exists(sock):
+                os.remove(sock)
+            p = subprocess.Popen([exe, "serve", "--listen", f"unix:{sock}"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            line = p.stdout.readline()
+            if "listening on" not in line:
+                p.kill()
+                bad.append(f"try {i}: did not start: {line!r}")
+                continue
+            sig = signal.SIGTERM if i % 2 == 0 else signal.SIGINT
+            p.send_signal(sig)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                bad.append(f"try {i}: hung after {sig.name}")
+                continue
+            if p.returncode != 0:
+                bad.append(f"try {i}: {sig.name} gave exit {p.returncode}")
+            if os.path.exists(sock):
+                bad.append(f"try {i}: socket left behind after {sig.name}")
+        if bad:
+            print("FAIL serve_signals: " + "; ".join(bad[:6]))
+            return 1
+        print("ok serve_signals: 16 of 16 signals (SIGTERM, SIGINT) gave exit 0 and removed the socket")
+        return 0
+    if case == "serve_listen_on_file":
+        victim = os.path.join(scratch, "precious.txt")
+        with open(victim, "w") as f:
+            f.write("keep me\n")
+        r = subprocess.run([exe, "serve", "--listen", f"unix:{victim}"], capture_output=True, text=True, timeout=30)
+        intact = open(victim).read() == "keep me\n"
+        if r.returncode == 0 or not intact or "not a socket" not in r.stderr:
+            print(f"FAIL serve_listen_on_file: exit {r.returncode}, file intact {intact}, stderr {r.stderr[-300:]!r}")
+            return 1
+        print(f"ok serve_listen_on_file: refused (exit {r.returncode}), the file is intact")
+        return 0
+    return None
+
+
 def main():
     exe, scratch, case = sys.argv[1:4]
     os.makedirs(scratch, exist_ok=True)
-    out = os.path.join(scratch, f"{case}.json")
+    done = serve_cases(exe, scratch, case)
+    if done is not None:
+        return done
+    if case == "sigkill_sweep":
+        # kill -9 leaves the private socket folder (and any shm segment) behind;
+        # the next run's startup sweep removes them, since their owner is gone.
+        out = os.path.join(scratch, "sigkill.json")
+        p = subprocess.Popen([exe, "--motif=digital_replica", "--size=tiny", f"--out={out}", "--quiet",
+                              "--min-time-s=60", "--coupling=semi-tight", "--set", "check.every=2", "--set",
+                              "check.threshold=0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for_child(p.pid, " serve ")
+        time.sleep(2.0)
+        p.kill()
+        p.communicate()
+        time.sleep(0.5)
+        before = glob.glob(f"/tmp/motifbench-{p.pid}-*") + glob.glob(f"/dev/shm/motifbench-{p.pid}-*")
+        r = subprocess.run([exe, "--motif=null", "--coupling=none", "--size=tiny", f"--out={scratch}/after.json"],
+                           capture_output=True, text=True, timeout=120)
+        after = glob.glob(f"/tmp/motifbench-{p.pid}-*") + glob.glob(f"/dev/shm/motifbench-{p.pid}-*")
+        if not before or after or r.returncode != 0 or "stale" not in r.stderr:
+            print(f"FAIL sigkill_sweep: left by kill -9: {before}; after the next run: {after}; "
+                  f"exit {r.returncode}; stderr {r.stderr[-300:]!r}")
+            return 1
+        print(f"ok sigkill_sweep: kill -9 left {len(before)} entr(ies); the next run removed them")
+        return 0
+    if case == "too_many_threads":
+        r = subprocess.run([exe, "--motif=digital_replica", "--size=tiny", f"--out={scratch}/threads.json",
+                            "--threads=4096"], capture_output=True, text=True, timeout=60)
+        if r.returncode != 2 or "hardware threads" not in r.stderr or os.path.exists(f"{scratch}/threads.json"):
+            print(f"FAIL too_many_threads: exit {r.returncode}, stderr {r.stderr[-300:]!r}")
+            return 1
+        print(f"ok too_many_threads: {r.stderr.strip().splitlines()[-1]}")
+        return 0
+    out = os.path.join(scratch, case.replace(":", "_") + ".json")
     if os.path.exists(out):
         os.remove(out)
     # Long enough that the fault lands mid-run; frequent retraining so the
@@ -88,7 +170,10 @@ def main():
         kids = children(p.pid)
         time.sleep(2.0)
         if victim:
-            os.kill(victim, signal.SIGKILL)
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                victim = None  # the run ended before the fault could land
         return victim, kids, time.time()
 
     if case == "server_killed":
@@ -102,18 +187,54 @@ def main():
     elif case == "unreachable_server":
         t_kill = time.time()
         victim = True
-        p = start(["--coupling=loose", f"--server=127.0.0.1:{free_port()}", "--set", "coupling.timeout_s=2"])
+        base[base.index("coupling.timeout_s=5")] = "coupling.timeout_s=2"
+        p = start(["--coupling=loose", f"--server=127.0.0.1:{free_port()}"])
         kids = []
         expect_exit, expect_reason = (1, "unreachable")
-    elif case == "sigint":
+    elif case in ("sigint", "sigterm"):
+        # Short repetitions, so some complete before the signal; the partial
+        # result keeps them and is marked interrupted.
+        sig = signal.SIGINT if case == "sigint" else signal.SIGTERM
+        base[base.index("--min-time-s=60")] = "--min-time-s=1"
+        base[base.index("--repetitions=1")] = "--repetitions=50"
         p = start(["--coupling=loose"])
         victim = wait_for_child(p.pid, "redis-server")
         wait_for_child(p.pid, " serve ")
         kids = children(p.pid)
-        time.sleep(1.0)
+        time.sleep(6.0)
         t_kill = time.time()
-        p.send_signal(signal.SIGINT)
-        expect_exit, expect_reason = (-signal.SIGINT, None)
+        p.send_signal(sig)
+        expect_exit, expect_reason = (128 + sig, "interrupted")
+    elif case == "external_server_killed":
+        # A server the run did not start (--server): watched by probing it.
+        srv = subprocess.Popen([exe, "serve", "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+        line = srv.stdout.readline()
+        endpoint = line.strip().split("listening on ")[-1]
+        p = start(["--coupling=loose", f"--server={endpoint}"])
+        wait_for_child(p.pid, "redis-server")
+        kids = children(p.pid)
+        time.sleep(2.0)
+        srv.kill()
+        srv.wait()
+        victim, t_kill = srv.pid, time.time()
+        expect_exit, expect_reason = (1, "inference server")
+    elif case.startswith("watch:"):
+        # Every motif that uses remote services, at the default size and
+        # settings: the death is noticed by the watcher, not when the motif
+        # happens to touch the service.
+        _, motif, component = case.split(":")
+        # Many repetitions: budget-bound mini-apps finish one in a second or
+        # two, and the services outlive repetitions, so the fault lands mid-run.
+        base = [exe, f"--motif={motif}", "--size=small", f"--out={out}", "--quiet", "--repetitions=50",
+                "--min-time-s=60", "--set", "coupling.timeout_s=5"]
+        if component == "server":
+            p = start(["--coupling=semi-tight"])
+            victim, kids, t_kill = kill_child_midrun(p, " serve ")
+            expect_exit, expect_reason = (1, "inference server")
+        else:
+            p = start(["--coupling=loose"])
+            victim, kids, t_kill = kill_child_midrun(p, "redis-server")
+            expect_exit, expect_reason = (1, "redis")
     else:
         print(__doc__)
         return 2
@@ -142,6 +263,11 @@ def main():
                 problems.append("result not marked invalid")
             elif not any(expect_reason in r for r in doc.get("invalid_reasons", [])):
                 problems.append(f"invalid_reasons lack {expect_reason!r}: {doc.get('invalid_reasons')}")
+            elif case in ("sigint", "sigterm") and len(doc.get("repetitions", [])) < 1:
+                problems.append("the partial result lost the completed repetitions")
+            v = subprocess.run([exe, "validate", out], capture_output=True, text=True)
+            if v.returncode != 0:
+                problems.append(f"the result fails the tool's own validate: {v.stdout.strip()[:300]}")
         except (OSError, ValueError) as e:
             problems.append(f"no readable result: {e}")
     time.sleep(0.5)  # let the kernel reap killed children

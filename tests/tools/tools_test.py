@@ -126,6 +126,28 @@ def main():
     r = run([exe, "compare", f("base.json"), f("slower.json"), "--threshold=nan"])
     expect("compare: --threshold=nan refused", r.returncode == 2, (r.returncode, r.stdout[-200:]))
 
+    # The CI recipe: checks for a baseline before sweeping, and keeps the
+    # sweep's exit code (a failing cell fails the recipe even if compare passes).
+    fake = os.path.join(scratch, "fake_motifbench.sh")
+    calls = os.path.join(scratch, "fake_calls.log")
+    with open(fake, "w") as fh:
+        fh.write("#!/bin/sh\necho \"$1\" >> " + calls + "\n"
+                 "case \"$1\" in sweep) mkdir -p \"$MOTIFBENCH_SWEEP_OUT\"; exit 1;; *) exit 0;; esac\n")
+    os.chmod(fake, 0o755)
+    env = dict(os.environ, MOTIFBENCH_BIN=fake, MOTIFBENCH_MACHINE="fake-machine",
+               MOTIFBENCH_BASELINES=os.path.join(scratch, "baselines"),
+               MOTIFBENCH_SWEEP_OUT=os.path.join(scratch, "ci-sweep"))
+    recipe = os.path.join(src, "scripts", "ci_regression.sh")
+    r = run([recipe], env=env)
+    called = open(calls).read().split() if os.path.exists(calls) else []
+    expect("ci_regression: no baseline is exit 2 before any sweep", r.returncode == 2 and "sweep" not in called,
+           (r.returncode, called))
+    os.makedirs(os.path.join(scratch, "baselines", "fake-machine"))
+    r = run([recipe], env=env)
+    called = open(calls).read().split()
+    expect("ci_regression: a failing sweep fails the recipe though compare passed",
+           r.returncode == 1 and called[-2:] == ["sweep", "compare"], (r.returncode, called, r.stderr[-200:]))
+
     # plots
     try:
         import matplotlib  # noqa: F401

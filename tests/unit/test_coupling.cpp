@@ -1,6 +1,7 @@
 // Coupling layer: staging stores, the inference server and the gRPC client.
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -55,13 +56,48 @@ TEST(Stores, SharedMemoryCleansUpItsSegments) {
     EXPECT_EQ(e.path().filename().string().rfind(prefix.substr(1), 0), std::string::npos) << e.path();
 }
 
-TEST(Stores, FilesRemovedWithTheStore) {
-  const std::string dir = ::testing::TempDir() + "/motifbench-filestore-" + std::to_string(getpid());
+TEST(Stores, SharedMemoryIsPrivateAndMappedOnce) {
+  const std::string prefix = "/motifbench-" + std::to_string(getpid()) + "-private";
+  auto count = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/dev/shm")) {
+      if (e.path().filename().string().rfind(prefix.substr(1), 0) != 0) continue;
+      ++n;
+      struct stat st {};
+      EXPECT_EQ(::stat(e.path().c_str(), &st), 0);
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << e.path() << ": other users must not read staged data";
+    }
+    return n;
+  };
+  auto a = make_shm_store(prefix), b = make_shm_store(prefix);
+  std::vector<char> kib(1024, 'k'), out;
+  for (int i = 0; i < 100; ++i) a->put("same", kib.data(), kib.size());
+  b->put("same", "b", 1);
+  EXPECT_EQ(count(), 2) << "one segment per key and store, reused by every put; two stores never share a name";
+  ASSERT_TRUE(a->get("same", out));
+  EXPECT_EQ(out, kib);
+  EXPECT_NE(a->describe(), b->describe()) << "names carry random bits, so they cannot be predicted";
+}
+
+TEST(Stores, FilesInAPrivateFolderRemovedWithTheStore) {
+  const std::string base = ::testing::TempDir() + "/motifbench-filestore-" + std::to_string(getpid());
+  std::filesystem::create_directories(base);
+  // A planted link at the old predictable name must not be followed.
+  const std::string planted = base + "/motifbench-" + std::to_string(getpid()) + "-r0";
+  std::filesystem::create_directory_symlink("/nonexistent-target", planted);
   {
-    auto s = make_file_store(dir);
+    auto s = make_file_store(base);
     exercise_store(*s);
+    const std::string d = s->describe().substr(std::string("files under ").size());
+    EXPECT_NE(d, planted);
+    struct stat st {};
+    ASSERT_EQ(::lstat(d.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISDIR(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
   }
-  EXPECT_FALSE(std::filesystem::exists(dir));
+  std::filesystem::remove(planted);
+  EXPECT_TRUE(std::filesystem::is_empty(base)) << "the private folder goes with the store";
+  std::filesystem::remove_all(base);
 }
 
 TEST(Stores, RedisAgainstARealServer) {

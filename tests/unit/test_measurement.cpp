@@ -175,3 +175,40 @@ TEST(Counters, UnavailableSaysWhyAndNoneIsOff) {
 
 }  // namespace
 }  // namespace motifbench
+
+namespace motifbench {
+namespace {
+
+TEST(Provenance, ContextRecordsWhatDecidesTheFigures) {
+  setenv("OMP_NUM_THREADS", "3", 1);
+  setenv("OPENBLAS_VERBOSE", "0", 1);
+  auto c = detail::gather_system_context({"test"}, 1);
+  unsetenv("OMP_NUM_THREADS");
+  unsetenv("OPENBLAS_VERBOSE");
+  EXPECT_EQ(c.environment["OMP_NUM_THREADS"], "3");
+  EXPECT_EQ(c.environment["OPENBLAS_VERBOSE"], "0");
+  EXPECT_FALSE(c.blas_library.empty());
+  EXPECT_GE(c.load_average_start, 0.0);
+  EXPECT_FALSE(c.cpu_governor.empty());
+  // The commit is the build's: 40 hex digits, or "unknown" when built outside git.
+  EXPECT_TRUE(c.git_commit == "unknown" || c.git_commit.size() == 40u) << c.git_commit;
+}
+
+TEST(Provenance, WarnsOnABusyMachineAndAnUnoptimisedBuild) {
+  detail::SystemContext c;
+  c.cores = 2;
+  c.build_type = "Debug";
+  c.optimised = false;
+  c.load_average_start = 0.5;
+  c.load_average_end = 3.5;
+  auto w = detail::context_warnings(c);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_NE(w[0].find("not optimised"), std::string::npos);
+  EXPECT_NE(w[1].find("exceeds the 2 cores"), std::string::npos);
+  c.optimised = true;
+  c.load_average_end = 1.0;
+  EXPECT_TRUE(detail::context_warnings(c).empty());
+}
+
+}  // namespace
+}  // namespace motifbench

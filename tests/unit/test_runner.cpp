@@ -1,12 +1,14 @@
 // Registry, runner and JSON reporter against a toy motif.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <thread>
 
 #include "core/runner.hpp"
 #include "core/harness_config.hpp"
 #include "motifbench/registry.hpp"
 #include "report/json_result.hpp"
+#include "tools/validate.hpp"
 
 namespace motifbench {
 namespace {
@@ -31,7 +33,13 @@ class ToyMotif final : public Motif {
     ctx.record_latency_ns("toy_step", static_cast<double>(now_ns() - t0));
     if (!ctx.warming_up()) ++m_measured;
   }
-  void finish(RunContext& ctx) override { ctx.metrics().scalar("measured_steps_count", m_measured); }
+  void finish(RunContext& ctx) override {
+    ctx.metrics().scalar("measured_steps_count", m_measured);
+    if (ctx.config().get_int("toy.nan") != 0) {
+      ctx.metrics().scalar("surrogate_error_fraction", std::nan(""));
+      ctx.metrics().append("errors", {{"step_index", 1.0}, {"error_fraction", std::nan("")}});
+    }
+  }
 
  private:
   PhaseId m_sim = 0;
@@ -46,6 +54,7 @@ MotifInfo toy_info() {
   info.declare_config = [](ConfigSchema& s) {
     s.add_int("toy.sleep_us", 200, 0, 1000000, "sleep per step");
     s.add_int("toy.fail_at", -1, -1, 1000000, "step that throws");
+    s.add_int("toy.nan", 0, 0, 1, "report a NaN science figure");
   };
   for (const auto& size : size_names()) info.sizes[size] = {};
   info.create = [] { return std::make_unique<ToyMotif>(); };
@@ -149,12 +158,19 @@ TEST(Runner, MinimumTimeExtendsTheMeasuredPart) {
   EXPECT_GT(res.reps[0].iterations, 10);
 }
 
-TEST(Runner, FailingComponentEndsRunInvalidWithReason) {
+// The toy run with one key set, its context filled in.
+detail::RunResult run_toy_with(const std::string& key, const std::string& value) {
   auto info = toy_info();
   auto cfg = toy_config(info);
-  cfg.set("toy.fail_at", "3", ConfigSource::Cli);
+  cfg.set(key, value, ConfigSource::Cli);
   detail::RunRequest req{&info, Coupling::None, "tiny", {"test"}, 0, 1, true};
   auto res = detail::run_motif(req, cfg, nullptr);
+  res.context = detail::gather_system_context(req.argv, 1);
+  return res;
+}
+
+TEST(Runner, FailingComponentEndsRunInvalidWithReason) {
+  auto res = run_toy_with("toy.fail_at", "3");
   EXPECT_FALSE(res.valid);
   ASSERT_FALSE(res.invalid_reasons.empty());
   EXPECT_NE(res.invalid_reasons[0].find("toy component died"), std::string::npos);
@@ -180,6 +196,21 @@ TEST(JsonReport, CarriesContextConfigAndUnits) {
   EXPECT_EQ(j["summary"]["latency"]["step"]["count"], 50);
   EXPECT_TRUE(j["summary"]["phases"]["simulate"]["throughput"].contains("items_per_s"));
   EXPECT_EQ(j["repetitions"].size(), 2u);
+}
+
+TEST(Runner, NonFiniteFiguresMakeTheRunInvalidAndTheResultStillValidates) {
+  auto res = run_toy_with("toy.nan", "1");
+  EXPECT_FALSE(res.valid) << "a NaN science figure must not give a VALID run";
+  bool named = false;
+  for (const auto& why : res.invalid_reasons)
+    named = named || (why.find("surrogate_error_fraction") != std::string::npos && why.find("NaN") != std::string::npos);
+  EXPECT_TRUE(named);
+  auto j = detail::to_json(res);
+  auto problems = detail::check_schema(j, detail::result_schema());
+  auto semantic = detail::check_semantics(j);
+  problems.insert(problems.end(), semantic.begin(), semantic.end());
+  for (const auto& p : problems) ADD_FAILURE() << p.path << ": " << p.message;
+  EXPECT_FALSE(j["repetitions"][0]["motif_metrics"]["scalars"].contains("surrogate_error_fraction"));
 }
 
 TEST(JsonReport, AtomicWriteLeavesNoPartialFileOnFailure) {

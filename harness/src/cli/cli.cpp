@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -58,8 +59,9 @@ void print_list(const Registry& reg) {
 struct Options {
   std::string motif, coupling = "tight", size = "small", config_file, out, servers, redis;
   std::vector<std::string> sets;
-  std::optional<long long> repetitions, seed, threads;
-  std::optional<double> min_time_s, warmup_s;
+  // Numeric flags stay text here: the config parses them, one way for flags,
+  // --set and files, and the result echoes exactly what was given.
+  std::optional<std::string> repetitions, seed, threads, min_time_s, warmup_s;
   bool list = false, quiet = false, version = false, show_config = false;
 };
 
@@ -121,11 +123,11 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
     for (const auto& [k, v] : size_it->second) cfg.set(k, v, ConfigSource::Size);
     if (!o.config_file.empty()) cfg.load_file(o.config_file);
     for (const auto& s : o.sets) cfg.set_assignment(s, ConfigSource::Cli);
-    if (o.repetitions) cfg.set("run.repetitions", std::to_string(*o.repetitions), ConfigSource::Cli);
-    if (o.seed) cfg.set("run.seed", std::to_string(*o.seed), ConfigSource::Cli);
-    if (o.threads) cfg.set("run.threads", std::to_string(*o.threads), ConfigSource::Cli);
-    if (o.min_time_s) cfg.set("run.min_time_s", std::to_string(*o.min_time_s), ConfigSource::Cli);
-    if (o.warmup_s) cfg.set("run.warmup_s", std::to_string(*o.warmup_s), ConfigSource::Cli);
+    if (o.repetitions) cfg.set("run.repetitions", *o.repetitions, ConfigSource::Cli);
+    if (o.seed) cfg.set("run.seed", *o.seed, ConfigSource::Cli);
+    if (o.threads) cfg.set("run.threads", *o.threads, ConfigSource::Cli);
+    if (o.min_time_s) cfg.set("run.min_time_s", *o.min_time_s, ConfigSource::Cli);
+    if (o.warmup_s) cfg.set("run.warmup_s", *o.warmup_s, ConfigSource::Cli);
     if (!o.servers.empty()) cfg.set("coupling.server_addresses", o.servers, ConfigSource::Cli);
     if (!o.redis.empty()) cfg.set("coupling.redis_address", o.redis, ConfigSource::Cli);
   } catch (const ConfigError& e) {
@@ -134,6 +136,14 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   if (info->check_config) {
     const std::string why = info->check_config(cfg);
     if (!why.empty()) return fail(why);
+  }
+  // Thread counts a machine can honour: at most its hardware threads.
+  const long hw_threads = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  for (const char* key : {"run.threads", "coupling.server_threads"}) {
+    if (cfg.get_int(key) > hw_threads)
+      return fail(std::string(key) + "=" + std::to_string(cfg.get_int(key)) + " exceeds the " +
+                  std::to_string(hw_threads) + " hardware threads of this machine; valid: 0 (one per core) to " +
+                  std::to_string(hw_threads));
   }
   if (o.show_config) {
     if (rank == 0) print_config_help(cfg);
@@ -174,10 +184,14 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   MPI_Bcast(&writable, 1, MPI_INT, 0, MPI_COMM_WORLD);
   if (!writable) return kExitUsage;
 
+  if (rank == 0) {
+    const int swept = sweep_stale_entries();
+    if (swept > 0 && !o.quiet)
+      std::fprintf(stderr, "motifbench: removed %d stale entr%s left by killed runs\n", swept, swept == 1 ? "y" : "ies");
+  }
   int threads = static_cast<int>(cfg.get_int("run.threads"));
   surrogates::set_threads(threads);
   init_kokkos(threads);
-  install_signal_cleanup();
   RunResult result;
   // Taken before the run, so start_time_utc is the start.
   const SystemContext context = gather_system_context(argv, nranks);
@@ -192,7 +206,13 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
       result.valid = false;
       result.invalid_reasons.push_back(std::string("coupling setup failed: ") + e.what());
     }
-    if (env) {
+    if (env && interrupted_signal() != 0) {
+      result = begin_result(req, cfg);
+      result.valid = false;
+      result.interrupted_signal = interrupted_signal();
+      result.invalid_reasons.push_back("interrupted by signal " + std::to_string(result.interrupted_signal) +
+                                       " before the first repetition");
+    } else if (env) {
       result = run_motif(req, cfg, env.get());
       if (!result.valid && rank == 0)
         for (const auto& why : result.invalid_reasons) std::fprintf(stderr, "motifbench: error: %s\n", why.c_str());
@@ -203,7 +223,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
     env.reset();  // stops embedded servers and Redis, removes sockets and shm
   }
   Kokkos::finalize();
-  if (rank != 0) return result.valid ? 0 : kExitInvalid;
+  if (rank != 0) return result.interrupted_signal != 0 ? 128 + result.interrupted_signal : (result.valid ? 0 : kExitInvalid);
 
   print_console(stdout, result);
   std::string err = write_json_file(out, to_json(result));
@@ -212,6 +232,8 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
     return kExitInvalid;
   }
   std::printf("wrote %s\n", out.c_str());
+  // An interrupted run ends with the conventional status of its signal.
+  if (result.interrupted_signal != 0) return 128 + result.interrupted_signal;
   return result.valid ? 0 : kExitInvalid;
 }
 
@@ -219,11 +241,15 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
 
 int cli_main(int argc, char** argv) {
   // `motifbench serve` is the inference server: no MPI, no Kokkos.
+  // (It installs its own signal handling first thing.)
   if (argc >= 2 && std::string(argv[1]) == "serve") return surrogates::serve_main(argc - 1, argv + 1, MOTIFBENCH_VERSION);
   // Result tools: no MPI, no Kokkos.
   if (argc >= 2 && std::string(argv[1]) == "validate") return validate_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "compare") return compare_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "sweep") return sweep_main(argc - 1, argv + 1);
+  // Before any library of ours starts a thread: the handlers are process-wide,
+  // so a signal is handled whichever thread it reaches.
+  install_signal_cleanup();
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int rank = 0, nranks = 1;

@@ -1,9 +1,14 @@
 #include "motifbench/config.hpp"
+#include "core/json_strict.hpp"
 
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -41,6 +46,12 @@ Value parse_value(const KeySpec& spec, const std::string& text) {
   auto bad = [&](const std::string& expected) {
     return ConfigError("invalid value '" + text + "' for " + spec.key + ": expected " + expected);
   };
+  // One way everywhere: no surrounding whitespace (strtod would skip the
+  // leading kind only), for every type.
+  if (!text.empty() && (std::isspace(static_cast<unsigned char>(text.front())) ||
+                        std::isspace(static_cast<unsigned char>(text.back()))))
+    throw bad(spec.type == ValueType::Int || spec.type == ValueType::Real ? range_text(spec) + " without spaces"
+                                                                          : "a value without surrounding spaces");
   switch (spec.type) {
     case ValueType::Int: {
       char* end = nullptr;
@@ -52,8 +63,9 @@ Value parse_value(const KeySpec& spec, const std::string& text) {
     }
     case ValueType::Real: {
       char* end = nullptr;
+      errno = 0;
       double v = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !std::isfinite(v)) throw bad(range_text(spec));
+      if (text.empty() || *end != '\0' || !std::isfinite(v) || errno == ERANGE) throw bad(range_text(spec));
       if (v < spec.min || v > spec.max) throw bad(range_text(spec));
       return v;
     }
@@ -174,18 +186,54 @@ void Config::set_assignment(const std::string& assignment, ConfigSource source) 
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ConfigError("--set expects key=value, got '" + assignment + "'; valid keys: " + m_schema.key_list());
-  set(assignment.substr(0, eq), assignment.substr(eq + 1), source);
+  const std::string key = assignment.substr(0, eq);
+  // The same key twice on one layer is a mistake, not "last one wins".
+  auto it = m_sources.find(key);
+  if (it != m_sources.end() && it->second == source && source == ConfigSource::Cli)
+    throw ConfigError("config key '" + key + "' is given twice on the command line");
+  set(key, assignment.substr(eq + 1), source);
+}
+
+nlohmann::json parse_json_strict(std::istream& in, const std::string& what) {
+  // Refuses duplicate keys and nesting deeper than kMaxDepth (a deep document
+  // would otherwise exhaust the stack in the recursive parser).
+  constexpr int kMaxDepth = 64;
+  std::vector<std::set<std::string>> keys;
+  std::string duplicate;
+  int depth = 0;
+  bool too_deep = false;
+  auto cb = [&](int d, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if (ev == E::object_start || ev == E::array_start) {
+      depth = d + 1;
+      if (depth > kMaxDepth) too_deep = true;
+      if (ev == E::object_start) keys.emplace_back();
+    } else if (ev == E::object_end) {
+      if (!keys.empty()) keys.pop_back();
+    } else if (ev == E::key && !keys.empty()) {
+      const std::string k = parsed.get<std::string>();
+      if (!keys.back().insert(k).second && duplicate.empty()) duplicate = k;
+    }
+    return !too_deep;
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in, cb);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ConfigError(what + " is not valid JSON: " + e.what());
+  }
+  if (too_deep) throw ConfigError(what + " nests deeper than " + std::to_string(kMaxDepth) + " levels");
+  if (!duplicate.empty()) throw ConfigError(what + " gives the key '" + duplicate + "' twice");
+  return j;
 }
 
 void Config::load_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw ConfigError("config file '" + path + "' is a directory; give a JSON file");
   std::ifstream in(path);
   if (!in) throw ConfigError("cannot read config file '" + path + "'");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError("config file '" + path + "' is not valid JSON: " + e.what());
-  }
+  nlohmann::json j = parse_json_strict(in, "config file '" + path + "'");
   if (!j.is_object()) throw ConfigError("config file '" + path + "' must hold a JSON object of key: value");
   std::vector<std::pair<std::string, std::string>> flat;
   flatten(j, "", flat, path);

@@ -109,6 +109,7 @@ struct RunResult {
   std::string config_hash;
   std::uint64_t base_seed = 0;
   bool valid = true;
+  int interrupted_signal = 0;  // the signal that stopped the run early, or 0
   std::vector<std::string> invalid_reasons;
   std::vector<std::string> warnings;
   std::vector<RepetitionResult> reps;

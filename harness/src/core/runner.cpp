@@ -3,7 +3,9 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include <Kokkos_Core.hpp>
@@ -228,6 +230,42 @@ RunResult begin_result(const RunRequest& req, const Config& config) {
 
 namespace {
 
+}  // namespace
+
+std::vector<std::string> non_finite_figures(const MotifMetrics& m, const std::vector<PhaseTotals>& phases) {
+  std::vector<std::string> out;
+  auto check = [&](const std::string& where, double v) {
+    if (!std::isfinite(v)) out.push_back(where + " is " + (std::isnan(v) ? "NaN" : "infinite"));
+  };
+  for (const auto& [k, v] : m.scalars()) check("motif metric '" + k + "'", v);
+  for (const auto& [name, points] : m.series())
+    for (std::size_t i = 0; i < points.size(); ++i)
+      for (const auto& [k, v] : points[i]) check("series '" + name + "' point " + std::to_string(i) + " '" + k + "'", v);
+  for (const auto& [kind, fields] : m.events())
+    for (const auto& [k, v] : fields) check("event '" + kind + "' field '" + k + "'", v);
+  for (const auto& p : phases) {
+    check("phase '" + p.name + "' time", p.total_s);
+    check("phase '" + p.name + "' declared items", p.work.items);
+    check("phase '" + p.name + "' declared bytes", p.work.bytes);
+    check("phase '" + p.name + "' declared flops", p.work.flops);
+  }
+  return out;
+}
+
+namespace {
+
+struct RunInterrupted {
+  int signal;
+};
+
+// After every step: a signal asks the run to stop (the step in progress has
+// finished), and a dead or unreachable service ends it.
+void throw_if_stopped(const CouplingEnv* env) {
+  if (const int sig = interrupted_signal()) throw RunInterrupted{sig};
+  if (env != nullptr && env->watcher)
+    if (auto why = env->watcher->failure()) throw std::runtime_error(*why);
+}
+
 // A repetition's samples at rank 0: the per-repetition summaries, and the run's
 // totals per channel and per rank.
 void collect_repetition_latency(RunContextImpl& ctx, RepetitionResult& rep, const RunRequest& req, bool collective,
@@ -315,6 +353,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       auto t_setup = now_ns();
       motif->setup(ctx);
       rep.setup_s = seconds_since(t_setup);
+      throw_if_stopped(env);
 
       auto t_warm = now_ns();
       std::int64_t w = 0;
@@ -322,6 +361,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
         ctx.set_step(-1 - w, true);
         motif->step(ctx);
         ++w;
+        throw_if_stopped(env);
       }
       rep.warmup_s = seconds_since(t_warm);
       rep.warmup_iterations = w;
@@ -350,6 +390,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
           last_poll = t;
         }
         double elapsed = (t - t0) * 1e-9;
+        throw_if_stopped(env);
         if (motif->done()) break;
         if (max_iter > 0 && i >= max_iter) break;
         if (elapsed >= min_time && i >= min_iter) break;
@@ -361,6 +402,18 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       rep.phases = ctx.phase_totals();
       rep.harness_events = ctx.events();
       motif->finish(ctx);
+    } catch (const RunInterrupted& stop) {
+      // The repetition in progress is incomplete: only finished ones count.
+      res.valid = false;
+      res.interrupted_signal = stop.signal;
+      res.invalid_reasons.push_back("interrupted by signal " + std::to_string(stop.signal) + " (" +
+                                    strsignal(stop.signal) + ") during repetition " + std::to_string(r) + "; " +
+                                    std::to_string(r) + " repetition(s) completed");
+      if (t0 > 0) {
+        energy->stop();
+        if (gpu_energy) gpu_energy->stop();
+      }
+      break;
     } catch (const std::exception& e) {
       res.valid = false;
       res.invalid_reasons.push_back("repetition " + std::to_string(r) + ": " + e.what());
@@ -374,6 +427,10 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       break;  // a failed component ends the run promptly
     }
     rep.metrics = ctx.metrics();
+    for (const auto& why : non_finite_figures(rep.metrics, rep.phases)) {
+      res.valid = false;
+      res.invalid_reasons.push_back("repetition " + std::to_string(r) + ": " + why);
+    }
     for (const auto& why : ctx.invalid_reasons()) {
       res.valid = false;
       res.invalid_reasons.push_back("repetition " + std::to_string(r) + ": " + why);

@@ -41,6 +41,10 @@ double load_average_now();
 /// Warnings about the context: an unoptimised build, a machine busier than its cores.
 std::vector<std::string> context_warnings(const SystemContext& context);
 
+/// Where a repetition's figures are not finite (NaN or infinite), one line
+/// each; a non-empty answer makes the run invalid.
+std::vector<std::string> non_finite_figures(const MotifMetrics& metrics, const std::vector<PhaseTotals>& phases);
+
 /// Repetition r's seed, derived from the base seed with splitmix64.
 std::uint64_t repetition_seed(std::uint64_t base, int r);
 

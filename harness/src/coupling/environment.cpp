@@ -107,7 +107,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
     env->store = make_shm_store("/" + tag);
   } else if (kind == "file") {
     std::string dir = cfg.get_string("coupling.file_dir");
-    env->store = make_file_store((dir.empty() ? std::string("/tmp") : dir) + "/" + tag);
+    env->store = make_file_store(dir.empty() ? std::string("/tmp") : dir);
   } else {
     auto colon = redis_text.rfind(':');
     if (colon == std::string::npos) throw std::runtime_error("--redis expects host:port, got '" + redis_text + "'");
@@ -121,6 +121,18 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
     env->store = make_redis_store(host, port, timeout);
     if (!given_redis.empty() && rank == 0)
       env->service_info.push_back(ServiceInfo{"redis", redis_text, env->store->describe(), false, 0});
+  }
+  if (rank == 0) {
+    env->watcher = std::make_unique<ServiceWatcher>();
+    int servers = 0;
+    for (const auto& s : env->service_info) {
+      const std::string name = s.kind == "redis" ? "redis-server" : "inference server " + std::to_string(servers++);
+      if (s.embedded)
+        env->watcher->watch_child(static_cast<pid_t>(s.pid), name);
+      else
+        env->watcher->watch_endpoint(s.endpoint, "external " + name, timeout);
+    }
+    env->watcher->start();
   }
   return env;
 }

@@ -21,6 +21,8 @@ struct CouplingEnv {
   std::vector<ServiceInfo> service_info;
   RemoteOptions remote;                // endpoints etc. for semi-tight / loose
   std::unique_ptr<StagingStore> store;
+  /// Rank 0: watches the embedded children and the external services.
+  std::unique_ptr<ServiceWatcher> watcher;
 };
 
 /// Starts or connects what `mode` needs. Under MPI, rank 0 starts embedded

@@ -2,18 +2,23 @@
 
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <filesystem>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -49,14 +54,42 @@ void cleanup_now() {
     if (g_pids[i] > 0) kill(static_cast<pid_t>(g_pids[i]), SIGKILL);
   for (int i = 0; i < kMaxEntries; ++i)
     if (g_files[i][0] != '\0') unlink(g_files[i]);
+  for (int i = 0; i < kMaxEntries; ++i)  // then the (now empty) private folders
+    if (g_files[i][0] != '\0') rmdir(g_files[i]);
   for (int i = 0; i < kMaxEntries; ++i)
     if (g_shm[i][0] != '\0') shm_unlink(g_shm[i]);
 }
 
-void on_signal(int sig) {
+volatile sig_atomic_t g_interrupted = 0;
+
+void hard_stop(int sig) {
   cleanup_now();
   signal(sig, SIG_DFL);
   raise(sig);
+}
+
+// Runs on whichever thread the kernel picked; async-signal-safe only.
+void on_signal(int sig) {
+  if (g_interrupted != 0) hard_stop(sig);  // a second signal: stop now
+  g_interrupted = sig;
+}
+
+// The run reacts to the first signal after its current step; if it does not
+// within this bound (a step blocked in a library), the watchdog stops it.
+constexpr int kInterruptGraceMs = 10000;
+
+void interrupt_watchdog() {
+  int waited_ms = 0;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (g_interrupted == 0) continue;
+    waited_ms += 100;
+    if (waited_ms >= kInterruptGraceMs) {
+      std::fprintf(stderr, "motifbench: no clean stop within %d s of the signal; stopping now\n",
+                   kInterruptGraceMs / 1000);
+      hard_stop(g_interrupted);
+    }
+  }
 }
 
 std::string read_line_with_timeout(int fd, double timeout_s) {
@@ -102,6 +135,104 @@ void install_signal_cleanup() {
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+  std::thread(interrupt_watchdog).detach();
+}
+
+int interrupted_signal() { return g_interrupted; }
+
+bool endpoint_reachable(const std::string& endpoint) {
+  int fd = -1;
+  int rc = -1;
+  if (endpoint.rfind("unix:", 0) == 0) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const std::string path = endpoint.substr(5);
+    if (path.size() >= sizeof a.sun_path) return false;
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    rc = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  } else {
+    const auto colon = endpoint.rfind(':');
+    if (colon == std::string::npos) return false;
+    std::string host = endpoint.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host.c_str(), endpoint.substr(colon + 1).c_str(), &hints, &res) != 0 || res == nullptr)
+      return false;
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0) {
+      rc = connect(fd, res->ai_addr, res->ai_addrlen);
+      if (rc != 0 && errno == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        int err = 0;
+        socklen_t len = sizeof err;
+        rc = (poll(&p, 1, 1000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) ? 0 : -1;
+      }
+    }
+    freeaddrinfo(res);
+  }
+  if (fd >= 0) close(fd);
+  return rc == 0;
+}
+
+ServiceWatcher::~ServiceWatcher() {
+  m_stop = true;
+  if (m_thread.joinable()) m_thread.join();
+}
+
+void ServiceWatcher::watch_child(pid_t pid, const std::string& name) { m_children.push_back(Child{pid, name}); }
+
+void ServiceWatcher::watch_endpoint(const std::string& endpoint, const std::string& name, double timeout_s) {
+  m_endpoints.push_back(Endpoint{endpoint, name, timeout_s});
+}
+
+void ServiceWatcher::start() {
+  if (m_children.empty() && m_endpoints.empty()) return;
+  m_thread = std::thread([this] { loop(); });
+}
+
+std::optional<std::string> ServiceWatcher::failure() const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return m_failure;
+}
+
+void ServiceWatcher::loop() {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto last_probe = t0 - std::chrono::seconds(10);
+  auto fail = [this](std::string why) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (!m_failure) m_failure = std::move(why);
+  };
+  while (!m_stop) {
+    for (const auto& c : m_children) {
+      // WNOWAIT: look without reaping, so stop_all() still collects the child.
+      siginfo_t info{};
+      if (waitid(P_PID, static_cast<id_t>(c.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == c.pid) {
+        const std::string how = info.si_code == CLD_EXITED ? "exited with status " + std::to_string(info.si_status)
+                                                            : "was killed by signal " + std::to_string(info.si_status);
+        fail("embedded " + c.name + " (pid " + std::to_string(c.pid) + ") " + how + " during the run");
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_probe >= std::chrono::seconds(1)) {
+      last_probe = now;
+      const double t = std::chrono::duration<double>(now - t0).count();
+      for (auto& e : m_endpoints) {
+        if (endpoint_reachable(e.endpoint)) {
+          e.unreachable_since_s = -1;
+        } else if (e.unreachable_since_s < 0) {
+          e.unreachable_since_s = t;
+        } else if (t - e.unreachable_since_s >= e.timeout_s) {
+          fail(e.name + " at " + e.endpoint + " has been unreachable for " + std::to_string(int(e.timeout_s)) +
+               " s (coupling.timeout_s)");
+        }
+      }
+    }
+    if (failure()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 int free_loopback_port() {
@@ -205,10 +336,19 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
   if (len <= 0) throw std::runtime_error("cannot find the motifbench executable (/proc/self/exe)");
   std::vector<ServiceInfo> out;
   std::vector<int> fds;
+  if (unix_sockets && m_run_dir.empty()) {
+    // Sockets live in a private folder (mkdtemp, mode 0700): no other user can
+    // reach them or plant anything at their paths.
+    std::string templ = "/tmp/motifbench-" + std::to_string(getpid()) + "-XXXXXX";
+    if (mkdtemp(templ.data()) == nullptr)
+      throw std::runtime_error(std::string("cannot create a private folder in /tmp: ") + std::strerror(errno));
+    m_run_dir = templ;
+    remember_file(m_run_dir);
+  }
   for (int i = 0; i < n; ++i) {
     std::string listen, socket_path;
     if (unix_sockets) {
-      socket_path = "/tmp/motifbench-" + std::to_string(getpid()) + "-" + std::to_string(i) + ".sock";
+      socket_path = m_run_dir + "/serve-" + std::to_string(i) + ".sock";
       listen = "unix:" + socket_path;
       remember_file(socket_path);
     } else {
@@ -258,6 +398,36 @@ void Services::stop_all() {
     }
   }
   m_children.clear();
+  if (!m_run_dir.empty()) {
+    rmdir(m_run_dir.c_str());
+    forget_file(m_run_dir);
+    m_run_dir.clear();
+  }
+}
+
+int sweep_stale_entries() {
+  // Entries are named motifbench-<pid>-...; remove those of a process that is
+  // gone (kill -9 leaves them), and only our own (same owner).
+  int removed = 0;
+  for (const char* dir : {"/tmp", "/dev/shm"}) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("motifbench-", 0) != 0) continue;
+      const std::string rest = name.substr(11);
+      const auto dash = rest.find('-');
+      if (dash == 0 || dash == std::string::npos) continue;
+      const std::string digits = rest.substr(0, dash);
+      if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+      const pid_t pid = static_cast<pid_t>(std::stol(digits));
+      if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+      struct stat st {};
+      if (lstat(e.path().c_str(), &st) != 0 || st.st_uid != geteuid()) continue;
+      std::filesystem::remove_all(e.path(), ec);
+      if (!ec) ++removed;
+    }
+  }
+  return removed;
 }
 
 }  // namespace motifbench::detail

@@ -6,7 +6,11 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace motifbench::detail {
@@ -48,12 +52,64 @@ class Services {
   };
   pid_t spawn(const std::vector<std::string>& argv, int* stdout_fd);
   std::vector<Child> m_children;
+  std::string m_run_dir;  // private folder of this run's sockets (mode 0700)
 };
 
-/// Installs SIGINT/SIGTERM/SIGHUP handlers that kill remembered children and
-/// remove remembered files and shm segments, then end the process with the
-/// signal's usual status. Idempotent.
+/// Removes what a killed run left (its private folders in /tmp, its segments
+/// in /dev/shm: entries named motifbench-<pid>-* whose process is gone and
+/// that belong to this user). Returns how many entries it removed.
+int sweep_stale_entries();
+
+/// Watches the services a run depends on, from a thread of its own: an
+/// embedded child that exits (noticed within ~50 ms, without reaping it) and an
+/// external endpoint that stays unreachable for its timeout. The runner asks
+/// failure() after every step and ends the run, naming the component.
+class ServiceWatcher {
+ public:
+  ServiceWatcher() = default;
+  ServiceWatcher(const ServiceWatcher&) = delete;
+  ServiceWatcher& operator=(const ServiceWatcher&) = delete;
+  ~ServiceWatcher();
+  void watch_child(pid_t pid, const std::string& name);
+  /// `endpoint` is host:port or unix:/path; probed by connecting once a second.
+  void watch_endpoint(const std::string& endpoint, const std::string& name, double timeout_s);
+  /// Starts the thread (call after the watch_* calls).
+  void start();
+  /// The first failure seen, if any. Thread-safe.
+  std::optional<std::string> failure() const;
+
+ private:
+  struct Child {
+    pid_t pid;
+    std::string name;
+  };
+  struct Endpoint {
+    std::string endpoint, name;
+    double timeout_s;
+    double unreachable_since_s = -1;
+  };
+  void loop();
+  std::vector<Child> m_children;
+  std::vector<Endpoint> m_endpoints;
+  mutable std::mutex m_mutex;
+  std::optional<std::string> m_failure;
+  std::atomic<bool> m_stop{false};
+  std::thread m_thread;
+};
+
+/// True when `endpoint` (host:port or unix:/path) accepts a connection within ~1 s.
+bool endpoint_reachable(const std::string& endpoint);
+
+/// Installs SIGINT/SIGTERM/SIGHUP handlers, first thing in main, so that the
+/// handler runs whichever thread the signal reaches (library threads created
+/// before main included). The first signal only records itself: the runner
+/// sees interrupted_signal() after the step in progress, stops its children and
+/// writes a partial result marked invalid. A second signal, or no reaction
+/// within 10 s, kills remembered children, removes remembered files and shm
+/// segments, and ends the process with the signal's usual status. Idempotent.
 void install_signal_cleanup();
+/// The signal that asked the run to stop, or 0.
+int interrupted_signal();
 void remember_child(pid_t pid);
 void forget_child(pid_t pid);
 void remember_file(const std::string& path);

@@ -39,82 +39,112 @@ class MemoryStore final : public StagingStore {
   std::map<std::string, std::vector<char>> m_map;
 };
 
-// Segment layout: [std::uint64_t size][bytes].
+// Segment layout: [std::uint64_t size][bytes]. One segment per key, created
+// once (O_CREAT | O_EXCL, mode 0600, a name no other user can predict: the
+// prefix carries 64 random bits) and mapped once; later puts of the key copy
+// into the mapping, growing it (to the next power of two) only when needed.
 class ShmStore final : public StagingStore {
  public:
-  explicit ShmStore(std::string prefix) : m_prefix(std::move(prefix)) {}
+  explicit ShmStore(std::string prefix) : m_prefix(std::move(prefix) + "-" + random_hex()) {}
   ~ShmStore() override {
-    for (const auto& name : m_created) {
-      shm_unlink(name.c_str());
-      forget_shm_segment(name);
-    }
+    for (auto& [key, seg] : m_segments) release(seg);
   }
   void put(const std::string& key, const void* data, std::size_t bytes) override {
-    const std::string name = segment(key);
-    int fd = shm_open(name.c_str(), O_CREAT | O_RDWR, 0600);
-    if (fd < 0) throw std::runtime_error("shared memory: shm_open " + name + ": " + std::strerror(errno));
-    if (m_created.insert(name).second) remember_shm_segment(name);
     const std::size_t total = sizeof(std::uint64_t) + bytes;
-    if (ftruncate(fd, static_cast<off_t>(total)) != 0) {
-      close(fd);
-      throw std::runtime_error("shared memory: ftruncate " + name + ": " + std::strerror(errno));
-    }
-    void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) throw std::runtime_error("shared memory: mmap " + name + ": " + std::strerror(errno));
+    auto it = m_segments.find(key);
+    if (it == m_segments.end()) it = m_segments.emplace(key, create(segment_name())).first;
+    Segment& seg = it->second;
+    if (seg.capacity < total) grow(seg, total);
     std::uint64_t n = bytes;
-    std::memcpy(p, &n, sizeof n);
-    std::memcpy(static_cast<char*>(p) + sizeof n, data, bytes);
-    munmap(p, total);
+    std::memcpy(seg.map, &n, sizeof n);
+    std::memcpy(static_cast<char*>(seg.map) + sizeof n, data, bytes);
   }
   bool get(const std::string& key, std::vector<char>& out) override {
-    const std::string name = segment(key);
-    int fd = shm_open(name.c_str(), O_RDONLY, 0600);
-    if (fd < 0) {
-      if (errno == ENOENT) return false;
-      throw std::runtime_error("shared memory: shm_open " + name + ": " + std::strerror(errno));
-    }
-    struct stat st {};
-    fstat(fd, &st);
-    if (static_cast<std::size_t>(st.st_size) < sizeof(std::uint64_t)) {
-      close(fd);
-      return false;
-    }
-    void* p = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) throw std::runtime_error("shared memory: mmap " + name + ": " + std::strerror(errno));
+    auto it = m_segments.find(key);
+    if (it == m_segments.end() || it->second.map == nullptr) return false;
     std::uint64_t n = 0;
-    std::memcpy(&n, p, sizeof n);
-    out.assign(static_cast<const char*>(p) + sizeof n, static_cast<const char*>(p) + sizeof n + n);
-    munmap(p, static_cast<std::size_t>(st.st_size));
+    std::memcpy(&n, it->second.map, sizeof n);
+    const char* p = static_cast<const char*>(it->second.map) + sizeof n;
+    out.assign(p, p + n);
     return true;
   }
   void erase(const std::string& key) override {
-    const std::string name = segment(key);
-    shm_unlink(name.c_str());
-    if (m_created.erase(name)) forget_shm_segment(name);
+    auto it = m_segments.find(key);
+    if (it == m_segments.end()) return;
+    release(it->second);
+    m_segments.erase(it);
   }
   std::string describe() const override { return "POSIX shared memory /dev/shm" + m_prefix + ".*"; }
   std::string kind() const override { return "shm"; }
 
  private:
-  std::string segment(const std::string& key) const {
-    std::uint64_t h = 1469598103934665603ULL;
-    for (char c : key) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-    char buf[24];
-    std::snprintf(buf, sizeof buf, ".%016llx", static_cast<unsigned long long>(h));
-    return m_prefix + buf;
+  struct Segment {
+    std::string name;
+    int fd = -1;
+    void* map = nullptr;
+    std::size_t capacity = 0;
+  };
+  static std::string random_hex() {
+    unsigned char r[8] = {0};
+    std::ifstream in("/dev/urandom", std::ios::binary);
+    in.read(reinterpret_cast<char*>(r), sizeof r);
+    if (!in) throw std::runtime_error("shared memory: cannot read /dev/urandom for a private segment name");
+    char buf[17];
+    for (int i = 0; i < 8; ++i) std::snprintf(buf + 2 * i, 3, "%02x", r[i]);
+    return buf;
+  }
+  std::string segment_name() { return m_prefix + "." + std::to_string(m_next++); }
+  Segment create(const std::string& name) {
+    Segment seg;
+    seg.name = name;
+    seg.fd = shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+    if (seg.fd < 0)
+      throw std::runtime_error("shared memory: shm_open " + name + ": " + std::strerror(errno) +
+                               (errno == EEXIST ? " (a segment of that name exists already: refusing to use it)" : ""));
+    remember_shm_segment(name);
+    return seg;
+  }
+  void grow(Segment& seg, std::size_t total) {
+    std::size_t cap = 4096;
+    while (cap < total) cap *= 2;
+    if (seg.map != nullptr) munmap(seg.map, seg.capacity);
+    seg.map = nullptr;
+    if (ftruncate(seg.fd, static_cast<off_t>(cap)) != 0)
+      throw std::runtime_error("shared memory: ftruncate " + seg.name + ": " + std::strerror(errno));
+    void* p = mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_SHARED, seg.fd, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("shared memory: mmap " + seg.name + ": " + std::strerror(errno));
+    seg.map = p;
+    seg.capacity = cap;
+  }
+  static void release(Segment& seg) {
+    if (seg.map != nullptr) munmap(seg.map, seg.capacity);
+    if (seg.fd >= 0) close(seg.fd);
+    shm_unlink(seg.name.c_str());
+    forget_shm_segment(seg.name);
+    seg.map = nullptr;
+    seg.fd = -1;
   }
   std::string m_prefix;
-  std::set<std::string> m_created;
+  std::uint64_t m_next = 0;
+  std::map<std::string, Segment> m_segments;
 };
 
+// Files under a private folder made with mkdtemp (mode 0700): nothing at a
+// predictable path, so a planted symbolic link is never followed.
 class FileStore final : public StagingStore {
  public:
-  explicit FileStore(std::string dir) : m_dir(std::move(dir)) { std::filesystem::create_directories(m_dir); }
+  explicit FileStore(const std::string& base) {
+    std::filesystem::create_directories(base);
+    std::string templ = base + "/motifbench-" + std::to_string(getpid()) + "-XXXXXX";
+    if (mkdtemp(templ.data()) == nullptr)
+      throw std::runtime_error("file store: cannot create a private folder under " + base + ": " + std::strerror(errno));
+    m_dir = templ;
+    remember_file(m_dir);
+  }
   ~FileStore() override {
     std::error_code ec;
     std::filesystem::remove_all(m_dir, ec);
+    forget_file(m_dir);
   }
   void put(const std::string& key, const void* data, std::size_t bytes) override {
     const auto path = file(key);

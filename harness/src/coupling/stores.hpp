@@ -9,12 +9,15 @@
 namespace motifbench::detail {
 
 std::unique_ptr<StagingStore> make_memory_store();
-/// POSIX shared memory: one segment per key, named /<prefix>.<hash>. Segments
-/// it created are unlinked when the store is destroyed (and by the cleanup of
-/// a signalled run, via the registry in services.hpp).
+/// POSIX shared memory: one segment per key, named /<prefix>-<64 random bits>.<n>,
+/// created with O_EXCL and mode 0600 (an existing name is an error, never
+/// reused) and mapped once; later puts copy into the mapping. Segments are
+/// unlinked when the store is destroyed (and by the cleanup of a signalled
+/// run, via the registry in services.hpp).
 std::unique_ptr<StagingStore> make_shm_store(const std::string& prefix);
-/// Files under `dir` (created; removed with its files when the store goes).
-std::unique_ptr<StagingStore> make_file_store(const std::string& dir);
+/// Files in a private folder made with mkdtemp (mode 0700) under `base_dir`;
+/// the folder and its files are removed when the store goes.
+std::unique_ptr<StagingStore> make_file_store(const std::string& base_dir);
 /// A Redis server through hiredis. Throws std::runtime_error when unreachable.
 std::unique_ptr<StagingStore> make_redis_store(const std::string& host, int port, double timeout_s);
 

@@ -1,8 +1,10 @@
 #include "report/json_result.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -65,13 +67,26 @@ nlohmann::json components_json(const std::vector<ComponentCpu>& cs) {
   return out;
 }
 
+// Non-finite figures are left out (JSON has no NaN); the run is already
+// invalid with each of them named (non_finite_figures).
+nlohmann::json finite_only(const std::map<std::string, double>& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : m)
+    if (std::isfinite(v)) j[k] = v;
+  return j;
+}
+
 nlohmann::json metrics_json(const MotifMetrics& m) {
-  nlohmann::json j = {{"scalars", m.scalars()}, {"notes", m.notes()}};
+  nlohmann::json j = {{"scalars", finite_only(m.scalars())}, {"notes", m.notes()}};
   nlohmann::json series = nlohmann::json::object();
-  for (const auto& [name, points] : m.series()) series[name] = points;
+  for (const auto& [name, points] : m.series()) {
+    nlohmann::json pts = nlohmann::json::array();
+    for (const auto& p : points) pts.push_back(finite_only(p));
+    series[name] = pts;
+  }
   j["series"] = series;
   nlohmann::json events = nlohmann::json::array();
-  for (const auto& [kind, fields] : m.events()) events.push_back({{"kind", kind}, {"fields", fields}});
+  for (const auto& [kind, fields] : m.events()) events.push_back({{"kind", kind}, {"fields", finite_only(fields)}});
   j["events"] = events;
   return j;
 }
@@ -235,8 +250,11 @@ nlohmann::json to_json(const RunResult& r) {
                    "(median of rounds), per event; x the events of this run's measured part. "
                    "model_per_event_ns is a tight loop of events, kept as a cross-check"}}},
   };
-  j["roofline"] = {{"stream_copy_bytes_per_s", r.stream_copy_bytes_per_s},
-                   {"method", "Kokkos copy of two 64 MiB double arrays, best of 5, bytes read + written"}};
+  if (r.stream_copy_bytes_per_s > 0)
+    j["roofline"] = {{"stream_copy_bytes_per_s", r.stream_copy_bytes_per_s},
+                     {"method", "Kokkos copy of two 64 MiB double arrays, best of 5, bytes read + written"}};
+  else
+    j["roofline"] = {{"stream_copy_bytes_per_s", nullptr}, {"method", "not measured: the run ended before it started"}};
   j["percentile_method"] = "nearest-rank on raw samples: smallest sample with at least p% of samples <= it";
   nlohmann::json services = nlohmann::json::array();
   for (const auto& s : r.services) {
@@ -260,29 +278,55 @@ nlohmann::json to_json(const RunResult& r) {
 }
 
 std::string check_writable(const std::string& path) {
-  std::string probe = path + ".probe." + std::to_string(getpid());
-  FILE* f = std::fopen(probe.c_str(), "w");
-  if (f == nullptr) return "cannot write --out '" + path + "': " + std::strerror(errno);
-  std::fclose(f);
-  std::remove(probe.c_str());
+  // A result only ever replaces a regular file or creates a new one: never a
+  // directory, a device node (as root, --out=/dev/null would replace the
+  // system's), a FIFO or a symbolic link.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (S_ISLNK(st.st_mode)) return "--out '" + path + "' is a symbolic link; give a regular file or a new path";
+    if (S_ISDIR(st.st_mode)) return "--out '" + path + "' is a directory; give a file path inside it";
+    if (!S_ISREG(st.st_mode))
+      return "--out '" + path + "' exists and is not a regular file (a device, FIFO or socket); give a new path";
+  }
+  // Probe the folder with a file of an unpredictable name (O_EXCL).
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  std::string probe = dir + "/.motifbench-probe-XXXXXX";
+  const int fd = ::mkstemp(probe.data());
+  if (fd < 0) return "cannot write --out '" + path + "': " + std::strerror(errno);
+  ::close(fd);
+  ::unlink(probe.c_str());
   return "";
 }
 
 std::string write_json_file(const std::string& path, const nlohmann::json& j) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream out(tmp);
-    if (!out) return "cannot write '" + tmp + "': " + std::strerror(errno);
-    out << j.dump(2) << "\n";
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return "write to '" + tmp + "' failed";
+  if (std::string why = check_writable(path); !why.empty()) return why;
+  // A temporary file of an unpredictable name beside the target (O_EXCL, 0644),
+  // then an atomic rename: a crash never leaves a half-written result.
+  std::string tmp = path + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return "cannot write '" + path + "': " + std::strerror(errno);
+  ::fchmod(fd, 0644);
+  const std::string text = j.dump(2) + "\n";
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string err = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return "write to '" + tmp + "' failed: " + err;
     }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return "write to '" + tmp + "' failed";
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string err = std::strerror(errno);
-    std::remove(tmp.c_str());
+    ::unlink(tmp.c_str());
     return "cannot rename '" + tmp + "' to '" + path + "': " + err;
   }
   return "";

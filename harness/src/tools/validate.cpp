@@ -1,5 +1,10 @@
 #include "tools/validate.hpp"
 
+#include <filesystem>
+
+#include "core/json_strict.hpp"
+#include "motifbench/config.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -218,14 +223,16 @@ std::vector<Problem> check_semantics(const nlohmann::json& doc) {
 }
 
 std::vector<Problem> validate_file(const std::string& path, nlohmann::json* doc_out) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return {{"$", "is a directory, not a result file"}};
   std::ifstream in(path);
   if (!in) return {{"$", "cannot read the file"}};
   nlohmann::json doc;
   try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+    doc = parse_json_strict(in, "the file");
+  } catch (const ConfigError& e) {
     std::string what = e.what();
-    return {{"$", "not valid JSON (truncated or malformed): " + what}};
+    return {{"$", "not valid JSON (truncated, malformed, duplicate keys or nested too deep): " + what}};
   }
   if (doc_out) *doc_out = doc;
   if (!doc.is_object() || !doc.contains("schema_version") || !doc["schema_version"].is_string())
