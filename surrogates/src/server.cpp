@@ -10,7 +10,10 @@
 #include <torch/script.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <climits>
+#include <cstdint>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -37,37 +40,50 @@ std::int64_t ns_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count();
 }
 
-// One hosted model. Inference takes a shared lock, a weight update an
-// exclusive one, so updates never race a forward pass.
+// One version of a hosted model. Immutable once built: a reload builds a new
+// one and swaps the pointer, and every request holds the version it validated
+// against for its whole life, so a reload can never change a shape under it.
 struct HostedModel {
   std::string name;
   long in = 0, out = 0;
   long version = 0;
   bool identity = false;
-  std::unique_ptr<torch::jit::Module> module;
-  std::shared_mutex mutex;
+  std::shared_ptr<torch::jit::Module> module;
 
   // rows x in floats -> rows x out floats into `dst`.
-  void forward(const float* src, long rows, float* dst) {
+  void forward(const float* src, long rows, float* dst) const {
     if (identity) {
-      std::memcpy(dst, src, static_cast<std::size_t>(rows * in) * sizeof(float));
+      std::memcpy(dst, src, static_cast<std::size_t>(rows) * static_cast<std::size_t>(in) * sizeof(float));
       return;
     }
     c10::InferenceMode guard;
     auto x = torch::from_blob(const_cast<float*>(src), {rows, in}, torch::kFloat32);
     auto y = module->forward({x}).toTensor().contiguous();
-    if (y.dim() != 2 || y.size(0) != rows || y.size(1) != out)
-      throw std::runtime_error("model returned an unexpected shape");
-    std::memcpy(dst, y.data_ptr<float>(), static_cast<std::size_t>(rows * out) * sizeof(float));
+    if (y.scalar_type() != torch::kFloat32 || y.dim() != 2 || y.size(0) != rows || y.size(1) != out)
+      throw std::runtime_error("model returned an unexpected shape or type");
+    std::memcpy(dst, y.data_ptr<float>(), static_cast<std::size_t>(rows) * static_cast<std::size_t>(out) * sizeof(float));
   }
 };
+using ModelPtr = std::shared_ptr<const HostedModel>;
 
-// Dynamic batching: merges concurrent requests for one model.
+// Triton's per-model statistics, kept across versions of a name.
+struct ModelStats {
+  std::atomic<std::uint64_t> success_count{0}, success_ns{0}, fail_count{0}, fail_ns{0}, queue_count{0}, queue_ns{0},
+      infer_count{0}, infer_ns{0}, inference_count{0}, execution_count{0}, last_inference_ms{0};
+};
+
+// a * b into out, false on overflow or a negative factor.
+bool checked_mul(std::int64_t a, std::int64_t b, std::int64_t& out) {
+  if (a < 0 || b < 0) return false;
+  return !__builtin_mul_overflow(a, b, &out);
+}
+
+// Dynamic batching: merges concurrent requests for one model name. Only jobs
+// against the same model version share a batch.
 class Batcher {
  public:
-  Batcher(std::shared_ptr<HostedModel> model, long max_rows, long delay_us)
-      : m_model(std::move(model)), m_max_rows(max_rows), m_delay(std::chrono::microseconds(delay_us)),
-        m_thread([this] { loop(); }) {}
+  Batcher(long max_rows, long delay_us)
+      : m_max_rows(max_rows), m_delay(std::chrono::microseconds(delay_us)), m_thread([this] { loop(); }) {}
   ~Batcher() {
     {
       std::lock_guard<std::mutex> l(m_mutex);
@@ -77,14 +93,15 @@ class Batcher {
     m_thread.join();
   }
   struct Job {
+    ModelPtr model;
     const float* in;
     long rows;
     float* out;
     Clock::time_point enqueued;
     std::promise<long> done;  // the batch's row count
   };
-  long run(const float* in, long rows, float* out, std::int64_t* queue_ns) {
-    Job job{in, rows, out, Clock::now(), {}};
+  long run(const ModelPtr& model, const float* in, long rows, float* out, std::int64_t* queue_ns) {
+    Job job{model, in, rows, out, Clock::now(), {}};
     auto fut = job.done.get_future();
     {
       std::lock_guard<std::mutex> l(m_mutex);
@@ -106,14 +123,16 @@ class Batcher {
       m_cv.wait_until(l, deadline, [&] { return m_stop || queued_rows() >= m_max_rows; });
       std::vector<Job*> jobs;
       long rows = 0;
-      while (!m_queue.empty() && (jobs.empty() || rows + m_queue.front()->rows <= m_max_rows)) {
+      const ModelPtr model = m_queue.front()->model;
+      while (!m_queue.empty() && m_queue.front()->model == model &&
+             (jobs.empty() || rows + m_queue.front()->rows <= m_max_rows)) {
         rows += m_queue.front()->rows;
         jobs.push_back(m_queue.front());
         m_queue.pop_front();
       }
       l.unlock();
       m_last_queue_ns = ns_since(jobs.front()->enqueued);
-      execute(jobs, rows);
+      execute(*model, jobs, rows);
       l.lock();
     }
   }
@@ -122,22 +141,21 @@ class Batcher {
     for (auto* j : m_queue) r += j->rows;
     return r;
   }
-  void execute(std::vector<Job*>& jobs, long rows) {
+  static void execute(const HostedModel& m, std::vector<Job*>& jobs, long rows) {
     try {
-      std::shared_lock<std::shared_mutex> lock(m_model->mutex);
       if (jobs.size() == 1) {
-        m_model->forward(jobs[0]->in, rows, jobs[0]->out);
+        m.forward(jobs[0]->in, rows, jobs[0]->out);
       } else {
-        std::vector<float> in(static_cast<std::size_t>(rows * m_model->in)), out(static_cast<std::size_t>(rows * m_model->out));
+        std::vector<float> in(static_cast<std::size_t>(rows * m.in)), out(static_cast<std::size_t>(rows * m.out));
         long off = 0;
         for (auto* j : jobs) {
-          std::memcpy(in.data() + off * m_model->in, j->in, static_cast<std::size_t>(j->rows * m_model->in) * sizeof(float));
+          std::memcpy(in.data() + off * m.in, j->in, static_cast<std::size_t>(j->rows * m.in) * sizeof(float));
           off += j->rows;
         }
-        m_model->forward(in.data(), rows, out.data());
+        m.forward(in.data(), rows, out.data());
         off = 0;
         for (auto* j : jobs) {
-          std::memcpy(j->out, out.data() + off * m_model->out, static_cast<std::size_t>(j->rows * m_model->out) * sizeof(float));
+          std::memcpy(j->out, out.data() + off * m.out, static_cast<std::size_t>(j->rows * m.out) * sizeof(float));
           off += j->rows;
         }
       }
@@ -147,7 +165,6 @@ class Batcher {
     }
   }
 
-  std::shared_ptr<HostedModel> m_model;
   long m_max_rows;
   std::chrono::microseconds m_delay;
   std::mutex m_mutex;
@@ -158,44 +175,95 @@ class Batcher {
   std::thread m_thread;
 };
 
+// Admission: at most `slots` inferences compute at once and at most `queue`
+// wait; a waiting request leaves when its client cancels or its deadline
+// passes. Health and metadata calls never come here.
+class Admission {
+ public:
+  Admission(int slots, int queue) : m_slots(slots), m_queue(queue) {}
+  // OK, or the status to answer with.
+  grpc::Status enter(grpc::ServerContext* ctx) {
+    std::unique_lock<std::mutex> l(m_mutex);
+    if (m_active < m_slots) {
+      ++m_active;
+      return grpc::Status::OK;
+    }
+    if (m_waiting >= m_queue)
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "server busy: " + std::to_string(m_waiting) + " requests queued (--max-queue " +
+                              std::to_string(m_queue) + ")");
+    ++m_waiting;
+    while (m_active >= m_slots) {
+      m_cv.wait_for(l, std::chrono::milliseconds(20));
+      if (ctx != nullptr && ctx->IsCancelled()) {
+        --m_waiting;
+        return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while queued");
+      }
+    }
+    --m_waiting;
+    ++m_active;
+    return grpc::Status::OK;
+  }
+  void leave() {
+    {
+      std::lock_guard<std::mutex> l(m_mutex);
+      --m_active;
+    }
+    m_cv.notify_one();
+  }
+
+ private:
+  const int m_slots, m_queue;
+  int m_active = 0, m_waiting = 0;
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+};
+
 class Service final : public inference::GRPCInferenceService::Service {
  public:
-  explicit Service(ServerOptions opt) : m_opt(std::move(opt)) {}
+  explicit Service(ServerOptions opt)
+      : m_opt(std::move(opt)), m_admission(std::max(1, m_opt.grpc_threads), std::max(0, m_opt.max_queue)) {}
 
+  // Builds, checks and hosts a model version. Throws std::invalid_argument
+  // for a bad model, std::length_error when the model table is full.
   void load(const std::string& name, const std::string& bytes, long in, long out) {
+    if (name.empty() || name.size() > 256) throw std::invalid_argument("model names are 1 to 256 characters");
     auto model = std::make_shared<HostedModel>();
     model->name = name;
+    const bool identity = name == "identity" || bytes.empty();
+    if (in < 1 || in > m_opt.max_features || (!identity && (out < 1 || out > m_opt.max_features)))
+      throw std::invalid_argument("in_features and out_features must be in [1, " + std::to_string(m_opt.max_features) +
+                                  "], got " + std::to_string(in) + " and " + std::to_string(out));
     model->in = in;
-    model->out = out;
-    if (name == "identity" || bytes.empty()) {
-      model->identity = true;
-      model->out = in;
-    } else {
+    model->out = identity ? in : out;
+    model->identity = identity;
+    if (!identity) {
       std::istringstream is(bytes);
       try {
-        model->module = std::make_unique<torch::jit::Module>(torch::jit::load(is));
+        model->module = std::make_shared<torch::jit::Module>(torch::jit::load(is));
+        model->module->eval();
+        // The model must do what it declares: two rows of zeros in, [2, out] out.
+        std::vector<float> x(static_cast<std::size_t>(2 * in), 0.0f), y(static_cast<std::size_t>(2 * model->out));
+        model->forward(x.data(), 2, y.data());
       } catch (const std::exception& e) {
         std::string what = e.what();
-        throw std::runtime_error("cannot load TorchScript for model '" + name + "': " + what.substr(0, what.find('\n')));
+        throw std::invalid_argument("model '" + name + "' is not a TorchScript module mapping [N, " +
+                                    std::to_string(in) + "] to [N, " + std::to_string(out) +
+                                    "]: " + what.substr(0, what.find('\n')));
       }
-      model->module->eval();
     }
     std::lock_guard<std::mutex> l(m_models_mutex);
     auto it = m_models.find(name);
-    if (it != m_models.end()) {
-      // Swap the weights in place under the model's exclusive lock.
-      std::unique_lock<std::shared_mutex> w(it->second->mutex);
-      it->second->module = std::move(model->module);
-      it->second->identity = model->identity;
-      it->second->in = model->in;
-      it->second->out = model->out;
-      ++it->second->version;
-      return;
+    if (it == m_models.end()) {
+      if (static_cast<int>(m_models.size()) >= m_opt.max_models)
+        throw std::length_error("the server hosts " + std::to_string(m_models.size()) + " models already (--max-models)");
+      Entry e;
+      e.stats = std::make_shared<ModelStats>();
+      if (m_opt.max_batch_rows > 0) e.batcher = std::make_shared<Batcher>(m_opt.max_batch_rows, m_opt.max_queue_delay_us);
+      it = m_models.emplace(name, std::move(e)).first;
     }
-    model->version = 1;
-    m_models[name] = model;
-    if (m_opt.max_batch_rows > 0)
-      m_batchers[name] = std::make_unique<Batcher>(model, m_opt.max_batch_rows, m_opt.max_queue_delay_us);
+    model->version = it->second.model ? it->second.model->version + 1 : 1;
+    it->second.model = std::move(model);  // requests in flight keep the old version alive
   }
 
   grpc::Status ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
@@ -210,7 +278,7 @@ class Service final : public inference::GRPCInferenceService::Service {
   }
   grpc::Status ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* q,
                           inference::ModelReadyResponse* r) override {
-    r->set_ready(find(q->name()) != nullptr);
+    r->set_ready(find(q->name()).model != nullptr);
     return grpc::Status::OK;
   }
   grpc::Status ServerMetadata(grpc::ServerContext*, const inference::ServerMetadataRequest*,
@@ -218,12 +286,13 @@ class Service final : public inference::GRPCInferenceService::Service {
     r->set_name("motifbench-serve");
     r->set_version(m_opt.version + " (libtorch " + torch_version() + ")");
     r->add_extensions("model_repository");
+    r->add_extensions("statistics");
     if (m_opt.max_batch_rows > 0) r->add_extensions("dynamic_batching");
     return grpc::Status::OK;
   }
   grpc::Status ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* q,
                              inference::ModelMetadataResponse* r) override {
-    auto m = find(q->name());
+    auto m = find(q->name()).model;
     if (!m) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model '" + q->name() + "'");
     r->set_name(m->name);
     r->add_versions(std::to_string(m->version));
@@ -241,47 +310,21 @@ class Service final : public inference::GRPCInferenceService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ModelInfer(grpc::ServerContext*, const inference::ModelInferRequest* q,
+  grpc::Status ModelInfer(grpc::ServerContext* ctx, const inference::ModelInferRequest* q,
                           inference::ModelInferResponse* r) override {
     const auto t0 = Clock::now();
-    auto m = find(q->model_name());
-    if (!m) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model '" + q->model_name() + "'");
-    if (q->inputs_size() != 1 || q->raw_input_contents_size() != 1 || q->inputs(0).datatype() != "FP32" ||
-        q->inputs(0).shape_size() != 2 || q->inputs(0).shape(1) != m->in)
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "expected one FP32 input [N, " + std::to_string(m->in) + "] in raw_input_contents");
-    const long rows = static_cast<long>(q->inputs(0).shape(0));
-    const std::string& raw = q->raw_input_contents(0);
-    if (raw.size() != static_cast<std::size_t>(rows * m->in) * sizeof(float))
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "raw_input_contents size does not match the shape");
-    r->set_model_name(m->name);
-    r->set_model_version(std::to_string(m->version));
-    r->set_id(q->id());
-    auto* out = r->add_outputs();
-    out->set_name("OUTPUT__0");
-    out->set_datatype("FP32");
-    out->add_shape(rows);
-    out->add_shape(m->out);
-    std::string* dst = r->add_raw_output_contents();
-    dst->resize(static_cast<std::size_t>(rows * m->out) * sizeof(float));
-    std::int64_t queue_ns = 0;
-    long batch_rows = rows;
-    try {
-      auto* batcher = batcher_for(m->name);
-      if (batcher != nullptr) {
-        batch_rows = batcher->run(reinterpret_cast<const float*>(raw.data()), rows, reinterpret_cast<float*>(dst->data()),
-                                  &queue_ns);
-      } else {
-        std::shared_lock<std::shared_mutex> lock(m->mutex);
-        m->forward(reinterpret_cast<const float*>(raw.data()), rows, reinterpret_cast<float*>(dst->data()));
-      }
-    } catch (const std::exception& e) {
-      return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
+    Entry e = find(q->model_name());  // this version, for the whole request
+    if (!e.model) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model '" + q->model_name() + "'");
+    grpc::Status st = infer(ctx, e, q, r, t0);
+    const auto ns = static_cast<std::uint64_t>(ns_since(t0));
+    if (st.ok()) {
+      e.stats->success_count++;
+      e.stats->success_ns += ns;
+    } else {
+      e.stats->fail_count++;
+      e.stats->fail_ns += ns;
     }
-    (*r->mutable_parameters())["server_compute_ns"].set_int64_param(ns_since(t0));
-    (*r->mutable_parameters())["queue_ns"].set_int64_param(queue_ns);
-    (*r->mutable_parameters())["batch_rows"].set_int64_param(batch_rows);
-    return grpc::Status::OK;
+    return st;
   }
 
   grpc::Status RepositoryModelLoad(grpc::ServerContext*, const inference::RepositoryModelLoadRequest* q,
@@ -293,20 +336,61 @@ class Service final : public inference::GRPCInferenceService::Service {
     };
     auto file = p.find("file:model.pt");
     std::string bytes = file == p.end() ? std::string() : file->second.bytes_param();
-    // parameters["identity"] = true hosts the null model (output = input) under
-    // any name: the transport floor, like LoadGen's null SUT.
-    auto identity = p.find("identity");
-    if (identity != p.end() && identity->second.bool_param()) {
-      load(q->model_name(), "", get_int("in_features"), get_int("in_features"));
-      return grpc::Status::OK;
-    }
-    if (q->model_name() != "identity" && bytes.empty())
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "missing parameters[\"file:model.pt\"]");
     try {
+      // parameters["identity"] = true hosts the null model (output = input)
+      // under any name: the transport floor, like LoadGen's null SUT.
+      auto identity = p.find("identity");
+      if (identity != p.end() && identity->second.bool_param()) {
+        load(q->model_name(), "", get_int("in_features"), get_int("in_features"));
+        return grpc::Status::OK;
+      }
+      if (q->model_name() != "identity" && bytes.empty())
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "missing parameters[\"file:model.pt\"]");
       load(q->model_name(), bytes, get_int("in_features"), get_int("out_features"));
+    } catch (const std::length_error& e) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, e.what());
     } catch (const std::exception& e) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what());
     }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status RepositoryIndex(grpc::ServerContext*, const inference::RepositoryIndexRequest*,
+                               inference::RepositoryIndexResponse* r) override {
+    std::lock_guard<std::mutex> l(m_models_mutex);
+    for (const auto& [name, e] : m_models) {
+      auto* m = r->add_models();
+      m->set_name(name);
+      m->set_version(std::to_string(e.model->version));
+      m->set_state("READY");
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ModelStatistics(grpc::ServerContext*, const inference::ModelStatisticsRequest* q,
+                               inference::ModelStatisticsResponse* r) override {
+    std::lock_guard<std::mutex> l(m_models_mutex);
+    for (const auto& [name, e] : m_models) {
+      if (!q->name().empty() && q->name() != name) continue;
+      const ModelStats& s = *e.stats;
+      auto* m = r->add_model_stats();
+      m->set_name(name);
+      m->set_version(std::to_string(e.model->version));
+      m->set_last_inference(s.last_inference_ms);
+      m->set_inference_count(s.inference_count);
+      m->set_execution_count(s.execution_count);
+      auto* is = m->mutable_inference_stats();
+      is->mutable_success()->set_count(s.success_count);
+      is->mutable_success()->set_ns(s.success_ns);
+      is->mutable_fail()->set_count(s.fail_count);
+      is->mutable_fail()->set_ns(s.fail_ns);
+      is->mutable_queue()->set_count(s.queue_count);
+      is->mutable_queue()->set_ns(s.queue_ns);
+      is->mutable_compute_infer()->set_count(s.infer_count);
+      is->mutable_compute_infer()->set_ns(s.infer_ns);
+    }
+    if (!q->name().empty() && r->model_stats_size() == 0)
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model '" + q->name() + "'");
     return grpc::Status::OK;
   }
 
@@ -316,21 +400,100 @@ class Service final : public inference::GRPCInferenceService::Service {
   }
 
  private:
-  std::shared_ptr<HostedModel> find(const std::string& name) {
+  struct Entry {
+    ModelPtr model;
+    std::shared_ptr<ModelStats> stats;
+    std::shared_ptr<Batcher> batcher;
+  };
+
+  Entry find(const std::string& name) {
     std::lock_guard<std::mutex> l(m_models_mutex);
     auto it = m_models.find(name);
-    return it == m_models.end() ? nullptr : it->second;
+    return it == m_models.end() ? Entry{} : it->second;
   }
-  Batcher* batcher_for(const std::string& name) {
-    std::lock_guard<std::mutex> l(m_models_mutex);
-    auto it = m_batchers.find(name);
-    return it == m_batchers.end() ? nullptr : it->second.get();
+
+  grpc::Status infer(grpc::ServerContext* ctx, const Entry& e, const inference::ModelInferRequest* q,
+                     inference::ModelInferResponse* r, Clock::time_point t0) {
+    const HostedModel& m = *e.model;
+    auto bad = [](const std::string& why) { return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why); };
+    if (q->inputs_size() != 1) return bad("expected exactly one input tensor, got " + std::to_string(q->inputs_size()));
+    const auto& input = q->inputs(0);
+    if (input.datatype() != "FP32") return bad("expected datatype FP32, got '" + input.datatype() + "'");
+    if (input.shape_size() != 2 || input.shape(1) != m.in)
+      return bad("expected shape [N, " + std::to_string(m.in) + "] (model version " + std::to_string(m.version) + ")");
+    const std::int64_t rows = input.shape(0);
+    std::int64_t in_values = 0, out_values = 0, in_bytes = 0, out_bytes = 0;
+    if (rows < 1 || !checked_mul(rows, m.in, in_values) || !checked_mul(in_values, 4, in_bytes) ||
+        !checked_mul(rows, m.out, out_values) || !checked_mul(out_values, 4, out_bytes) ||
+        in_bytes > m_opt.max_message_bytes || out_bytes > m_opt.max_message_bytes)
+      return bad("N must be in [1, " + std::to_string(m_opt.max_message_bytes / 4 / std::max(m.in, m.out)) +
+                 "] (--max-message-bytes), got " + std::to_string(rows));
+    // Data as raw bytes (what motifbench sends) or typed fp32 contents (what
+    // official Triton and KServe clients send).
+    const float* data = nullptr;
+    if (q->raw_input_contents_size() == 1 && input.contents().fp32_contents_size() == 0) {
+      const std::string& raw = q->raw_input_contents(0);
+      if (static_cast<std::int64_t>(raw.size()) != in_bytes)
+        return bad("raw_input_contents holds " + std::to_string(raw.size()) + " bytes; the shape needs " +
+                   std::to_string(in_bytes));
+      data = reinterpret_cast<const float*>(raw.data());
+    } else if (q->raw_input_contents_size() == 0) {
+      if (input.contents().fp32_contents_size() != in_values)
+        return bad("contents.fp32_contents holds " + std::to_string(input.contents().fp32_contents_size()) +
+                   " values; the shape needs " + std::to_string(in_values));
+      data = input.contents().fp32_contents().data();
+    } else {
+      return bad("give the input either as one raw_input_contents entry or as contents.fp32_contents");
+    }
+    grpc::Status admitted = m_admission.enter(ctx);
+    if (!admitted.ok()) return admitted;
+    struct Leave {
+      Admission& a;
+      ~Leave() { a.leave(); }
+    } leave{m_admission};
+    const std::int64_t admission_ns = ns_since(t0);
+    r->set_model_name(m.name);
+    r->set_model_version(std::to_string(m.version));
+    r->set_id(q->id());
+    auto* out = r->add_outputs();
+    out->set_name("OUTPUT__0");
+    out->set_datatype("FP32");
+    out->add_shape(rows);
+    out->add_shape(m.out);
+    std::string* dst = r->add_raw_output_contents();
+    dst->resize(static_cast<std::size_t>(out_bytes));
+    std::int64_t queue_ns = 0;
+    long batch_rows = static_cast<long>(rows);
+    const auto t_infer = Clock::now();
+    try {
+      if (e.batcher)
+        batch_rows = e.batcher->run(e.model, data, static_cast<long>(rows), reinterpret_cast<float*>(dst->data()),
+                                    &queue_ns);
+      else
+        m.forward(data, static_cast<long>(rows), reinterpret_cast<float*>(dst->data()));
+    } catch (const std::exception& ex) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, ex.what());
+    }
+    auto& s = *e.stats;
+    s.infer_count++;
+    s.infer_ns += static_cast<std::uint64_t>(ns_since(t_infer));
+    s.queue_count++;
+    s.queue_ns += static_cast<std::uint64_t>(admission_ns + queue_ns);
+    s.inference_count += static_cast<std::uint64_t>(rows);
+    s.execution_count++;
+    s.last_inference_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    (*r->mutable_parameters())["server_compute_ns"].set_int64_param(ns_since(t0));
+    (*r->mutable_parameters())["queue_ns"].set_int64_param(queue_ns + admission_ns);
+    (*r->mutable_parameters())["batch_rows"].set_int64_param(batch_rows);
+    return grpc::Status::OK;
   }
 
   ServerOptions m_opt;
+  Admission m_admission;
   std::mutex m_models_mutex;
-  std::map<std::string, std::shared_ptr<HostedModel>> m_models;
-  std::map<std::string, std::unique_ptr<Batcher>> m_batchers;
+  std::map<std::string, Entry> m_models;
 };
 
 // Only a socket that nobody listens on (left by a killed server) is removed;
@@ -375,10 +538,13 @@ class GrpcServer final : public InferenceServer {
       b.AddListeningPort(opt.listen, grpc::InsecureServerCredentials(), &port);
     }
     b.RegisterService(&m_service);
-    b.SetMaxReceiveMessageSize(-1);
-    b.SetMaxSendMessageSize(-1);
+    // Explicit limits: message sizes, and threads for every admitted or queued
+    // inference plus headroom, so health checks and refusals always get one.
+    const int message_limit = static_cast<int>(std::min<long>(opt.max_message_bytes + (1 << 16), INT32_MAX));
+    b.SetMaxReceiveMessageSize(message_limit);
+    b.SetMaxSendMessageSize(message_limit);
     grpc::ResourceQuota quota("motifbench-serve");
-    quota.SetMaxThreads(std::max(2, opt.grpc_threads + 1));
+    quota.SetMaxThreads(std::max(1, opt.grpc_threads) + std::max(0, opt.max_queue) + 16);
     b.SetResourceQuota(quota);
     m_server = b.BuildAndStart();
     if (!m_server || (!unix_socket && port == 0))
@@ -424,8 +590,16 @@ int serve_main(int argc, char** argv, const std::string& version) {
   opt.version = version;
   app.add_option("--listen", opt.listen, "unix:/path/to.sock or host:port (default loopback, free port)")
       ->capture_default_str();
-  app.add_option("--threads", opt.torch_threads, "LibTorch intra-op threads")->capture_default_str();
-  app.add_option("--concurrency", opt.grpc_threads, "requests served concurrently")->capture_default_str();
+  app.add_option("--threads", opt.torch_threads, "LibTorch intra-op threads")
+      ->capture_default_str()->check(CLI::Range(1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))));
+  app.add_option("--concurrency", opt.grpc_threads, "inference requests computed at once")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--max-queue", opt.max_queue, "inference requests waiting for a slot, at most (more: RESOURCE_EXHAUSTED)")
+      ->capture_default_str()->check(CLI::Range(0, 65536));
+  app.add_option("--max-models", opt.max_models, "distinct model names hosted, at most")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--max-message-bytes", opt.max_message_bytes, "largest request or response, in bytes")
+      ->capture_default_str()->check(CLI::Range(1024L, 2000000000L));
   app.add_option("--max-batch-rows", opt.max_batch_rows, "dynamic batching: rows per batch (0: off)")
       ->capture_default_str();
   app.add_option("--max-queue-delay-us", opt.max_queue_delay_us, "dynamic batching: longest wait")

@@ -142,7 +142,9 @@ TEST(Runner, WarmupExcludedAndMinimumIterationsMet) {
   EXPECT_NEAR(p.items_per_s, 5000.0 / (res.reps[0].phases[0].total_s + res.reps[1].phases[0].total_s), 1e-6);
   EXPECT_GT(res.stream_copy_bytes_per_s, 0);
   EXPECT_GT(res.overhead.fraction, 0);
+#ifndef __SANITIZE_THREAD__  // instrumented harness code is several times slower
   EXPECT_LT(res.overhead.fraction, 0.05);
+#endif
   EXPECT_NE(res.reps[0].seed, res.reps[1].seed);
 }
 

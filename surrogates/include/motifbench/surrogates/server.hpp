@@ -12,7 +12,15 @@ namespace motifbench::surrogates {
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  ///< "unix:/path" or "host:port" (port 0: pick a free one)
   int torch_threads = 1;               ///< LibTorch intra-op threads
-  int grpc_threads = 4;                ///< concurrent requests served at most
+  int grpc_threads = 4;                ///< inference requests computed at once
+  /// Inference requests that wait for a slot, at most; beyond it a request is
+  /// answered RESOURCE_EXHAUSTED at once. A waiting request whose client
+  /// cancels or whose deadline passes leaves the queue. Health and metadata
+  /// calls never wait for a slot.
+  int max_queue = 256;
+  int max_models = 64;                 ///< distinct model names hosted at most
+  long max_message_bytes = 1L << 30;   ///< largest request or response message
+  long max_features = 1L << 20;        ///< in_features and out_features at most
   /// Dynamic batching: requests are merged until this many rows are queued or
   /// the oldest has waited max_queue_delay_us. 0 disables batching.
   long max_batch_rows = 0;

@@ -1,0 +1,293 @@
+// `motifbench serve` against hostile and careless clients (CTest label
+// security): every request gets a proper gRPC status, the server stays up and
+// keeps serving good requests, and its threads and memory stay bounded.
+// Everything is on a Unix socket in the test's temporary folder.
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "inference.grpc.pb.h"
+#include "motifbench/surrogates/local.hpp"
+#include "motifbench/surrogates/server.hpp"
+
+namespace motifbench {
+namespace {
+
+using Code = grpc::StatusCode;
+
+long process_threads() {
+  long n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) n += e.is_directory() ? 1 : 0;
+  return n;
+}
+
+long rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+std::string torchscript_2_to_1() {
+  SurrogateSpec s;
+  s.in_features = 2;
+  s.out_features = 1;
+  s.hidden = {8};
+  s.seed = 5;
+  const std::string path = ::testing::TempDir() + "/hostile_" + std::to_string(getpid()) + ".pt";
+  surrogates::make_local_client(s)->save(path);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove(path.c_str());
+  return bytes;
+}
+
+class Hostile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    surrogates::ServerOptions o;
+    o.listen = "unix:" + ::testing::TempDir() + "/motifbench-hostile-" + std::to_string(getpid()) + ".sock";
+    o.grpc_threads = 2;
+    o.max_queue = 256;
+    o.max_models = 16;
+    o.max_message_bytes = 8L << 20;  // 8 MiB: a 100 MB message is far beyond it
+    server = surrogates::start_server(o);
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(-1);
+    args.SetMaxReceiveMessageSize(-1);
+    channel = grpc::CreateCustomChannel(server->endpoint(), grpc::InsecureChannelCredentials(), args);
+    stub = inference::GRPCInferenceService::NewStub(channel);
+    server->load_model("id2", "", 2, 2);
+  }
+  grpc::Status infer(const inference::ModelInferRequest& q, inference::ModelInferResponse* r = nullptr) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    inference::ModelInferResponse local;
+    return stub->ModelInfer(&ctx, q, r ? r : &local);
+  }
+  static inference::ModelInferRequest request(const std::string& model, std::vector<std::int64_t> shape,
+                                              std::size_t raw_bytes, const std::string& type = "FP32") {
+    inference::ModelInferRequest q;
+    q.set_model_name(model);
+    auto* in = q.add_inputs();
+    in->set_name("INPUT__0");
+    in->set_datatype(type);
+    for (auto d : shape) in->add_shape(d);
+    q.add_raw_input_contents(std::string(raw_bytes, '\0'));
+    return q;
+  }
+  grpc::Status load(const std::string& name, const std::string& bytes, long in, long out) {
+    grpc::ClientContext ctx;
+    inference::RepositoryModelLoadRequest q;
+    q.set_model_name(name);
+    (*q.mutable_parameters())["file:model.pt"].set_bytes_param(bytes);
+    (*q.mutable_parameters())["in_features"].set_int64_param(in);
+    (*q.mutable_parameters())["out_features"].set_int64_param(out);
+    inference::RepositoryModelLoadResponse r;
+    return stub->RepositoryModelLoad(&ctx, q, &r);
+  }
+  void expect_still_serving() {
+    inference::ModelInferResponse r;
+    auto st = infer(request("id2", {3, 2}, 24), &r);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(r.raw_output_contents(0).size(), 24u);
+  }
+  std::unique_ptr<surrogates::InferenceServer> server;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
+};
+
+TEST_F(Hostile, MalformedInferRequestsGetAStatusNotACrash) {
+  EXPECT_EQ(infer(request("nope", {1, 2}, 8)).error_code(), Code::NOT_FOUND);
+  EXPECT_EQ(infer(request("id2", {1, 2}, 8, "INT32")).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(infer(request("id2", {0, 2}, 0)).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(infer(request("id2", {-4, 2}, 0)).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(infer(request("id2", {std::int64_t{1} << 61, 2}, 0)).error_code(), Code::INVALID_ARGUMENT)
+      << "2^61 rows with no data once returned OK";
+  EXPECT_EQ(infer(request("id2", {1, (std::int64_t{1} << 62) + 1}, 4)).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(infer(request("id2", {4, 2}, 31)).error_code(), Code::INVALID_ARGUMENT) << "contents shorter";
+  EXPECT_EQ(infer(request("id2", {4, 2}, 33)).error_code(), Code::INVALID_ARGUMENT) << "contents longer";
+  EXPECT_EQ(infer(request("id2", {2, 2, 2}, 32)).error_code(), Code::INVALID_ARGUMENT) << "rank 3";
+  inference::ModelInferRequest none;
+  none.set_model_name("id2");
+  EXPECT_EQ(infer(none).error_code(), Code::INVALID_ARGUMENT) << "no input";
+  // 100 MB against an 8 MiB limit: refused by the transport, server up.
+  EXPECT_EQ(infer(request("id2", {12500000, 2}, 100000000)).error_code(), Code::RESOURCE_EXHAUSTED);
+  expect_still_serving();
+}
+
+TEST_F(Hostile, TypedContentsAreAccepted) {
+  inference::ModelInferRequest q;
+  q.set_model_name("id2");
+  auto* in = q.add_inputs();
+  in->set_datatype("FP32");
+  in->add_shape(2);
+  in->add_shape(2);
+  for (float v : {1.0f, 2.0f, 3.0f, 4.0f}) in->mutable_contents()->add_fp32_contents(v);
+  inference::ModelInferResponse r;
+  auto st = infer(q, &r);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  std::vector<float> out(4);
+  std::memcpy(out.data(), r.raw_output_contents(0).data(), 16);
+  EXPECT_EQ(out, (std::vector<float>{1, 2, 3, 4}));
+  in->mutable_contents()->add_fp32_contents(5.0f);  // one value too many
+  EXPECT_EQ(infer(q).error_code(), Code::INVALID_ARGUMENT);
+}
+
+TEST_F(Hostile, BadModelLoadsAreRefused) {
+  EXPECT_EQ(load("garbage", "this is not TorchScript", 2, 1).error_code(), Code::INVALID_ARGUMENT);
+  const std::string ts = torchscript_2_to_1();
+  EXPECT_EQ(load("liar", ts, 3, 1).error_code(), Code::INVALID_ARGUMENT) << "declares 3 inputs, takes 2";
+  EXPECT_EQ(load("liar", ts, 2, 4).error_code(), Code::INVALID_ARGUMENT) << "declares 4 outputs, gives 1";
+  EXPECT_EQ(load("huge", ts, (1L << 62) + 1, 1).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(load("neg", ts, -2, 1).error_code(), Code::INVALID_ARGUMENT);
+  ASSERT_TRUE(load("good", ts, 2, 1).ok());
+  expect_still_serving();
+}
+
+TEST_F(Hostile, ReloadsWithAnotherShapeDuringInferenceNeverCrash) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  server->load_model("shifty", "", 2, 0);
+  std::thread reloader([&] {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+    for (int i = 1; std::chrono::steady_clock::now() < end; ++i) {
+      server->load_model("shifty", "", i % 2 ? 3 : 2, 0);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    stop = true;
+  });
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t)
+    clients.emplace_back([&] {
+      auto stub2 = inference::GRPCInferenceService::NewStub(channel);
+      while (!stop) {
+        grpc::ClientContext ctx;
+        inference::ModelInferResponse r;
+        auto st = stub2->ModelInfer(&ctx, request("shifty", {512, 2}, 512 * 2 * 4), &r);
+        if (st.ok() && r.raw_output_contents(0).size() == 512 * 2 * 4)
+          ++ok;
+        else if (st.error_code() == Code::INVALID_ARGUMENT || st.error_code() == Code::NOT_FOUND)
+          ++refused;
+        else
+          ++other;
+      }
+    });
+  reloader.join();
+  for (auto& c : clients) c.join();
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(other.load(), 0) << "a request must be served with its version's shape or refused";
+  expect_still_serving();
+}
+
+TEST_F(Hostile, SixtyFourClientsQueueInsteadOfBeingRefused) {
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 64; ++t)
+    clients.emplace_back([&] {
+      auto stub2 = inference::GRPCInferenceService::NewStub(channel);
+      for (int i = 0; i < 20; ++i) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+        inference::ModelInferResponse r;
+        if (stub2->ModelInfer(&ctx, request("id2", {4096, 2}, 4096 * 8), &r).ok())
+          ++ok;
+        else
+          ++failed;
+      }
+    });
+  // Health checks are answered while every slot is busy.
+  int live = 0;
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    inference::ServerLiveResponse r;
+    live += stub->ServerLive(&ctx, inference::ServerLiveRequest(), &r).ok() ? 1 : 0;
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failed.load(), 0) << "with --concurrency 2 and --max-queue 256, 64 clients queue";
+  EXPECT_EQ(ok.load(), 64 * 20);
+  EXPECT_EQ(live, 20);
+}
+
+TEST_F(Hostile, ModelTableAndThreadsAreBounded) {
+  const long threads_before = process_threads();
+  int refused = 0;
+  for (int i = 0; i < 200; ++i) {
+    grpc::ClientContext ctx;
+    inference::RepositoryModelLoadRequest q;
+    q.set_model_name("m" + std::to_string(i));
+    (*q.mutable_parameters())["identity"].set_bool_param(true);
+    (*q.mutable_parameters())["in_features"].set_int64_param(2);
+    inference::RepositoryModelLoadResponse r;
+    auto st = stub->RepositoryModelLoad(&ctx, q, &r);
+    if (!st.ok()) {
+      EXPECT_EQ(st.error_code(), Code::RESOURCE_EXHAUSTED);
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 200 - (16 - 1)) << "16 models at most (one is loaded already)";
+  EXPECT_LE(process_threads(), threads_before + 8);
+  grpc::ClientContext ctx;
+  inference::RepositoryIndexResponse index;
+  ASSERT_TRUE(stub->RepositoryIndex(&ctx, inference::RepositoryIndexRequest(), &index).ok());
+  EXPECT_EQ(index.models_size(), 16);
+}
+
+TEST_F(Hostile, StatisticsCountSuccessAndFailure) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(infer(request("id2", {3, 2}, 24)).ok());
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE(infer(request("id2", {3, 2}, 20)).ok());
+  grpc::ClientContext ctx;
+  inference::ModelStatisticsRequest q;
+  q.set_name("id2");
+  inference::ModelStatisticsResponse r;
+  ASSERT_TRUE(stub->ModelStatistics(&ctx, q, &r).ok());
+  ASSERT_EQ(r.model_stats_size(), 1);
+  EXPECT_EQ(r.model_stats(0).inference_stats().success().count(), 5u);
+  EXPECT_EQ(r.model_stats(0).inference_stats().fail().count(), 2u);
+  EXPECT_EQ(r.model_stats(0).inference_count(), 15u);  // rows
+}
+
+// A bounded fuzz of the request path: random shapes, sizes, datatypes and
+// contents; every answer is a status, the server survives, memory is flat.
+TEST_F(Hostile, FuzzedRequestsLeaveTheServerUpAndItsMemoryFlat) {
+  std::mt19937_64 rng(42);
+  const std::vector<std::string> types{"FP32", "FP16", "INT64", "BYTES", ""};
+  const std::vector<std::int64_t> dims{0, 1, 2, 3, -1, 7, 1024, std::int64_t{1} << 31, std::int64_t{1} << 62,
+                                       -(std::int64_t{1} << 62)};
+  auto round = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      inference::ModelInferRequest q;
+      q.set_model_name(rng() % 8 ? "id2" : "nope");
+      const int inputs = static_cast<int>(rng() % 3);
+      for (int k = 0; k < inputs; ++k) {
+        auto* in = q.add_inputs();
+        in->set_datatype(types[rng() % types.size()]);
+        const int rank = static_cast<int>(rng() % 4);
+        for (int d = 0; d < rank; ++d) in->add_shape(dims[rng() % dims.size()]);
+        if (rng() % 4 == 0)
+          for (int v = 0; v < static_cast<int>(rng() % 16); ++v) in->mutable_contents()->add_fp32_contents(1.0f);
+      }
+      const int raws = static_cast<int>(rng() % 3);
+      for (int k = 0; k < raws; ++k) q.add_raw_input_contents(std::string(rng() % 4096, 'x'));
+      (void)infer(q);
+    }
+  };
+  round(500);  // warm: allocator pools settle
+  const long rss_before = rss_kib();
+  round(2000);
+  const long rss_after = rss_kib();
+  EXPECT_LT(rss_after - rss_before, 32 * 1024) << "RSS grew by " << (rss_after - rss_before) << " KiB";
+  expect_still_serving();
+}
+
+}  // namespace
+}  // namespace motifbench
