@@ -173,6 +173,21 @@ TEST_P(ServerTest, RemoteInferenceMatchesLocalAndFollowsTraining) {
   EXPECT_NEAR(a[50], 0.75f, 0.1f);
 }
 
+TEST_P(ServerTest, AModelReplacedBehindTheClientsBackFailsTheCall) {
+  auto remote = make_grpc_client(mlp(), RemoteOptions{{server->endpoint()}, 5, 1, 0, 0, ""}, [](auto&, double) {});
+  std::vector<float> x(2 * 8, 0.5f), y(8);
+  remote->infer(x.data(), 8, y.data());
+  // Someone else loads a model of the same name and shape (it answers 123 for
+  // everything in the original report); the run must not go on with it.
+  server->load_model("unit", "", 2, 1);
+  try {
+    remote->infer(x.data(), 8, y.data());
+    FAIL() << "the call must fail";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("replaced by someone else"), std::string::npos) << e.what();
+  }
+}
+
 TEST_P(ServerTest, ProtocolErrorsAndMetadata) {
   auto remote = make_grpc_client(mlp(), RemoteOptions{{server->endpoint()}, 5, 1, 0, 0, ""}, [](auto&, double) {});
   grpc::ChannelArguments args;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -45,6 +46,7 @@ struct Endpoint {
   std::string address;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
+  std::string version;  // the model version this client pushed last
 };
 
 class GrpcClient final : public SurrogateClient {
@@ -146,6 +148,17 @@ class GrpcClient final : public SurrogateClient {
       auto queued = params.find("queue_ns");
       if (queued != params.end() && queued->second.int64_param() > 0)
         m_sink("rpc_server_queue", static_cast<double>(queued->second.int64_param()));
+      // A model replaced behind the run's back (by anyone but this client)
+      // answers with another version: the run's figures would be someone
+      // else's model, so it fails.
+      const auto& ep = m_endpoints[c->endpoint];
+      if (!ep.version.empty() && c->resp.model_version() != ep.version) {
+        if (failure.empty())
+          failure = "inference server " + ep.address + " served version " + c->resp.model_version() + " of '" +
+                    m_model_name + "', but this run pushed version " + ep.version +
+                    ": the model was replaced by someone else";
+        continue;
+      }
       const std::size_t want = static_cast<std::size_t>(c->rows * m_spec.out_features) * sizeof(float);
       if (c->resp.raw_output_contents_size() != 1 || c->resp.raw_output_contents(0).size() != want) {
         if (failure.empty())
@@ -193,11 +206,24 @@ class GrpcClient final : public SurrogateClient {
 
  private:
   void push_weights() {
-    const std::string path = "/tmp/motifbench-weights-" + std::to_string(getpid()) + ".pt";
-    m_mirror->save(path);
-    std::ifstream in(path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The TorchScript file goes through a private folder (mkdtemp, mode 0700),
+    // never a predictable path in /tmp, and is removed at once.
+    std::string dir = "/tmp/motifbench-" + std::to_string(getpid()) + "-XXXXXX";
+    if (mkdtemp(dir.data()) == nullptr)
+      throw std::runtime_error(std::string("cannot create a private folder for the weights: ") + std::strerror(errno));
+    const std::string path = dir + "/weights.pt";
+    std::string bytes;
+    try {
+      m_mirror->save(path);
+      std::ifstream in(path, std::ios::binary);
+      bytes.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    } catch (...) {
+      std::remove(path.c_str());
+      rmdir(dir.c_str());
+      throw;
+    }
     std::remove(path.c_str());
+    rmdir(dir.c_str());
     inference::RepositoryModelLoadRequest q;
     q.set_model_name(m_model_name);
     auto& p = *q.mutable_parameters();
@@ -211,6 +237,17 @@ class GrpcClient final : public SurrogateClient {
       auto s = e.stub->RepositoryModelLoad(&ctx, q, &r);
       if (!s.ok())
         throw std::runtime_error("inference server " + e.address + " did not take the model: " + status_text(s));
+      // The version the server gave what we pushed; responses must carry it.
+      grpc::ClientContext mctx;
+      mctx.set_deadline(deadline_after(m_opt.timeout_s));
+      inference::ModelMetadataRequest mq;
+      mq.set_name(m_model_name);
+      inference::ModelMetadataResponse mr;
+      auto ms = e.stub->ModelMetadata(&mctx, mq, &mr);
+      if (!ms.ok() || mr.versions_size() < 1)
+        throw std::runtime_error("inference server " + e.address + " gave no version for '" + m_model_name + "'" +
+                                 (ms.ok() ? "" : ": " + status_text(ms)));
+      e.version = mr.versions(0);
     }
   }
 

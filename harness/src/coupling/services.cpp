@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -90,6 +91,15 @@ void interrupt_watchdog() {
       hard_stop(g_interrupted);
     }
   }
+}
+
+// In a forked child before exec: async-signal-safe calls only.
+void close_descriptors_from(int first) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, static_cast<unsigned>(first), ~0U, 0) == 0) return;
+#endif
+  const long max_fd = sysconf(_SC_OPEN_MAX);
+  for (long fd = first; fd < (max_fd > 0 ? max_fd : 65536); ++fd) close(static_cast<int>(fd));
 }
 
 std::string read_line_with_timeout(int fd, double timeout_s) {
@@ -276,6 +286,9 @@ pid_t Services::spawn(const std::vector<std::string>& argv, int* stdout_fd) {
         close(devnull);
       }
     }
+    // Nothing the parent or its libraries opened (MPI's listening sockets
+    // included) reaches the service: close every descriptor above stderr.
+    close_descriptors_from(3);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
