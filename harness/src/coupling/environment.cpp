@@ -46,6 +46,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   auto env = std::make_unique<CouplingEnv>();
   env->mode = mode;
   const double timeout = cfg.get_real("coupling.timeout_s");
+  const double start_timeout = cfg.get_real("coupling.start_timeout_s");
   const bool remote = mode == Coupling::SemiTight || mode == Coupling::Loose;
   const std::string kind = staging_kind(cfg, mode);
   std::string given_servers = cfg.get_string("coupling.server_addresses");
@@ -62,7 +63,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
           s.max_batch_rows = cfg.get_int("coupling.max_batch_rows");
           s.max_queue_delay_us = cfg.get_int("coupling.max_queue_delay_us");
           auto infos = env->services.start_servers(static_cast<int>(cfg.get_int("coupling.servers")),
-                                                   mode == Coupling::SemiTight, s, timeout);
+                                                   mode == Coupling::SemiTight, s, start_timeout);
           for (auto& i : infos) {
             servers_text += (servers_text.empty() ? "" : ",") + i.endpoint;
             env->service_info.push_back(i);
@@ -77,7 +78,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
       }
       if (kind == "redis") {
         if (given_redis.empty()) {
-          auto info = env->services.start_redis(timeout);
+          auto info = env->services.start_redis(start_timeout);
           redis_text = info.endpoint;
           env->service_info.push_back(info);
         } else {
