@@ -35,6 +35,11 @@ struct World {
 };
 World* g_world = nullptr;
 
+// The embedded servers require the run's token on model calls and Echo.
+void authorize_bench(grpc::ClientContext& ctx) {
+  ctx.AddMetadata("authorization", "Bearer " + g_world->services.token());
+}
+
 constexpr long kFeatures = 16;  // floats per row in the transport benchmarks
 
 void set_bytes(benchmark::State& state, double bytes_per_iter) {
@@ -59,6 +64,7 @@ void BM_GrpcEcho(benchmark::State& state) {
   inference::EchoResponse r;
   for (auto _ : state) {
     grpc::ClientContext ctx;
+    authorize_bench(ctx);
     auto s = stub->Echo(&ctx, q, &r);
     if (!s.ok()) state.SkipWithError(s.error_message().c_str());
   }
@@ -78,11 +84,14 @@ void BM_GrpcModelInfer(benchmark::State& state) {
   opt.endpoints = {endpoint(static_cast<int>(state.range(1)))};
   opt.max_inflight = 1;
   opt.model_suffix = "-bench";
+  opt.token = g_world->services.token();
+  opt.check_version = false;  // the null model replaces the pushed MLP below, on purpose
   auto client = make_grpc_client(spec, opt, [](const std::string&, double) {});
   {
     // Swap the pushed MLP for the null model so only transport is measured.
     auto stub = stub_for(opt.endpoints[0]);
     grpc::ClientContext ctx;
+    authorize_bench(ctx);
     inference::RepositoryModelLoadRequest q;
     q.set_model_name("transport-bench");
     (*q.mutable_parameters())["identity"].set_bool_param(true);
@@ -193,6 +202,7 @@ void BM_InferBatch1(benchmark::State& state) {
     RemoteOptions opt;
     opt.endpoints = {endpoint(state.range(0) == 1 ? 0 : 1)};
     opt.model_suffix = "-b1";
+    opt.token = g_world->services.token();
     client = make_grpc_client(spec, opt, [](const std::string&, double) {});
   }
   float in[2] = {0.5f, 0.25f}, out[1] = {0};

@@ -16,8 +16,10 @@
 #include <cstdint>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -276,8 +278,9 @@ class Service final : public inference::GRPCInferenceService::Service {
     r->set_ready(true);
     return grpc::Status::OK;
   }
-  grpc::Status ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* q,
+  grpc::Status ModelReady(grpc::ServerContext* ctx, const inference::ModelReadyRequest* q,
                           inference::ModelReadyResponse* r) override {
+    if (!authorized(ctx)) return unauthenticated();
     r->set_ready(find(q->name()).model != nullptr);
     return grpc::Status::OK;
   }
@@ -290,8 +293,9 @@ class Service final : public inference::GRPCInferenceService::Service {
     if (m_opt.max_batch_rows > 0) r->add_extensions("dynamic_batching");
     return grpc::Status::OK;
   }
-  grpc::Status ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* q,
+  grpc::Status ModelMetadata(grpc::ServerContext* ctx, const inference::ModelMetadataRequest* q,
                              inference::ModelMetadataResponse* r) override {
+    if (!authorized(ctx)) return unauthenticated();
     auto m = find(q->name()).model;
     if (!m) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model '" + q->name() + "'");
     r->set_name(m->name);
@@ -312,6 +316,7 @@ class Service final : public inference::GRPCInferenceService::Service {
 
   grpc::Status ModelInfer(grpc::ServerContext* ctx, const inference::ModelInferRequest* q,
                           inference::ModelInferResponse* r) override {
+    if (!authorized(ctx)) return unauthenticated();
     const auto t0 = Clock::now();
     Entry e = find(q->model_name());  // this version, for the whole request
     if (!e.model) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model '" + q->model_name() + "'");
@@ -327,8 +332,9 @@ class Service final : public inference::GRPCInferenceService::Service {
     return st;
   }
 
-  grpc::Status RepositoryModelLoad(grpc::ServerContext*, const inference::RepositoryModelLoadRequest* q,
+  grpc::Status RepositoryModelLoad(grpc::ServerContext* ctx, const inference::RepositoryModelLoadRequest* q,
                                    inference::RepositoryModelLoadResponse*) override {
+    if (!authorized(ctx)) return unauthenticated();
     const auto& p = q->parameters();
     auto get_int = [&](const char* k) -> long {
       auto it = p.find(k);
@@ -355,8 +361,9 @@ class Service final : public inference::GRPCInferenceService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status RepositoryIndex(grpc::ServerContext*, const inference::RepositoryIndexRequest*,
+  grpc::Status RepositoryIndex(grpc::ServerContext* ctx, const inference::RepositoryIndexRequest*,
                                inference::RepositoryIndexResponse* r) override {
+    if (!authorized(ctx)) return unauthenticated();
     std::lock_guard<std::mutex> l(m_models_mutex);
     for (const auto& [name, e] : m_models) {
       auto* m = r->add_models();
@@ -367,8 +374,9 @@ class Service final : public inference::GRPCInferenceService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ModelStatistics(grpc::ServerContext*, const inference::ModelStatisticsRequest* q,
+  grpc::Status ModelStatistics(grpc::ServerContext* ctx, const inference::ModelStatisticsRequest* q,
                                inference::ModelStatisticsResponse* r) override {
+    if (!authorized(ctx)) return unauthenticated();
     std::lock_guard<std::mutex> l(m_models_mutex);
     for (const auto& [name, e] : m_models) {
       if (!q->name().empty() && q->name() != name) continue;
@@ -394,7 +402,8 @@ class Service final : public inference::GRPCInferenceService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Echo(grpc::ServerContext*, const inference::EchoRequest* q, inference::EchoResponse* r) override {
+  grpc::Status Echo(grpc::ServerContext* ctx, const inference::EchoRequest* q, inference::EchoResponse* r) override {
+    if (!authorized(ctx)) return unauthenticated();
     r->set_payload(q->payload());
     return grpc::Status::OK;
   }
@@ -405,6 +414,25 @@ class Service final : public inference::GRPCInferenceService::Service {
     std::shared_ptr<ModelStats> stats;
     std::shared_ptr<Batcher> batcher;
   };
+
+  // Constant-time comparison of the bearer token, when one is required.
+  bool authorized(grpc::ServerContext* ctx) const {
+    if (m_opt.token.empty()) return true;
+    if (ctx == nullptr) return false;
+    const auto& md = ctx->client_metadata();
+    auto it = md.find("authorization");
+    if (it == md.end()) return false;
+    const std::string given(it->second.data(), it->second.size());
+    const std::string want = "Bearer " + m_opt.token;
+    if (given.size() != want.size()) return false;
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ want[i]);
+    return diff == 0;
+  }
+  static grpc::Status unauthenticated() {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this server requires the run's token (authorization: Bearer <token>)");
+  }
 
   Entry find(const std::string& name) {
     std::lock_guard<std::mutex> l(m_models_mutex);
@@ -604,10 +632,28 @@ int serve_main(int argc, char** argv, const std::string& version) {
       ->capture_default_str();
   app.add_option("--max-queue-delay-us", opt.max_queue_delay_us, "dynamic batching: longest wait")
       ->capture_default_str();
+  std::string token_file;
+  app.add_option("--token-file", token_file,
+                 "require the token in this file (owner-only) on every model call; MOTIFBENCH_TOKEN also sets it");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (const char* env = std::getenv("MOTIFBENCH_TOKEN")) opt.token = env;
+  if (!token_file.empty()) {
+    struct stat st {};
+    std::ifstream tf(token_file);
+    if (!tf || ::stat(token_file.c_str(), &st) != 0 || (st.st_mode & 077) != 0) {
+      std::fprintf(stderr, "motifbench serve: error: --token-file '%s' must be a readable file that only its owner "
+                           "can read (chmod 600)\n", token_file.c_str());
+      return 2;
+    }
+    std::getline(tf, opt.token);
+    if (opt.token.empty()) {
+      std::fprintf(stderr, "motifbench serve: error: --token-file '%s' is empty\n", token_file.c_str());
+      return 2;
+    }
   }
   // SIGINT/SIGTERM: stop accepting, drain in-flight requests (1 s bound),
   // remove the socket, exit 0.

@@ -256,6 +256,45 @@ TEST_F(Hostile, StatisticsCountSuccessAndFailure) {
   EXPECT_EQ(r.model_stats(0).inference_count(), 15u);  // rows
 }
 
+TEST(HostileAuth, ModelCallsNeedTheRunsTokenHealthChecksDoNot) {
+  surrogates::ServerOptions o;
+  o.listen = "unix:" + ::testing::TempDir() + "/motifbench-auth-" + std::to_string(getpid()) + ".sock";
+  o.token = "0123456789abcdef0123456789abcdef";
+  auto server = surrogates::start_server(o);
+  server->load_model("id2", "", 2, 2);
+  auto stub = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel(server->endpoint(), grpc::InsecureChannelCredentials()));
+  auto call = [&](const std::string& auth) {
+    grpc::ClientContext ctx;
+    if (!auth.empty()) ctx.AddMetadata("authorization", auth);
+    inference::ModelInferRequest q;
+    q.set_model_name("id2");
+    auto* in = q.add_inputs();
+    in->set_datatype("FP32");
+    in->add_shape(1);
+    in->add_shape(2);
+    q.add_raw_input_contents(std::string(8, '\0'));
+    inference::ModelInferResponse r;
+    return stub->ModelInfer(&ctx, q, &r).error_code();
+  };
+  EXPECT_EQ(call(""), Code::UNAUTHENTICATED);
+  EXPECT_EQ(call("Bearer 0123456789abcdef0123456789abcdee"), Code::UNAUTHENTICATED);
+  EXPECT_EQ(call("Bearer 0123456789abcdef0123456789abcdef"), Code::OK);
+  {
+    grpc::ClientContext ctx;
+    inference::RepositoryModelLoadRequest q;
+    q.set_model_name("id2");
+    (*q.mutable_parameters())["identity"].set_bool_param(true);
+    (*q.mutable_parameters())["in_features"].set_int64_param(2);
+    inference::RepositoryModelLoadResponse r;
+    EXPECT_EQ(stub->RepositoryModelLoad(&ctx, q, &r).error_code(), Code::UNAUTHENTICATED)
+        << "nobody without the token can replace a run's model";
+  }
+  grpc::ClientContext ctx;
+  inference::ServerLiveResponse live;
+  EXPECT_TRUE(stub->ServerLive(&ctx, inference::ServerLiveRequest(), &live).ok());
+}
+
 // A bounded fuzz of the request path: random shapes, sizes, datatypes and
 // contents; every answer is a status, the server survives, memory is flat.
 TEST_F(Hostile, FuzzedRequestsLeaveTheServerUpAndItsMemoryFlat) {

@@ -3,6 +3,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 
@@ -53,7 +54,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   std::string given_redis = cfg.get_string("coupling.redis_address");
 
   // Rank 0 starts what is not given, and everyone learns the addresses.
-  std::string servers_text, redis_text, error;
+  std::string servers_text, redis_text, error, token;
   if (rank == 0) {
     try {
       if (remote) {
@@ -68,12 +69,15 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
             servers_text += (servers_text.empty() ? "" : ",") + i.endpoint;
             env->service_info.push_back(i);
           }
+          token = env->services.token();
         } else {
           for (const auto& e : split(given_servers, ',')) {
             std::string version = wait_server_ready(e, timeout);
             env->service_info.push_back(ServiceInfo{"inference_server", e, version, false, 0});
           }
           servers_text = given_servers;
+          // Servers you started with --token-file: give the clients the token too.
+          if (const char* t = std::getenv("MOTIFBENCH_TOKEN")) token = t;
         }
       }
       if (kind == "redis") {
@@ -93,6 +97,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   if (!error.empty()) throw std::runtime_error(error);
   servers_text = bcast_text(servers_text, rank, nranks);
   redis_text = bcast_text(redis_text, rank, nranks);
+  token = bcast_text(token, rank, nranks);
 
   env->remote.endpoints = split(servers_text, ',');
   env->remote.timeout_s = timeout;
@@ -100,6 +105,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   env->remote.request_rows = cfg.get_int("coupling.request_rows");
   env->remote.first_endpoint = rank;
   env->remote.model_suffix = "-r" + std::to_string(rank);
+  env->remote.token = token;
 
   const std::string tag = "motifbench-" + std::to_string(getpid()) + "-r" + std::to_string(rank);
   if (kind == "memory") {

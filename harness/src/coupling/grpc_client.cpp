@@ -42,6 +42,11 @@ std::string status_text(const grpc::Status& s) {
   return name + ": " + s.error_message();
 }
 
+// The run's token, when its servers require one (gRPC metadata, as a bearer token).
+void authorize(grpc::ClientContext& ctx, const std::string& token) {
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+}
+
 struct Endpoint {
   std::string address;
   std::shared_ptr<grpc::Channel> channel;
@@ -69,6 +74,7 @@ class GrpcClient final : public SurrogateClient {
     for (auto& e : m_endpoints) {
       grpc::ClientContext ctx;
       ctx.set_deadline(deadline_after(m_opt.timeout_s));
+      authorize(ctx, m_opt.token);
       inference::ModelReadyRequest q;
       q.set_name(m_model_name);
       inference::ModelReadyResponse r;
@@ -114,6 +120,7 @@ class GrpcClient final : public SurrogateClient {
       c->req.add_raw_input_contents()->assign(reinterpret_cast<const char*>(in + c->off * m_spec.in_features), bytes);
       m_copied += static_cast<std::int64_t>(bytes);
       c->ctx.set_deadline(deadline_after(m_opt.timeout_s));
+      authorize(c->ctx, m_opt.token);
       const auto t1 = now_ns();
       m_sink("rpc_serialize", static_cast<double>(t1 - t0));
       c->sent_ns = t1;
@@ -152,7 +159,7 @@ class GrpcClient final : public SurrogateClient {
       // answers with another version: the run's figures would be someone
       // else's model, so it fails.
       const auto& ep = m_endpoints[c->endpoint];
-      if (!ep.version.empty() && c->resp.model_version() != ep.version) {
+      if (m_opt.check_version && !ep.version.empty() && c->resp.model_version() != ep.version) {
         if (failure.empty())
           failure = "inference server " + ep.address + " served version " + c->resp.model_version() + " of '" +
                     m_model_name + "', but this run pushed version " + ep.version +
@@ -233,6 +240,7 @@ class GrpcClient final : public SurrogateClient {
     for (auto& e : m_endpoints) {
       grpc::ClientContext ctx;
       ctx.set_deadline(deadline_after(m_opt.timeout_s));
+      authorize(ctx, m_opt.token);
       inference::RepositoryModelLoadResponse r;
       auto s = e.stub->RepositoryModelLoad(&ctx, q, &r);
       if (!s.ok())
@@ -240,6 +248,7 @@ class GrpcClient final : public SurrogateClient {
       // The version the server gave what we pushed; responses must carry it.
       grpc::ClientContext mctx;
       mctx.set_deadline(deadline_after(m_opt.timeout_s));
+      authorize(mctx, m_opt.token);
       inference::ModelMetadataRequest mq;
       mq.set_name(m_model_name);
       inference::ModelMetadataResponse mr;

@@ -22,6 +22,12 @@ struct RemoteOptions {
   /// Appended to the model name on the server, so ranks sharing a server keep
   /// their own model and weights (e.g. "-r1").
   std::string model_suffix;
+  /// Sent as `authorization: Bearer <token>` on every model call, when set.
+  std::string token;
+  /// Fail a call answered by another model version than the one pushed (a
+  /// model replaced behind the run's back). Off only for the transport
+  /// benchmark, which swaps in the null model on purpose.
+  bool check_version = true;
 };
 
 /// Receives latency samples: channel name and nanoseconds.

@@ -17,6 +17,7 @@
 
 #include <array>
 #include <filesystem>
+#include <fstream>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -349,14 +350,32 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
   if (len <= 0) throw std::runtime_error("cannot find the motifbench executable (/proc/self/exe)");
   std::vector<ServiceInfo> out;
   std::vector<int> fds;
-  if (unix_sockets && m_run_dir.empty()) {
-    // Sockets live in a private folder (mkdtemp, mode 0700): no other user can
-    // reach them or plant anything at their paths.
+  if (m_run_dir.empty()) {
+    // Sockets and the token live in a private folder (mkdtemp, mode 0700): no
+    // other user can reach them or plant anything at their paths.
     std::string templ = "/tmp/motifbench-" + std::to_string(getpid()) + "-XXXXXX";
     if (mkdtemp(templ.data()) == nullptr)
       throw std::runtime_error(std::string("cannot create a private folder in /tmp: ") + std::strerror(errno));
     m_run_dir = templ;
     remember_file(m_run_dir);
+  }
+  if (m_token.empty()) {
+    // The run's token: 128 random bits, in an owner-only file the servers read.
+    unsigned char raw[16] = {0};
+    std::ifstream ur("/dev/urandom", std::ios::binary);
+    ur.read(reinterpret_cast<char*>(raw), sizeof raw);
+    if (!ur) throw std::runtime_error("cannot read /dev/urandom for the run's token");
+    char hex[33];
+    for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    m_token_file = m_run_dir + "/token";
+    const int fd = open(m_token_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, hex, 32) != 32) {
+      if (fd >= 0) close(fd);
+      throw std::runtime_error("cannot write the run's token file " + m_token_file + ": " + std::strerror(errno));
+    }
+    close(fd);
+    remember_file(m_token_file);
+    m_token = hex;
   }
   for (int i = 0; i < n; ++i) {
     std::string listen, socket_path;
@@ -368,7 +387,8 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
       listen = "127.0.0.1:0";
     }
     int fd = -1;
-    pid_t pid = spawn({self.data(), "serve", "--listen", listen, "--threads", std::to_string(s.torch_threads),
+    pid_t pid = spawn({self.data(), "serve", "--listen", listen, "--token-file", m_token_file, "--threads",
+                       std::to_string(s.torch_threads),
                        "--max-batch-rows", std::to_string(s.max_batch_rows), "--max-queue-delay-us",
                        std::to_string(s.max_queue_delay_us)},
                       &fd);
@@ -411,6 +431,11 @@ void Services::stop_all() {
     }
   }
   m_children.clear();
+  if (!m_token_file.empty()) {
+    unlink(m_token_file.c_str());
+    forget_file(m_token_file);
+    m_token_file.clear();
+  }
   if (!m_run_dir.empty()) {
     rmdir(m_run_dir.c_str());
     forget_file(m_run_dir);

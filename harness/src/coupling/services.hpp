@@ -44,6 +44,8 @@ class Services {
   /// 127.0.0.1 TCP ports; waits until each answers ServerReady.
   std::vector<ServiceInfo> start_servers(int n, bool unix_sockets, const ServeSettings& s, double timeout_s);
   void stop_all();
+  /// The token every embedded server requires (empty before start_servers).
+  const std::string& token() const { return m_token; }
 
  private:
   struct Child {
@@ -52,7 +54,8 @@ class Services {
   };
   pid_t spawn(const std::vector<std::string>& argv, int* stdout_fd);
   std::vector<Child> m_children;
-  std::string m_run_dir;  // private folder of this run's sockets (mode 0700)
+  std::string m_run_dir;  // private folder of this run's sockets and token (mode 0700)
+  std::string m_token, m_token_file;
 };
 
 /// Removes what a killed run left (its private folders in /tmp, its segments

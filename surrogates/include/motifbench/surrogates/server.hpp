@@ -21,6 +21,10 @@ struct ServerOptions {
   int max_models = 64;                 ///< distinct model names hosted at most
   long max_message_bytes = 1L << 30;   ///< largest request or response message
   long max_features = 1L << 20;        ///< in_features and out_features at most
+  /// When set, every call but the health checks (ServerLive, ServerReady,
+  /// ServerMetadata) must carry `authorization: Bearer <token>`; others get
+  /// UNAUTHENTICATED.
+  std::string token;
   /// Dynamic batching: requests are merged until this many rows are queued or
   /// the oldest has waited max_queue_delay_us. 0 disables batching.
   long max_batch_rows = 0;
