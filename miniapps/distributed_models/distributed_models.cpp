@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -113,6 +115,12 @@ class Link {
 
 class DistributedModels final : public Motif {
  public:
+  ~DistributedModels() override {
+    if (!m_tmp_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(m_tmp_dir, ec);
+    }
+  }
   void setup(RunContext& ctx) override {
     const Config& c = ctx.config();
     m_edges = static_cast<int>(c.get_int("edge.count"));
@@ -150,7 +158,11 @@ class DistributedModels final : public Motif {
       big.name = "hpc_model";
       big.hidden = {64, 64};
       m_hpc_model = ctx.make_surrogate(big);
-      m_trainer = ctx.make_surrogate(m_spec);  // the HPC side's copy of the edge model
+      // The HPC side's copy of the edge model, under its own name on the
+      // servers: the edge's model changes only when the edge installs an update.
+      SurrogateSpec trainer = m_spec;
+      trainer.name = "edge_filter_hpc";
+      m_trainer = ctx.make_surrogate(trainer);
       // Edges are deployed with a model trained offline on a small labelled set.
       std::vector<float> x, y;
       label_offline(1024, x, y);
@@ -352,8 +364,15 @@ class DistributedModels final : public Motif {
     std::remove(path.c_str());
   }
 
-  std::string tmp_path(const char* what) const {
-    return "/tmp/motifbench-" + std::to_string(getpid()) + "-dm-" + what + ".pt";
+  // Model files pass through a private folder (mkdtemp, mode 0700), never a
+  // predictable path in /tmp; the folder goes with the mini-app.
+  std::string tmp_path(const char* what) {
+    if (m_tmp_dir.empty()) {
+      std::string templ = "/tmp/motifbench-" + std::to_string(getpid()) + "-dm-XXXXXX";
+      if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("cannot create a private folder in /tmp");
+      m_tmp_dir = templ;
+    }
+    return m_tmp_dir + "/" + what + ".pt";
   }
 
   void label_offline(int n, std::vector<float>& x, std::vector<float>& y) {
@@ -394,6 +413,7 @@ class DistributedModels final : public Motif {
   std::unique_ptr<Link> m_up, m_down;
   std::vector<PhaseId> m_ph;
   SurrogateSpec m_spec;
+  std::string m_tmp_dir;
   std::unique_ptr<SurrogateClient> m_edge_model, m_hpc_model, m_trainer;
   std::map<std::uint64_t, std::int64_t> m_born;
   std::vector<float> m_lab_x, m_lab_y;
