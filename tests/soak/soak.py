@@ -60,10 +60,13 @@ def main():
                           f"--repetitions={WINDOWS}", f"--min-time-s={window_s}", "--quiet"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     samples = {}  # pid -> [(t, rss_kib)]
+    names = {}    # pid -> command, read while the process lives
     t0 = time.time()
     while p.poll() is None and time.time() - t0 < duration * 1.5 + 300:
         for pid in [p.pid] + children(p.pid):
             r = rss_kib(pid)
+            if pid not in names:
+                names[pid] = name(pid)
             if r is not None:
                 samples.setdefault(pid, []).append((time.time() - t0, r))
         time.sleep(5)
@@ -83,9 +86,9 @@ def main():
     for pid, ss in samples.items():
         warm = [r for t, r in ss if t >= first_window_end] or [ss[-1][1]]
         start, peak, end = warm[0], max(r for _, r in ss), ss[-1][1]
-        print(f"{name(pid)[:40]:40s} {start / 1024:10.1f} {peak / 1024:10.1f} {end / 1024:10.1f}")
+        print(f"{names.get(pid, str(pid))[:40]:40s} {start / 1024:10.1f} {peak / 1024:10.1f} {end / 1024:10.1f}")
         if end > start * RSS_FACTOR + RSS_SLACK_KIB:
-            problems.append(f"{name(pid)}: RSS grew from {start / 1024:.1f} to {end / 1024:.1f} MiB")
+            problems.append(f"{names.get(pid, pid)}: RSS grew from {start / 1024:.1f} to {end / 1024:.1f} MiB")
     # Latency drift per window.
     p50s = [r["latency"].get("rpc_roundtrip", {}).get("p50_ns") for r in reps]
     p50s = [x for x in p50s if x]
