@@ -107,7 +107,8 @@ void BM_GrpcModelInfer(benchmark::State& state) {
 
 void BM_RedisStorePutGet(benchmark::State& state) {
   auto colon = g_world->redis.rfind(':');
-  auto store = make_redis_store(g_world->redis.substr(0, colon), std::stoi(g_world->redis.substr(colon + 1)), 5.0);
+  auto store = make_redis_store(g_world->redis.substr(0, colon), std::stoi(g_world->redis.substr(colon + 1)), 5.0,
+                                g_world->services.redis_password());
   std::vector<char> payload(static_cast<std::size_t>(state.range(0)), 'x'), back;
   for (auto _ : state) {
     store->put("bench", payload.data(), payload.size());
@@ -119,6 +120,7 @@ void BM_RedisStorePutGet(benchmark::State& state) {
 void BM_HiredisRawSetGet(benchmark::State& state) {
   auto colon = g_world->redis.rfind(':');
   redisContext* c = redisConnect(g_world->redis.substr(0, colon).c_str(), std::stoi(g_world->redis.substr(colon + 1)));
+  freeReplyObject(redisCommand(c, "AUTH %s", g_world->services.redis_password().c_str()));
   std::vector<char> payload(static_cast<std::size_t>(state.range(0)), 'x');
   for (auto _ : state) {
     freeReplyObject(redisCommand(c, "SET %s %b", "raw", payload.data(), payload.size()));

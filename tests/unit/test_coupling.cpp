@@ -105,7 +105,16 @@ TEST(Stores, RedisAgainstARealServer) {
   auto info = services.start_redis(10);
   EXPECT_FALSE(info.version.empty());
   auto colon = info.endpoint.rfind(':');
-  auto s = make_redis_store(info.endpoint.substr(0, colon), std::stoi(info.endpoint.substr(colon + 1)), 5);
+  const std::string host = info.endpoint.substr(0, colon);
+  const int port = std::stoi(info.endpoint.substr(colon + 1));
+  // Anyone without the run's password is refused: staged data stays private.
+  try {
+    make_redis_store(host, port, 5);
+    FAIL() << "an unauthenticated client must be refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("NOAUTH"), std::string::npos) << e.what();
+  }
+  auto s = make_redis_store(host, port, 5, services.redis_password());
   exercise_store(*s);
   EXPECT_NE(s->describe().find("redis_version"), std::string::npos);
   services.stop_all();
@@ -137,7 +146,7 @@ class ServerTest : public ::testing::TestWithParam<long> {
  protected:
   void SetUp() override {
     surrogates::ServerOptions o;
-    o.listen = "unix:" + ::testing::TempDir() + "/motifbench-unit-" + std::to_string(getpid()) + ".sock";
+    o.listen = "unix:" + ::testing::TempDir() + "/motifbench-" + std::to_string(getpid()) + "-unit.sock";
     o.max_batch_rows = GetParam();
     o.max_queue_delay_us = 20000;  // generous: a loaded CI machine still batches
     o.grpc_threads = 8;

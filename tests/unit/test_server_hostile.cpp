@@ -54,7 +54,7 @@ class Hostile : public ::testing::Test {
  protected:
   void SetUp() override {
     surrogates::ServerOptions o;
-    o.listen = "unix:" + ::testing::TempDir() + "/motifbench-hostile-" + std::to_string(getpid()) + ".sock";
+    o.listen = "unix:" + ::testing::TempDir() + "/motifbench-" + std::to_string(getpid()) + "-hostile.sock";
     o.grpc_threads = 2;
     o.max_queue = 256;
     o.max_models = 16;
@@ -258,7 +258,7 @@ TEST_F(Hostile, StatisticsCountSuccessAndFailure) {
 
 TEST(HostileAuth, ModelCallsNeedTheRunsTokenHealthChecksDoNot) {
   surrogates::ServerOptions o;
-  o.listen = "unix:" + ::testing::TempDir() + "/motifbench-auth-" + std::to_string(getpid()) + ".sock";
+  o.listen = "unix:" + ::testing::TempDir() + "/motifbench-" + std::to_string(getpid()) + "-auth.sock";
   o.token = "0123456789abcdef0123456789abcdef";
   auto server = surrogates::start_server(o);
   server->load_model("id2", "", 2, 2);

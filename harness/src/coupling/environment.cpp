@@ -54,7 +54,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   std::string given_redis = cfg.get_string("coupling.redis_address");
 
   // Rank 0 starts what is not given, and everyone learns the addresses.
-  std::string servers_text, redis_text, error, token;
+  std::string servers_text, redis_text, error, token, redis_password;
   if (rank == 0) {
     try {
       if (remote) {
@@ -84,9 +84,11 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
         if (given_redis.empty()) {
           auto info = env->services.start_redis(start_timeout);
           redis_text = info.endpoint;
+          redis_password = env->services.redis_password();
           env->service_info.push_back(info);
         } else {
           redis_text = given_redis;
+          if (const char* pw = std::getenv("MOTIFBENCH_REDIS_PASSWORD")) redis_password = pw;
         }
       }
     } catch (const std::exception& e) {
@@ -98,6 +100,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   servers_text = bcast_text(servers_text, rank, nranks);
   redis_text = bcast_text(redis_text, rank, nranks);
   token = bcast_text(token, rank, nranks);
+  redis_password = bcast_text(redis_password, rank, nranks);
 
   env->remote.endpoints = split(servers_text, ',');
   env->remote.timeout_s = timeout;
@@ -125,7 +128,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
     } catch (const std::exception&) {
       throw std::runtime_error("--redis expects host:port, got '" + redis_text + "'");
     }
-    env->store = make_redis_store(host, port, timeout);
+    env->store = make_redis_store(host, port, timeout, redis_password);
     if (!given_redis.empty() && rank == 0)
       env->service_info.push_back(ServiceInfo{"redis", redis_text, env->store->describe(), false, 0});
   }

@@ -305,10 +305,54 @@ pid_t Services::spawn(const std::vector<std::string>& argv, int* stdout_fd) {
   return pid;
 }
 
+std::string random_hex(int bytes) {
+  std::vector<unsigned char> raw(static_cast<std::size_t>(bytes));
+  std::ifstream ur("/dev/urandom", std::ios::binary);
+  ur.read(reinterpret_cast<char*>(raw.data()), bytes);
+  if (!ur) throw std::runtime_error("cannot read /dev/urandom for a private name or secret");
+  std::string hex;
+  char two[3];
+  for (unsigned char c : raw) {
+    std::snprintf(two, sizeof two, "%02x", c);
+    hex += two;
+  }
+  return hex;
+}
+
+// An owner-only file (O_EXCL, 0600) holding `text`, remembered for cleanup.
+void write_secret_file(const std::string& path, const std::string& text) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 || write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    if (fd >= 0) close(fd);
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+  }
+  close(fd);
+  remember_file(path);
+}
+
+void Services::ensure_run_dir() {
+  if (!m_run_dir.empty()) return;
+  // Sockets and secrets live in a private folder (mkdtemp, mode 0700): no
+  // other user can reach them or plant anything at their paths.
+  std::string templ = "/tmp/motifbench-" + std::to_string(getpid()) + "-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr)
+    throw std::runtime_error(std::string("cannot create a private folder in /tmp: ") + std::strerror(errno));
+  m_run_dir = templ;
+  remember_file(m_run_dir);
+}
+
 ServiceInfo Services::start_redis(double timeout_s) {
+  // Redis requires a password (AUTH) that only this run knows; it is given in
+  // an owner-only config file, never on the command line where ps shows it.
+  ensure_run_dir();
+  if (m_redis_password.empty()) {
+    m_redis_password = random_hex(16);
+    m_redis_conf = m_run_dir + "/redis.conf";
+    write_secret_file(m_redis_conf, "requirepass " + m_redis_password + "\n");
+  }
   for (int attempt = 0; attempt < 3; ++attempt) {
     const int port = free_loopback_port();
-    pid_t pid = spawn({"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
+    pid_t pid = spawn({"redis-server", m_redis_conf, "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
                        "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
                        "--daemonize", "no"},
                       nullptr);
@@ -324,6 +368,8 @@ ServiceInfo Services::start_redis(double timeout_s) {
       timeval tv{0, 200000};
       redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
       if (c != nullptr && c->err == 0) {
+        auto* a = static_cast<redisReply*>(redisCommand(c, "AUTH %s", m_redis_password.c_str()));
+        if (a) freeReplyObject(a);
         auto* r = static_cast<redisReply*>(redisCommand(c, "INFO server"));
         std::string version = "unknown";
         if (r != nullptr && r->type == REDIS_REPLY_STRING) {
@@ -350,32 +396,12 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
   if (len <= 0) throw std::runtime_error("cannot find the motifbench executable (/proc/self/exe)");
   std::vector<ServiceInfo> out;
   std::vector<int> fds;
-  if (m_run_dir.empty()) {
-    // Sockets and the token live in a private folder (mkdtemp, mode 0700): no
-    // other user can reach them or plant anything at their paths.
-    std::string templ = "/tmp/motifbench-" + std::to_string(getpid()) + "-XXXXXX";
-    if (mkdtemp(templ.data()) == nullptr)
-      throw std::runtime_error(std::string("cannot create a private folder in /tmp: ") + std::strerror(errno));
-    m_run_dir = templ;
-    remember_file(m_run_dir);
-  }
+  ensure_run_dir();
   if (m_token.empty()) {
     // The run's token: 128 random bits, in an owner-only file the servers read.
-    unsigned char raw[16] = {0};
-    std::ifstream ur("/dev/urandom", std::ios::binary);
-    ur.read(reinterpret_cast<char*>(raw), sizeof raw);
-    if (!ur) throw std::runtime_error("cannot read /dev/urandom for the run's token");
-    char hex[33];
-    for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    m_token = random_hex(16);
     m_token_file = m_run_dir + "/token";
-    const int fd = open(m_token_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, hex, 32) != 32) {
-      if (fd >= 0) close(fd);
-      throw std::runtime_error("cannot write the run's token file " + m_token_file + ": " + std::strerror(errno));
-    }
-    close(fd);
-    remember_file(m_token_file);
-    m_token = hex;
+    write_secret_file(m_token_file, m_token);
   }
   for (int i = 0; i < n; ++i) {
     std::string listen, socket_path;
@@ -431,10 +457,11 @@ void Services::stop_all() {
     }
   }
   m_children.clear();
-  if (!m_token_file.empty()) {
-    unlink(m_token_file.c_str());
-    forget_file(m_token_file);
-    m_token_file.clear();
+  for (std::string* secret : {&m_token_file, &m_redis_conf}) {
+    if (secret->empty()) continue;
+    unlink(secret->c_str());
+    forget_file(*secret);
+    secret->clear();
   }
   if (!m_run_dir.empty()) {
     rmdir(m_run_dir.c_str());

@@ -46,6 +46,8 @@ class Services {
   void stop_all();
   /// The token every embedded server requires (empty before start_servers).
   const std::string& token() const { return m_token; }
+  /// The password the embedded Redis requires (AUTH; empty before start_redis).
+  const std::string& redis_password() const { return m_redis_password; }
 
  private:
   struct Child {
@@ -53,9 +55,10 @@ class Services {
     std::string name, socket_path;
   };
   pid_t spawn(const std::vector<std::string>& argv, int* stdout_fd);
+  void ensure_run_dir();
   std::vector<Child> m_children;
   std::string m_run_dir;  // private folder of this run's sockets and token (mode 0700)
-  std::string m_token, m_token_file;
+  std::string m_token, m_token_file, m_redis_password, m_redis_conf;
 };
 
 /// Removes what a killed run left (its private folders in /tmp, its segments
@@ -119,6 +122,9 @@ void remember_file(const std::string& path);
 void forget_file(const std::string& path);
 void remember_shm_segment(const std::string& name);
 void forget_shm_segment(const std::string& name);
+
+/// `bytes` random bytes from /dev/urandom as hex (names and secrets no one can guess).
+std::string random_hex(int bytes);
 
 /// A free TCP port on 127.0.0.1 (bound then released).
 int free_loopback_port();

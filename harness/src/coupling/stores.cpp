@@ -45,7 +45,7 @@ class MemoryStore final : public StagingStore {
 // into the mapping, growing it (to the next power of two) only when needed.
 class ShmStore final : public StagingStore {
  public:
-  explicit ShmStore(std::string prefix) : m_prefix(std::move(prefix) + "-" + random_hex()) {}
+  explicit ShmStore(std::string prefix) : m_prefix(std::move(prefix) + "-" + random_hex(8)) {}
   ~ShmStore() override {
     for (auto& [key, seg] : m_segments) release(seg);
   }
@@ -84,15 +84,6 @@ class ShmStore final : public StagingStore {
     void* map = nullptr;
     std::size_t capacity = 0;
   };
-  static std::string random_hex() {
-    unsigned char r[8] = {0};
-    std::ifstream in("/dev/urandom", std::ios::binary);
-    in.read(reinterpret_cast<char*>(r), sizeof r);
-    if (!in) throw std::runtime_error("shared memory: cannot read /dev/urandom for a private segment name");
-    char buf[17];
-    for (int i = 0; i < 8; ++i) std::snprintf(buf + 2 * i, 3, "%02x", r[i]);
-    return buf;
-  }
   std::string segment_name() { return m_prefix + "." + std::to_string(m_next++); }
   Segment create(const std::string& name) {
     Segment seg;
@@ -180,7 +171,8 @@ class FileStore final : public StagingStore {
 
 class RedisStore final : public StagingStore {
  public:
-  RedisStore(std::string host, int port, double timeout_s) : m_host(std::move(host)), m_port(port) {
+  RedisStore(std::string host, int port, double timeout_s, const std::string& password)
+      : m_host(std::move(host)), m_port(port) {
     timeval tv{static_cast<time_t>(timeout_s), static_cast<suseconds_t>((timeout_s - static_cast<long>(timeout_s)) * 1e6)};
     m_ctx = redisConnectWithTimeout(m_host.c_str(), m_port, tv);
     if (m_ctx == nullptr || m_ctx->err) {
@@ -190,6 +182,7 @@ class RedisStore final : public StagingStore {
       throw std::runtime_error("redis at " + where() + " is unreachable: " + why);
     }
     redisSetTimeout(m_ctx, tv);
+    if (!password.empty()) freeReplyObject(command_args("AUTH %s", password.c_str()));
     auto* r = command("INFO server");
     std::string info(r->str ? r->str : "", r->len);
     freeReplyObject(r);
@@ -245,8 +238,9 @@ class RedisStore final : public StagingStore {
 std::unique_ptr<StagingStore> make_memory_store() { return std::make_unique<MemoryStore>(); }
 std::unique_ptr<StagingStore> make_shm_store(const std::string& prefix) { return std::make_unique<ShmStore>(prefix); }
 std::unique_ptr<StagingStore> make_file_store(const std::string& dir) { return std::make_unique<FileStore>(dir); }
-std::unique_ptr<StagingStore> make_redis_store(const std::string& host, int port, double timeout_s) {
-  return std::make_unique<RedisStore>(host, port, timeout_s);
+std::unique_ptr<StagingStore> make_redis_store(const std::string& host, int port, double timeout_s,
+                                               const std::string& password) {
+  return std::make_unique<RedisStore>(host, port, timeout_s, password);
 }
 
 }  // namespace motifbench::detail

@@ -18,7 +18,9 @@ std::unique_ptr<StagingStore> make_shm_store(const std::string& prefix);
 /// Files in a private folder made with mkdtemp (mode 0700) under `base_dir`;
 /// the folder and its files are removed when the store goes.
 std::unique_ptr<StagingStore> make_file_store(const std::string& base_dir);
-/// A Redis server through hiredis. Throws std::runtime_error when unreachable.
-std::unique_ptr<StagingStore> make_redis_store(const std::string& host, int port, double timeout_s);
+/// A Redis server through hiredis, authenticated with `password` when given.
+/// Throws std::runtime_error when unreachable or when Redis refuses it.
+std::unique_ptr<StagingStore> make_redis_store(const std::string& host, int port, double timeout_s,
+                                               const std::string& password = "");
 
 }  // namespace motifbench::detail
