@@ -22,13 +22,12 @@ class NullMotif final : public Motif {
   void step(RunContext& ctx) override {
     {
       ScopedPhase p(ctx, m_phase);
-      m_sum += null_work(m_view);
+      null_work(m_view);
     }
     // Read + write of each double, one FMA (2 flops) per cell.
     ctx.declare_work(m_phase, Work{static_cast<double>(m_cells), 16.0 * m_cells, 2.0 * m_cells, 0});
   }
   void finish(RunContext& ctx) override {
-    if (m_sum != 0) ctx.invalidate("null work checksum is not zero");
     ctx.metrics().note("what", "fixed work per step (one FMA per cell); the figures are the harness's own cost");
   }
 
@@ -36,18 +35,16 @@ class NullMotif final : public Motif {
   std::int64_t m_cells = 0;
   Kokkos::View<double*> m_view;
   PhaseId m_phase = 0;
-  double m_sum = 0;
 };
 
 }  // namespace
 
-double null_work(const Kokkos::View<double*>& cells) {
+void null_work(const Kokkos::View<double*>& cells) {
   auto v = cells;
   Kokkos::parallel_for(
       "motifbench::null_work", Kokkos::RangePolicy<>(0, v.extent(0)),
       KOKKOS_LAMBDA(std::size_t i) { v(i) = v(i) * 0.999999 + 1e-6; });
-  Kokkos::fence();
-  return v.extent(0) > 0 ? 0.0 * v(0) : 0.0;  // host space: a real read, kept by the compiler
+  Kokkos::fence();  // a kernel writing memory is never dropped; no host read (device Views)
 }
 
 void register_null_motif(Registry& registry) {
@@ -75,11 +72,10 @@ MeasuredOverhead measure_harness_overhead(int rounds, std::int64_t steps, std::i
   Kokkos::View<double*> view("motifbench::null_overhead", static_cast<std::size_t>(cells));
   Kokkos::deep_copy(view, 1.0);
   std::vector<double> without, with, diff;
-  double sink = 0;
   std::uint64_t events_total = 0;
   for (int r = 0; r < rounds; ++r) {
     auto t0 = now_ns();
-    for (std::int64_t i = 0; i < steps; ++i) sink += null_work(view);
+    for (std::int64_t i = 0; i < steps; ++i) null_work(view);
     auto t1 = now_ns();
     ctx.reset_measurements();
     for (std::int64_t i = 0; i < steps; ++i) {
@@ -87,7 +83,7 @@ MeasuredOverhead measure_harness_overhead(int rounds, std::int64_t steps, std::i
       const auto ts = now_ns();
       {
         ScopedPhase s(ctx, p);
-        sink += null_work(view);
+        null_work(view);
       }
       ctx.declare_work(p, Work{1, 1, 1, 0});
       ctx.record_latency_ns("null", 1.0);
@@ -110,7 +106,7 @@ MeasuredOverhead measure_harness_overhead(int rounds, std::int64_t steps, std::i
   MeasuredOverhead m;
   m.rounds = rounds;
   m.steps_per_round = steps;
-  m.without_ns_per_step = median(without) + 0.0 * sink;
+  m.without_ns_per_step = median(without);
   m.with_ns_per_step = median(with);
   m.per_step_ns = median(diff);
   m.events_per_step = rounds > 0 ? static_cast<double>(events_total) / (static_cast<double>(rounds) * steps) : 0;

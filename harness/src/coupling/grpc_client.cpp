@@ -70,19 +70,7 @@ class GrpcClient final : public SurrogateClient {
       e.stub = inference::GRPCInferenceService::NewStub(e.channel);
       m_endpoints.push_back(std::move(e));
     }
-    push_weights();
-    for (auto& e : m_endpoints) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(deadline_after(m_opt.timeout_s));
-      authorize(ctx, m_opt.token);
-      inference::ModelReadyRequest q;
-      q.set_name(m_model_name);
-      inference::ModelReadyResponse r;
-      auto s = e.stub->ModelReady(&ctx, q, &r);
-      if (!s.ok() || !r.ready())
-        throw std::runtime_error("inference server " + e.address + " has no ready model '" + m_model_name + "'" +
-                                 (s.ok() ? "" : ": " + status_text(s)));
-    }
+    push_weights();  // confirms each server hosts it: the version comes back from ModelMetadata
   }
 
   void infer(const float* in, std::int64_t batch, float* out) override {
@@ -119,8 +107,7 @@ class GrpcClient final : public SurrogateClient {
       const std::size_t bytes = static_cast<std::size_t>(c->rows * m_spec.in_features) * sizeof(float);
       c->req.add_raw_input_contents()->assign(reinterpret_cast<const char*>(in + c->off * m_spec.in_features), bytes);
       m_copied += static_cast<std::int64_t>(bytes);
-      c->ctx.set_deadline(deadline_after(m_opt.timeout_s));
-      authorize(c->ctx, m_opt.token);
+      prepare(c->ctx);
       const auto t1 = now_ns();
       m_sink("rpc_serialize", static_cast<double>(t1 - t0));
       c->sent_ns = t1;
@@ -212,6 +199,12 @@ class GrpcClient final : public SurrogateClient {
   }
 
  private:
+  // Every call: the deadline, and the run's token when the servers want one.
+  void prepare(grpc::ClientContext& ctx) const {
+    ctx.set_deadline(deadline_after(m_opt.timeout_s));
+    authorize(ctx, m_opt.token);
+  }
+
   void push_weights() {
     // The TorchScript file goes through a private folder (mkdtemp, mode 0700),
     // never a predictable path in /tmp, and is removed at once.
@@ -239,16 +232,14 @@ class GrpcClient final : public SurrogateClient {
     p["out_features"].set_int64_param(m_spec.out_features);
     for (auto& e : m_endpoints) {
       grpc::ClientContext ctx;
-      ctx.set_deadline(deadline_after(m_opt.timeout_s));
-      authorize(ctx, m_opt.token);
+      prepare(ctx);
       inference::RepositoryModelLoadResponse r;
       auto s = e.stub->RepositoryModelLoad(&ctx, q, &r);
       if (!s.ok())
         throw std::runtime_error("inference server " + e.address + " did not take the model: " + status_text(s));
       // The version the server gave what we pushed; responses must carry it.
       grpc::ClientContext mctx;
-      mctx.set_deadline(deadline_after(m_opt.timeout_s));
-      authorize(mctx, m_opt.token);
+      prepare(mctx);
       inference::ModelMetadataRequest mq;
       mq.set_name(m_model_name);
       inference::ModelMetadataResponse mr;
