@@ -551,6 +551,13 @@ void on_stop_signal(int sig) {
   if (::write(g_stop_pipe[1], &b, 1) < 0) _exit(128 + sig);
 }
 
+std::shared_ptr<grpc::ServerCredentials> credentials(const ServerOptions& opt) {
+  if (opt.tls_cert_pem.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({opt.tls_key_pem, opt.tls_cert_pem});
+  return grpc::SslServerCredentials(ssl);
+}
+
 class GrpcServer final : public InferenceServer {
  public:
   explicit GrpcServer(const ServerOptions& opt) : m_service(opt) {
@@ -561,9 +568,9 @@ class GrpcServer final : public InferenceServer {
       const std::string path = opt.listen.substr(5);
       remove_stale_socket(path);  // throws for anything but a dead server's socket
       m_socket_path = path;
-      b.AddListeningPort(opt.listen, grpc::InsecureServerCredentials());
+      b.AddListeningPort(opt.listen, credentials(opt));
     } else {
-      b.AddListeningPort(opt.listen, grpc::InsecureServerCredentials(), &port);
+      b.AddListeningPort(opt.listen, credentials(opt), &port);
     }
     b.RegisterService(&m_service);
     // Explicit limits: message sizes, and threads for every admitted or queued
@@ -608,6 +615,27 @@ class GrpcServer final : public InferenceServer {
 
 }  // namespace
 
+bool read_pem(const std::string& path, bool secret, std::string* out, std::string* why) {
+  struct stat st {};
+  std::ifstream f(path, std::ios::binary);
+  if (!f || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    *why = "'" + path + "' is not a readable file";
+    return false;
+  }
+  if (secret && (st.st_mode & 077) != 0) {
+    *why = "the private key '" + path + "' must be readable by its owner only (chmod 600)";
+    return false;
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  *out = ss.str();
+  if (out->find("-----BEGIN ") == std::string::npos) {
+    *why = "'" + path + "' is not PEM (no -----BEGIN line)";
+    return false;
+  }
+  return true;
+}
+
 std::unique_ptr<InferenceServer> start_server(const ServerOptions& options) {
   return std::make_unique<GrpcServer>(options);
 }
@@ -632,9 +660,11 @@ int serve_main(int argc, char** argv, const std::string& version) {
       ->capture_default_str();
   app.add_option("--max-queue-delay-us", opt.max_queue_delay_us, "dynamic batching: longest wait")
       ->capture_default_str();
-  std::string token_file;
+  std::string token_file, tls_cert, tls_key;
   app.add_option("--token-file", token_file,
                  "require the token in this file (owner-only) on every model call; MOTIFBENCH_TOKEN also sets it");
+  app.add_option("--tls-cert", tls_cert, "serve TLS only, with this PEM certificate (chain) (needs --tls-key)");
+  app.add_option("--tls-key", tls_key, "the certificate's PEM private key (owner-only file)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -652,6 +682,17 @@ int serve_main(int argc, char** argv, const std::string& version) {
     std::getline(tf, opt.token);
     if (opt.token.empty()) {
       std::fprintf(stderr, "motifbench serve: error: --token-file '%s' is empty\n", token_file.c_str());
+      return 2;
+    }
+  }
+  if (tls_cert.empty() != tls_key.empty()) {
+    std::fprintf(stderr, "motifbench serve: error: --tls-cert and --tls-key go together (both or neither)\n");
+    return 2;
+  }
+  if (!tls_cert.empty()) {
+    std::string why;
+    if (!read_pem(tls_cert, false, &opt.tls_cert_pem, &why) || !read_pem(tls_key, true, &opt.tls_key_pem, &why)) {
+      std::fprintf(stderr, "motifbench serve: error: %s\n", why.c_str());
       return 2;
     }
   }

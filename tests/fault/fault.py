@@ -7,7 +7,7 @@ test is bounded in time.
 Usage: fault.py MOTIFBENCH SCRATCH_DIR CASE
 CASE: server_killed | redis_killed | unreachable_server | sigint | sigterm
       | watch:<motif>:server | watch:<motif>:redis   (size small, default settings)
-      | serve_signals | serve_listen_on_file | too_many_threads
+      | serve_signals | serve_listen_on_file | too_many_threads | single_process
 """
 import glob
 import json
@@ -61,6 +61,85 @@ def leftovers(pid, kids):
     found += glob.glob(f"/tmp/motifbench-{pid}-*")
     found += glob.glob(f"/dev/shm/motifbench-{pid}-*")
     return found
+
+
+def tcp_listeners(pid):
+    """Listening TCP sockets held by a process: its socket inodes in /proc/net/tcp{,6} state 0A."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return []
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:
+                    found.append(cols[1])
+    return found
+
+
+def caught_crash_signals(pid):
+    """Crash signals (SEGV, BUS, ILL, FPE) for which the process has a handler."""
+    with open(f"/proc/{pid}/status") as f:
+        mask = int(next(l for l in f if l.startswith("SigCgt:")).split()[1], 16)
+    return [s.name for s in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE) if mask & (1 << (s - 1))]
+
+
+def single_process(exe, scratch):
+    """A run without a launcher opens no network listener (MPI is not initialised),
+    and a crash ends it: no library handler catches SIGSEGV."""
+    out = os.path.join(scratch, "single.json")
+    p = subprocess.Popen([exe, "--motif=digital_replica", "--size=tiny", "--coupling=semi-tight", f"--out={out}",
+                          "--quiet", "--min-time-s=30", "--repetitions=1"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    server = wait_for_child(p.pid, " serve ")
+    time.sleep(1.0)
+    problems = []
+    for who, pid in (("run", p.pid), ("server", server)):
+        if pid is None:
+            problems.append(f"{who}: not found")
+            continue
+        if tcp_listeners(pid):
+            problems.append(f"{who} listens on TCP {tcp_listeners(pid)}")
+        if caught_crash_signals(pid):
+            problems.append(f"{who} catches {caught_crash_signals(pid)}")
+    t0 = time.time()
+    p.send_signal(signal.SIGSEGV)
+    try:
+        _, err = p.communicate(timeout=PROMPT_S)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        problems.append(f"hung after SIGSEGV for {PROMPT_S} s")
+    crash_s = time.time() - t0
+    if p.returncode != -signal.SIGSEGV:
+        problems.append(f"SIGSEGV gave exit {p.returncode}, expected death by the signal")
+    time.sleep(0.5)
+    if server and alive(server) and cmdline(server):
+        problems.append("the server outlived the crashed run")
+    if os.path.exists(out):
+        problems.append("a result file exists after a crash")
+    if problems:
+        print("FAIL single_process: " + "; ".join(problems) + f"; stderr {err[-300:]!r}")
+        return 1
+    # MPI's state is recorded: a plain run says it did not initialise MPI.
+    r = subprocess.run([exe, "--motif=null", "--coupling=none", "--size=tiny", f"--out={out}", "--quiet"],
+                       capture_output=True, text=True, timeout=120)
+    init = json.load(open(out))["context"]["mpi"].get("init", "") if r.returncode == 0 else ""
+    if not init.startswith("not initialised"):
+        print(f"FAIL single_process: context.mpi.init = {init!r} (exit {r.returncode})")
+        return 1
+    print(f"ok single_process: no TCP listener in the run or its server, no crash handler, SIGSEGV ended the run "
+          f"in {crash_s:.1f} s; context.mpi.init = {init!r}")
+    return 0
 
 
 def free_port():
@@ -146,6 +225,8 @@ def main():
             return 1
         print(f"ok sigkill_sweep: kill -9 left {len(before)} entr(ies); the next run removed them")
         return 0
+    if case == "single_process":
+        return single_process(exe, scratch)
     if case == "too_many_threads":
         r = subprocess.run([exe, "--motif=digital_replica", "--size=tiny", f"--out={scratch}/threads.json",
                             "--threads=4096"], capture_output=True, text=True, timeout=60)

@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <string>
 #include <thread>
 
+#include "core/mpi_session.hpp"
 #include "core/runner.hpp"
 #include "core/harness_config.hpp"
 #include "motifbench/registry.hpp"
@@ -246,3 +249,50 @@ TEST(ConfigHash, DependsOnEveryValue) {
 
 }  // namespace
 }  // namespace motifbench
+
+namespace motifbench::detail {
+namespace {
+
+// A fake environment for decide_mpi: the variables set in one test.
+std::map<std::string, std::string> g_fake_env;
+const char* fake_getenv(const char* name) {
+  auto it = g_fake_env.find(name);
+  return it == g_fake_env.end() ? nullptr : it->second.c_str();
+}
+
+TEST(MpiDecision, NoLauncherMeansNoMpi) {
+  g_fake_env = {{"HOME", "/root"}, {"SLURM_JOB_ID", "7"}};
+  const auto d = decide_mpi(fake_getenv);
+  EXPECT_FALSE(d.initialise);
+  EXPECT_TRUE(d.error.empty());
+  EXPECT_NE(d.reason.find("no launcher"), std::string::npos);
+}
+
+TEST(MpiDecision, EachLauncherIsRecognised) {
+  for (const char* var : {"PMI_RANK", "PMI_FD", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PALS_RANKID",
+                          "ALPS_APP_PE", "MV2_COMM_WORLD_RANK"}) {
+    g_fake_env = {{var, "0"}};
+    const auto d = decide_mpi(fake_getenv);
+    EXPECT_TRUE(d.initialise) << var;
+    EXPECT_NE(d.reason.find(var), std::string::npos) << d.reason;
+  }
+  // srun: several tasks in a step; one task is a single process.
+  g_fake_env = {{"SLURM_STEP_ID", "0"}, {"SLURM_STEP_NUM_TASKS", "4"}};
+  EXPECT_TRUE(decide_mpi(fake_getenv).initialise);
+  g_fake_env = {{"SLURM_STEP_ID", "0"}, {"SLURM_STEP_NUM_TASKS", "1"}};
+  EXPECT_FALSE(decide_mpi(fake_getenv).initialise);
+}
+
+TEST(MpiDecision, OverrideAndBadValue) {
+  g_fake_env = {{"MOTIFBENCH_MPI", "on"}};
+  EXPECT_TRUE(decide_mpi(fake_getenv).initialise);
+  g_fake_env = {{"MOTIFBENCH_MPI", "off"}, {"PMI_RANK", "0"}};
+  EXPECT_FALSE(decide_mpi(fake_getenv).initialise);
+  g_fake_env = {{"MOTIFBENCH_MPI", "yes"}};
+  const auto d = decide_mpi(fake_getenv);
+  EXPECT_FALSE(d.initialise);
+  EXPECT_NE(d.error.find("valid: auto"), std::string::npos) << d.error;
+}
+
+}  // namespace
+}  // namespace motifbench::detail

@@ -16,6 +16,7 @@
 
 #include "build_info.hpp"
 #include "core/harness_config.hpp"
+#include "core/mpi_session.hpp"
 #include "core/null_motif.hpp"
 #include "core/runner.hpp"
 #include "coupling/environment.hpp"
@@ -30,6 +31,9 @@
 
 namespace motifbench::detail {
 namespace {
+
+// How MPI was (or was not) started, for the result's context.
+std::string g_mpi_reason;
 
 constexpr int kExitInvalid = 1;
 constexpr int kExitUsage = 2;
@@ -137,6 +141,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
     const std::string why = info->check_config(cfg);
     if (!why.empty()) return fail(why);
   }
+  if (const std::string why = check_harness_config(cfg); !why.empty()) return fail(why);
   // Thread counts a machine can honour: at most its hardware threads.
   const long hw_threads = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
   for (const char* key : {"run.threads", "coupling.server_threads"}) {
@@ -151,11 +156,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   }
   if (info->memory_bytes) {
     // Ranks that share this node share its memory.
-    MPI_Comm node;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
-    int local = 1;
-    MPI_Comm_size(node, &local);
-    MPI_Comm_free(&node);
+    const int local = node_local_ranks();
     const double need = info->memory_bytes(cfg) * local;
     const double have = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
     if (need > 0.9 * have) {
@@ -181,7 +182,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
       writable = 0;
     }
   }
-  MPI_Bcast(&writable, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (mpi_active()) MPI_Bcast(&writable, 1, MPI_INT, 0, MPI_COMM_WORLD);
   if (!writable) return kExitUsage;
 
   if (rank == 0) {
@@ -194,7 +195,8 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   init_kokkos(threads);
   RunResult result;
   // Taken before the run, so start_time_utc is the start.
-  const SystemContext context = gather_system_context(argv, nranks);
+  SystemContext context = gather_system_context(argv, nranks);
+  context.mpi_init = g_mpi_reason;
   {
     RunRequest req{info, *coupling, o.size, argv, rank, nranks, o.quiet};
     std::unique_ptr<CouplingEnv> env;
@@ -240,6 +242,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
 }  // namespace
 
 int cli_main(int argc, char** argv) {
+  default_crash_handling();
   // `motifbench serve` is the inference server: no MPI, no Kokkos.
   // (It installs its own signal handling first thing.)
   if (argc >= 2 && std::string(argv[1]) == "serve") return surrogates::serve_main(argc - 1, argv + 1, MOTIFBENCH_VERSION);
@@ -250,11 +253,13 @@ int cli_main(int argc, char** argv) {
   // Before any library of ours starts a thread: the handlers are process-wide,
   // so a signal is handled whichever thread it reaches.
   install_signal_cleanup();
-  int provided = 0;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-  int rank = 0, nranks = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+  const MpiDecision mpi = start_mpi(&argc, &argv);
+  if (!mpi.error.empty()) {
+    std::fprintf(stderr, "motifbench: error: %s\n", mpi.error.c_str());
+    return kExitUsage;
+  }
+  g_mpi_reason = mpi.reason;
+  const int rank = world_rank(), nranks = world_size();
 
   CLI::App app{"motifbench: AI-coupled HPC workflow benchmarks (six execution motifs, four coupling modes)"};
   Options o;
@@ -302,7 +307,7 @@ int cli_main(int argc, char** argv) {
     }
     code = kExitUsage;
   }
-  MPI_Finalize();
+  stop_mpi();
   return code;
 }
 

@@ -1,5 +1,7 @@
 #include "core/harness_config.hpp"
 
+#include "motifbench/surrogates/server.hpp"
+
 namespace motifbench::detail {
 
 void declare_harness_config(ConfigSchema& s) {
@@ -24,6 +26,11 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_int("coupling.request_rows", 0, 0, 1 << 30, "rows per inference request (0: batch split over servers)");
   s.add_int("coupling.server_threads", 1, 1, 1024, "LibTorch threads per embedded server");
   s.add_int("coupling.max_batch_rows", 0, 0, 1 << 30, "server dynamic batching: rows per batch (0: off)");
+  s.add_string("coupling.tls_ca", "",
+               "TLS to the inference servers: PEM root certificate their certificates must chain to (empty: plaintext)");
+  s.add_string("coupling.tls_server_name", "", "TLS: the name to verify in the servers' certificates (default: the host)");
+  s.add_string("coupling.tls_cert", "", "TLS: PEM certificate the embedded servers present (needs tls_key and tls_ca)");
+  s.add_string("coupling.tls_key", "", "TLS: the embedded servers' PEM private key (owner-only file)");
   s.add_int("coupling.max_queue_delay_us", 500, 0, 10000000, "server dynamic batching: longest queue wait");
   s.add_choice("energy.source", "auto", {"auto", "powercap", "cray", "estimated", "none"},
                "energy source; auto tries powercap, then cray, then the estimate");
@@ -36,6 +43,20 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_string("energy.nvml_library", "libnvidia-ml.so.1", "NVML library to dlopen (no build dependency on CUDA)");
   s.add_choice("counters.source", "auto", {"auto", "papi", "none"},
                "hardware counters per phase (instructions, cycles, cache misses); auto: PAPI when it works");
+}
+
+std::string check_harness_config(const Config& cfg) {
+  const std::string ca = cfg.get_string("coupling.tls_ca"), cert = cfg.get_string("coupling.tls_cert"),
+                    key = cfg.get_string("coupling.tls_key");
+  if (cert.empty() != key.empty()) return "coupling.tls_cert and coupling.tls_key go together (both or neither)";
+  if (!cert.empty() && ca.empty())
+    return "coupling.tls_cert: the clients need coupling.tls_ca (the root certificate that signed it) to verify the "
+           "servers";
+  std::string pem, why;
+  if (!ca.empty() && !surrogates::read_pem(ca, false, &pem, &why)) return "coupling.tls_ca: " + why;
+  if (!cert.empty() && !surrogates::read_pem(cert, false, &pem, &why)) return "coupling.tls_cert: " + why;
+  if (!key.empty() && !surrogates::read_pem(key, true, &pem, &why)) return "coupling.tls_key: " + why;
+  return "";
 }
 
 }  // namespace motifbench::detail

@@ -24,6 +24,7 @@ struct SystemContext {
   int torch_threads = 0;
   std::string mpi_library;
   int mpi_ranks = 1;
+  std::string mpi_init;  // initialised or not, and why
   std::string git_commit;
   bool git_dirty = false;
   bool git_known = false;

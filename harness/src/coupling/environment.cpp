@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "coupling/stores.hpp"
+#include "motifbench/surrogates/server.hpp"
 
 namespace motifbench::detail {
 namespace {
@@ -53,6 +54,14 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   std::string given_servers = cfg.get_string("coupling.server_addresses");
   std::string given_redis = cfg.get_string("coupling.redis_address");
 
+  // TLS: every rank reads the root certificate (checked before the run).
+  ChannelSecurity security;
+  if (const std::string ca = cfg.get_string("coupling.tls_ca"); !ca.empty() && remote) {
+    std::string why;
+    if (!surrogates::read_pem(ca, false, &security.ca_pem, &why)) throw std::runtime_error("coupling.tls_ca: " + why);
+    security.server_name = cfg.get_string("coupling.tls_server_name");
+  }
+
   // Rank 0 starts what is not given, and everyone learns the addresses.
   std::string servers_text, redis_text, error, token, redis_password;
   if (rank == 0) {
@@ -63,6 +72,10 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
           s.torch_threads = static_cast<int>(cfg.get_int("coupling.server_threads"));
           s.max_batch_rows = cfg.get_int("coupling.max_batch_rows");
           s.max_queue_delay_us = cfg.get_int("coupling.max_queue_delay_us");
+          s.tls_cert_file = cfg.get_string("coupling.tls_cert");
+          s.tls_key_file = cfg.get_string("coupling.tls_key");
+          s.tls_ca_pem = security.ca_pem;
+          s.tls_server_name = security.server_name;
           auto infos = env->services.start_servers(static_cast<int>(cfg.get_int("coupling.servers")),
                                                    mode == Coupling::SemiTight, s, start_timeout);
           for (auto& i : infos) {
@@ -72,7 +85,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
           token = env->services.token();
         } else {
           for (const auto& e : split(given_servers, ',')) {
-            std::string version = wait_server_ready(e, timeout);
+            std::string version = wait_server_ready(e, timeout, security);
             env->service_info.push_back(ServiceInfo{"inference_server", e, version, false, 0});
           }
           servers_text = given_servers;
@@ -109,6 +122,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   env->remote.first_endpoint = rank;
   env->remote.model_suffix = "-r" + std::to_string(rank);
   env->remote.token = token;
+  env->remote.security = security;
 
   const std::string tag = "motifbench-" + std::to_string(getpid()) + "-r" + std::to_string(rank);
   if (kind == "memory") {

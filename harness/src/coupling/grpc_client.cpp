@@ -18,13 +18,17 @@
 namespace motifbench::detail {
 namespace {
 
-std::shared_ptr<grpc::Channel> open_channel(const std::string& endpoint) {
+std::shared_ptr<grpc::Channel> open_channel(const std::string& endpoint, const ChannelSecurity& security) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
   // Fail fast when a server goes away instead of retrying in the background.
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+  if (security.ca_pem.empty()) return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = security.ca_pem;
+  if (!security.server_name.empty()) args.SetSslTargetNameOverride(security.server_name);
+  return grpc::CreateCustomChannel(endpoint, grpc::SslCredentials(ssl), args);
 }
 
 std::chrono::system_clock::time_point deadline_after(double s) {
@@ -66,7 +70,7 @@ class GrpcClient final : public SurrogateClient {
     for (const auto& address : m_opt.endpoints) {
       Endpoint e;
       e.address = address;
-      e.channel = open_channel(address);
+      e.channel = open_channel(address, m_opt.security);
       e.stub = inference::GRPCInferenceService::NewStub(e.channel);
       m_endpoints.push_back(std::move(e));
     }
@@ -267,8 +271,8 @@ std::unique_ptr<SurrogateClient> make_grpc_client(const SurrogateSpec& spec, con
   return std::make_unique<GrpcClient>(spec, options, std::move(sink));
 }
 
-std::string wait_server_ready(const std::string& endpoint, double timeout_s) {
-  auto stub = inference::GRPCInferenceService::NewStub(open_channel(endpoint));
+std::string wait_server_ready(const std::string& endpoint, double timeout_s, const ChannelSecurity& security) {
+  auto stub = inference::GRPCInferenceService::NewStub(open_channel(endpoint, security));
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   std::string last = "no answer";
   while (std::chrono::steady_clock::now() < until) {

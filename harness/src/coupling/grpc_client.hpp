@@ -13,6 +13,13 @@
 
 namespace motifbench::detail {
 
+/// TLS for the channel to a server (gRPC's own credentials). Empty ca_pem:
+/// plaintext, as on the embedded servers' loopback and Unix sockets.
+struct ChannelSecurity {
+  std::string ca_pem;       ///< root certificate(s) the server's certificate must chain to
+  std::string server_name;  ///< name to verify instead of the address's host (empty: the host)
+};
+
 struct RemoteOptions {
   std::vector<std::string> endpoints;  ///< "unix:/path" or "host:port"
   double timeout_s = 10;               ///< deadline of every call
@@ -28,6 +35,7 @@ struct RemoteOptions {
   /// model replaced behind the run's back). Off only for the transport
   /// benchmark, which swaps in the null model on purpose.
   bool check_version = true;
+  ChannelSecurity security;
 };
 
 /// Receives latency samples: channel name and nanoseconds.
@@ -40,6 +48,6 @@ std::unique_ptr<SurrogateClient> make_grpc_client(const SurrogateSpec& spec, con
 
 /// Polls ServerReady until it answers or timeout_s passes; returns the
 /// server's ServerMetadata version. Throws on timeout.
-std::string wait_server_ready(const std::string& endpoint, double timeout_s);
+std::string wait_server_ready(const std::string& endpoint, double timeout_s, const ChannelSecurity& security = {});
 
 }  // namespace motifbench::detail

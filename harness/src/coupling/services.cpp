@@ -151,6 +151,14 @@ void install_signal_cleanup() {
 
 int interrupted_signal() { return g_interrupted; }
 
+void default_crash_handling() {
+  // UCX (loaded with MPICH) catches these in a library constructor to print a
+  // backtrace; on a stack overflow its handler deadlocks, so a crash becomes
+  // a hang. A crash must end the process (and under a launcher, the job).
+  // (Its UCX_HANDLE_ERRORS setting is read in that constructor, before main.)
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) signal(sig, SIG_DFL);
+}
+
 bool endpoint_reachable(const std::string& endpoint) {
   int fd = -1;
   int rc = -1;
@@ -413,11 +421,12 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
       listen = "127.0.0.1:0";
     }
     int fd = -1;
-    pid_t pid = spawn({self.data(), "serve", "--listen", listen, "--token-file", m_token_file, "--threads",
-                       std::to_string(s.torch_threads),
-                       "--max-batch-rows", std::to_string(s.max_batch_rows), "--max-queue-delay-us",
-                       std::to_string(s.max_queue_delay_us)},
-                      &fd);
+    std::vector<std::string> args = {self.data(), "serve", "--listen", listen, "--token-file", m_token_file,
+                                     "--threads", std::to_string(s.torch_threads),
+                                     "--max-batch-rows", std::to_string(s.max_batch_rows), "--max-queue-delay-us",
+                                     std::to_string(s.max_queue_delay_us)};
+    if (!s.tls_cert_file.empty()) args.insert(args.end(), {"--tls-cert", s.tls_cert_file, "--tls-key", s.tls_key_file});
+    pid_t pid = spawn(args, &fd);
     m_children.push_back(Child{pid, "motifbench serve", socket_path});
     fds.push_back(fd);
     out.push_back(ServiceInfo{"inference_server", listen, "", true, pid});
@@ -432,7 +441,8 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
       throw std::runtime_error("motifbench serve #" + std::to_string(i) + " did not start within " +
                                std::to_string(timeout_s) + " s");
     out[static_cast<std::size_t>(i)].endpoint = line.substr(p + tag.size());
-    out[static_cast<std::size_t>(i)].version = wait_server_ready(out[static_cast<std::size_t>(i)].endpoint, timeout_s);
+    out[static_cast<std::size_t>(i)].version = wait_server_ready(out[static_cast<std::size_t>(i)].endpoint, timeout_s,
+                                                           ChannelSecurity{s.tls_ca_pem, s.tls_server_name});
   }
   return out;
 }

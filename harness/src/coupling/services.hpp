@@ -25,6 +25,8 @@ struct ServiceInfo {
 
 struct ServeSettings {
   int torch_threads = 1;
+  std::string tls_cert_file, tls_key_file;  ///< both set: the servers speak TLS only
+  std::string tls_ca_pem, tls_server_name;  ///< how this process verifies them
   long max_batch_rows = 0;
   long max_queue_delay_us = 500;
 };
@@ -114,6 +116,9 @@ bool endpoint_reachable(const std::string& endpoint);
 /// within 10 s, kills remembered children, removes remembered files and shm
 /// segments, and ends the process with the signal's usual status. Idempotent.
 void install_signal_cleanup();
+/// Crash signals get their default action (UCX's handlers removed), so a crash
+/// ends the process instead of hanging in a library's handler.
+void default_crash_handling();
 /// The signal that asked the run to stop, or 0.
 int interrupted_signal();
 void remember_child(pid_t pid);

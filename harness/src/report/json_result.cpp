@@ -109,7 +109,7 @@ nlohmann::json to_json(const RunResult& r) {
       {"build_type", c.build_type},
       {"kokkos", {{"version", c.kokkos_version}, {"backend", c.kokkos_backend}, {"concurrency_count", c.kokkos_concurrency}}},
       {"torch", {{"version", c.torch_version}, {"threads_count", c.torch_threads}}},
-      {"mpi", {{"library", c.mpi_library}, {"ranks_count", c.mpi_ranks}}},
+      {"mpi", {{"library", c.mpi_library}, {"ranks_count", c.mpi_ranks}, {"init", c.mpi_init}}},
       {"git", {{"commit", c.git_commit}, {"dirty", c.git_dirty}, {"known", c.git_known}}},
       {"argv", c.argv},
       {"start_time_utc", c.start_time_utc},

@@ -25,6 +25,8 @@ struct ServerOptions {
   /// ServerMetadata) must carry `authorization: Bearer <token>`; others get
   /// UNAUTHENTICATED.
   std::string token;
+  /// TLS (PEM contents): when both are set the server speaks only TLS.
+  std::string tls_cert_pem, tls_key_pem;
   /// Dynamic batching: requests are merged until this many rows are queued or
   /// the oldest has waited max_queue_delay_us. 0 disables batching.
   long max_batch_rows = 0;
@@ -48,6 +50,10 @@ class InferenceServer {
 /// Starts serving in background threads; throws std::runtime_error when the
 /// address cannot be bound.
 std::unique_ptr<InferenceServer> start_server(const ServerOptions& options);
+
+/// Reads a PEM file (certificate or key) into `out`. A `secret` (private key)
+/// must be readable by its owner only. On failure returns false with `why`.
+bool read_pem(const std::string& path, bool secret, std::string* out, std::string* why);
 
 /// The `motifbench serve` command line: parses argv (argv[0] is "serve"),
 /// serves until SIGINT or SIGTERM, removes its socket file, returns the exit code.
