@@ -2,16 +2,19 @@
 """Bad input must give a clear message naming the valid choices, a non-zero
 exit, no crash (no signal, no abort), no hang, and no result file.
 
-Usage: bad_input.py MOTIFBENCH SCRATCH_DIR
+Usage: bad_input.py MOTIFBENCH SOURCE_DIR SCRATCH_DIR
 """
 import os
 import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import motifs  # noqa: E402
+
 
 def main():
-    exe, scratch = sys.argv[1], sys.argv[2]
+    exe, source, scratch = sys.argv[1:4]
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
     out = os.path.join(scratch, "result.json")
@@ -39,8 +42,10 @@ def main():
         f.write('{"grid": {"nz": 32}}')
     base = ["--size=tiny", f"--out={out}"]
     dr = ["--motif=digital_replica"]
+    # The motifs come from the tool; each mini-app's own cases from its folder.
+    names = motifs.list_motifs(exe)
     cases = [
-        ("unknown motif", ["--motif=warp_drive"] + base, "valid motifs: adaptive_training, digital_replica, distributed_models, "),
+        ("unknown motif", ["--motif=warp_drive"] + base, "valid motifs: " + ", ".join(names)),
         ("missing motif", base, "valid motifs"),
         ("unknown coupling", dr + ["--coupling=telepathic"] + base, "valid couplings: tight, semi-tight, loose, none"),
         ("unknown size", dr + ["--size=huge", f"--out={out}"], "valid sizes: tiny, small, medium, large"),
@@ -56,38 +61,8 @@ def main():
         ("unknown key in config file", dr + base + [f"--config={unknown_key_file}"], "valid keys:"),
         ("unwritable --out", dr + ["--size=tiny", f"--out={scratch}/no/such/dir/r.json"], "cannot write --out"),
         ("unknown flag", dr + base + ["--frobnicate=1"], "valid options:"),
-        ("filter fraction 0", ["--motif=multistage_pipeline"] + base + ["--set", "filter.fraction=0"],
-         "filter.fraction must be in (0, 1]"),
-        ("filter fraction above 1", ["--motif=multistage_pipeline"] + base + ["--set", "filter.fraction=1.5"],
-         "filter.fraction"),
-        ("ensemble of 0", ["--motif=dynamic_orchestration"] + base + ["--set", "ensemble.members=0"],
-         "expected an integer in [1,"),
-        ("churn not below the ensemble", ["--motif=dynamic_orchestration"] + base + ["--set", "ensemble.members=4",
-                                          "--set", "policy.churn=4"], "policy.churn must be in [0, ensemble.members - 1]"),
-        ("initial design over budget", ["--motif=inverse_design"] + base + ["--set", "design.initial=500"],
-         "design.initial must be in [1, design.budget - 1]"),
-        ("unknown strategy", ["--motif=inverse_design"] + base + ["--set", "design.strategy=guess"],
-         "one of surrogate, random"),
-        ("population of 0", ["--motif=adaptive_training"] + base + ["--set", "population.size=0"],
-         "expected an integer in [1,"),
-        ("target accuracy 0", ["--motif=adaptive_training"] + base + ["--set", "target.accuracy=0"],
-         "target.accuracy must be in (0, 1]"),
-        ("target accuracy above 1", ["--motif=adaptive_training"] + base + ["--set", "target.accuracy=1.2"],
-         "target.accuracy"),
-        ("link bandwidth 0", ["--motif=distributed_models"] + base + ["--set", "link.bandwidth_bytes_per_s=0"],
-         "link.bandwidth_bytes_per_s must be > 0"),
-        ("frame size not a multiple of 8", ["--motif=distributed_models"] + base + ["--set", "frame.size=30"],
-         "frame.size must be a multiple of 8"),
         ("missing TorchScript model", dr + base + ["--set", f"surrogate.path={scratch}/missing.pt"],
          "cannot load TorchScript model"),
-        # Sizes whose cell counts overflow 32 bits and whose memory exceeds the
-        # machine: refused before anything is allocated, naming the estimate.
-        ("grid beyond memory", dr + base + ["--set", "grid.nx=65536", "--set", "grid.ny=65536"],
-         "GiB per rank"),
-        ("ensemble beyond memory", ["--motif=dynamic_orchestration"] + base +
-         ["--set", "ensemble.members=1048576", "--set", "ensemble.particles=1048576"], "GiB per rank"),
-        ("frames beyond memory", ["--motif=distributed_models"] + base +
-         ["--set", "edge.count=4096", "--set", "frame.size=4096"], "GiB per rank"),
         # Outputs never destroy what is there, and are checked before the run.
         ("--out is a directory", dr + ["--size=tiny", f"--out={a_dir}"], "is a directory"),
         ("--out is a FIFO", dr + ["--size=tiny", f"--out={fifo}"], "not a regular file"),
@@ -105,6 +80,13 @@ def main():
         ("validate a directory", ["validate", a_dir], "is a directory"),
         ("validate a result nested 200000 deep", ["validate", deep_file], "nested too deep"),
     ]
+    # Sizes whose cell counts overflow 32 bits or whose memory exceeds the
+    # machine are among each mini-app's cases: refused before anything is
+    # allocated, naming the estimate.
+    for name in names:
+        checks = motifs.load_checks(source, name)
+        for label, args, expect in getattr(checks, "BAD_INPUT", []):
+            cases.append((f"{name}: {label}", [f"--motif={name}"] + base + args, expect))
     # Edge values that are legal must run, not crash (a replay buffer smaller
     # than one drift check once erased a vector with first > last).
     must_run = [
