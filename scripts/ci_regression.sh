@@ -10,16 +10,20 @@
 #   MOTIFBENCH_MACHINE     baseline folder name (default: <arch>-<cores>cores, e.g. x86_64-2cores)
 #   MOTIFBENCH_THRESHOLD   relative change that counts (default 0.25: tiny runs on shared machines drift
 #                          between runs by more than their in-run noise shows)
-#   MOTIFBENCH_BIN         the motifbench binary (default build/default/motifbench, else build/ci/motifbench)
+#   MOTIFBENCH_BIN         the motifbench binary (default build/default/motifbench, else build/ci/motifbench,
+#                          else the installed prefix's bin/motifbench)
 #   MOTIFBENCH_BASELINES   folder of the baselines (default ci/baselines)
 #   MOTIFBENCH_SWEEP_OUT   where the sweep writes (default results/ci-sweep)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+here="$(cd "$(dirname "$0")" && pwd)"
+# In a source tree, paths are relative to it; installed (share/motifbench/scripts),
+# relative to the current folder.
+if [ -f "$here/../CMakeLists.txt" ]; then cd "$here/.."; fi
 machine="${MOTIFBENCH_MACHINE:-$(uname -m)-$(nproc)cores}"
 threshold="${MOTIFBENCH_THRESHOLD:-0.25}"
 bin="${MOTIFBENCH_BIN:-}"
 if [ -z "$bin" ]; then
-  for b in build/default/motifbench build/ci/motifbench; do [ -x "$b" ] && bin="$b" && break; done
+  for b in build/default/motifbench build/ci/motifbench "$here/../../../bin/motifbench"; do [ -x "$b" ] && bin="$b" && break; done
 fi
 [ -x "${bin:-}" ] || { echo "ci_regression: build motifbench first (scripts/build.sh)" >&2; exit 2; }
 baseline="${MOTIFBENCH_BASELINES:-ci/baselines}/$machine"

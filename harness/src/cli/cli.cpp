@@ -17,6 +17,7 @@
 #include "build_info.hpp"
 #include "core/harness_config.hpp"
 #include "core/mpi_session.hpp"
+#include "core/plugins.hpp"
 #include "core/null_motif.hpp"
 #include "core/runner.hpp"
 #include "coupling/environment.hpp"
@@ -62,7 +63,7 @@ void print_list(const Registry& reg) {
 
 struct Options {
   std::string motif, coupling = "tight", size = "small", config_file, out, servers, redis;
-  std::vector<std::string> sets;
+  std::vector<std::string> sets, plugins;
   // Numeric flags stay text here: the config parses them, one way for flags,
   // --set and files, and the result echoes exactly what was given.
   std::optional<std::string> repetitions, seed, threads, min_time_s, warmup_s;
@@ -101,6 +102,10 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   Registry reg;
   register_all_motifs(reg);
   register_null_motif(reg);
+  if (const std::string why = load_plugins(plugin_paths(o.plugins), reg); !why.empty()) {
+    if (rank == 0) std::fprintf(stderr, "motifbench: error: %s\n", why.c_str());
+    return kExitUsage;
+  }
   if (o.list) {
     if (rank == 0) print_list(reg);
     return 0;
@@ -276,6 +281,7 @@ int cli_main(int argc, char** argv) {
   app.add_option("--server", o.servers, "use existing inference servers: host:port or unix:/path, comma-separated");
   app.add_option("--redis", o.redis, "use an existing Redis: host:port");
   app.add_option("--out", o.out, "result file (default results/<motif>_<coupling>_<size>.json)");
+  app.add_option("--plugin", o.plugins, "load out-of-tree mini-apps from this shared object (repeatable; also MOTIFBENCH_PLUGINS=a.so:b.so)");
   app.add_flag("--list", o.list, "list the motifs, coupling modes and sizes");
   app.add_flag("--show-config", o.show_config, "print every config key with its effective value and exit");
   app.add_flag("--quiet", o.quiet, "no progress lines");
@@ -303,7 +309,7 @@ int cli_main(int argc, char** argv) {
     if (rank == 0) {
       std::fprintf(stderr, "motifbench: error: %s\n", e.what());
       std::fprintf(stderr, "valid options: --motif --coupling --size --config --set --repetitions --min-time-s "
-                           "--warmup-s --seed --threads --server --redis --out --list --show-config --quiet --version --help\n");
+                           "--warmup-s --seed --threads --server --redis --out --plugin --list --show-config --quiet --version --help\n");
     }
     code = kExitUsage;
   }

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.hpp"
+#include "core/plugins.hpp"
 #include "motifbench/registry.hpp"
 #include "report/json_result.hpp"
 
@@ -97,6 +98,11 @@ int sweep_main(int argc, char** argv) {
 
   Registry reg;
   register_all_motifs(reg);
+  // Out-of-tree mini-apps: MOTIFBENCH_PLUGINS, which every run inherits.
+  if (const std::string why = load_plugins(plugin_paths({}), reg); !why.empty()) {
+    std::fprintf(stderr, "motifbench sweep: error: %s\n", why.c_str());
+    return 2;
+  }
   std::vector<const MotifInfo*> chosen;
   if (motifs == "all") {
     for (const auto& m : reg.motifs()) chosen.push_back(&m);
