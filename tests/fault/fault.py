@@ -97,20 +97,26 @@ def single_process(exe, scratch):
     """A run without a launcher opens no network listener (MPI is not initialised),
     and a crash ends it: no library handler catches SIGSEGV."""
     out = os.path.join(scratch, "single.json")
+    if os.path.exists(out):
+        os.remove(out)
     p = subprocess.Popen([exe, "--motif=digital_replica", "--size=tiny", "--coupling=semi-tight", f"--out={out}",
                           "--quiet", "--min-time-s=30", "--repetitions=1"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     server = wait_for_child(p.pid, " serve ")
-    time.sleep(1.0)
     problems = []
     for who, pid in (("run", p.pid), ("server", server)):
         if pid is None:
             problems.append(f"{who}: not found")
             continue
+        # A library constructor installs UCX's handlers before main removes
+        # them; loading LibTorch under load can take seconds.
+        end = time.time() + PROMPT_S
+        while caught_crash_signals(pid) and time.time() < end:
+            time.sleep(0.2)
         if tcp_listeners(pid):
             problems.append(f"{who} listens on TCP {tcp_listeners(pid)}")
         if caught_crash_signals(pid):
-            problems.append(f"{who} catches {caught_crash_signals(pid)}")
+            problems.append(f"{who} catches {caught_crash_signals(pid)} after {PROMPT_S} s")
     t0 = time.time()
     p.send_signal(signal.SIGSEGV)
     try:

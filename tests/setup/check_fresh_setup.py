@@ -86,7 +86,7 @@ def used_files(build):
         else:
             files.append(("pkg-config " + mod, "<not found>"))
     # Programs the harness and tests start at run time.
-    for prog in ("redis-server", "redis-benchmark", "mpiexec.mpich", "ninja", "ccache", "git", "openssl"):
+    for prog in ("redis-server", "redis-benchmark", "mpiexec.mpich", "ninja", "ccache", "git", "openssl", "sbatch", "slurmctld", "slurmd", "munged"):
         path = shutil.which(prog) or "<not found: " + prog + ">"
         files.append(("program " + prog, path))
     # The BLAS that LibTorch must get (OpenBLAS, not the reference BLAS).

@@ -22,6 +22,8 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_real("coupling.timeout_s", 10.0, 0.01, 3600.0, "deadline of every remote call; an external service unreachable this long has failed");
   s.add_real("coupling.start_timeout_s", 60.0, 0.1, 3600.0,
              "how long an embedded server or Redis may take to start (loading LibTorch from a cold disk is slow)");
+  s.add_int("coupling.servers_per_node", 0, 0, 256,
+            "semi-tight: embedded servers on each node, used by that node's ranks (0: coupling.servers)");
   s.add_int("coupling.max_inflight", 4, 1, 4096, "inference requests in flight per client");
   s.add_int("coupling.request_rows", 0, 0, 1 << 30, "rows per inference request (0: batch split over servers)");
   s.add_int("coupling.server_threads", 1, 1, 1024, "LibTorch threads per embedded server");

@@ -2,7 +2,12 @@
 
 #include <mpi.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
+#include <iterator>
+#include <set>
 #include <string>
 
 namespace motifbench::detail {
@@ -10,6 +15,7 @@ namespace motifbench::detail {
 namespace {
 
 bool g_active = false;
+MPI_Comm g_node = MPI_COMM_NULL;
 
 // Variables that a launcher sets in each process it starts.
 constexpr const char* kLauncherVars[] = {
@@ -74,6 +80,7 @@ MpiDecision start_mpi(int* argc, char*** argv) {
 bool mpi_active() { return g_active; }
 
 void stop_mpi() {
+  if (g_node != MPI_COMM_NULL) MPI_Comm_free(&g_node);
   if (g_active) MPI_Finalize();
   g_active = false;
 }
@@ -90,14 +97,73 @@ int world_size() {
   return size;
 }
 
-int node_local_ranks() {
-  if (!g_active) return 1;
-  MPI_Comm node;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank(), MPI_INFO_NULL, &node);
-  int local = 1;
-  MPI_Comm_size(node, &local);
-  MPI_Comm_free(&node);
-  return local;
+std::vector<std::string> allgather_text(const std::string& mine) {
+  if (!g_active) return {mine};
+  const int n = world_size();
+  int len = static_cast<int>(mine.size());
+  std::vector<int> lens(static_cast<std::size_t>(n)), displs(static_cast<std::size_t>(n));
+  MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  int total = 0;
+  for (int r = 0; r < n; ++r) {
+    displs[static_cast<std::size_t>(r)] = total;
+    total += lens[static_cast<std::size_t>(r)];
+  }
+  std::string all(static_cast<std::size_t>(total), '\0');
+  MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, MPI_COMM_WORLD);
+  std::vector<std::string> out;
+  for (int r = 0; r < n; ++r)
+    out.push_back(all.substr(static_cast<std::size_t>(displs[static_cast<std::size_t>(r)]),
+                             static_cast<std::size_t>(lens[static_cast<std::size_t>(r)])));
+  return out;
+}
+
+const NodeLayout& node_layout() {
+  static NodeLayout layout;
+  static bool done = false;
+  if (done) return layout;
+  done = true;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
+  layout.host = host;
+  layout.name = host;
+  const char* var = std::getenv("MOTIFBENCH_NODE_VAR");
+  if (var != nullptr && *var != '\0') {
+    const char* value = std::getenv(var);
+    layout.name = value ? value : std::string("(") + var + " unset)";
+  }
+  if (!g_active) return layout;
+  const int me = world_rank();
+  if (var != nullptr && *var != '\0') {
+    const auto names = allgather_text(layout.name);
+    int color = 0;
+    while (names[static_cast<std::size_t>(color)] != layout.name) ++color;
+    MPI_Comm_split(MPI_COMM_WORLD, color, me, &g_node);
+  } else {
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, me, MPI_INFO_NULL, &g_node);
+  }
+  MPI_Comm_rank(g_node, &layout.local_rank);
+  MPI_Comm_size(g_node, &layout.local_size);
+  // Each node is known by its lowest world rank; nodes are numbered in that order.
+  int leader = me;
+  MPI_Allreduce(MPI_IN_PLACE, &leader, 1, MPI_INT, MPI_MIN, g_node);
+  std::vector<int> leaders(static_cast<std::size_t>(world_size()));
+  MPI_Allgather(&leader, 1, MPI_INT, leaders.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  std::set<int> distinct(leaders.begin(), leaders.end());
+  layout.count = static_cast<int>(distinct.size());
+  layout.index = static_cast<int>(std::distance(distinct.begin(), distinct.find(leader)));
+  return layout;
+}
+
+int node_local_ranks() { return node_layout().local_size; }
+
+std::string node_bcast_text(const std::string& text) {
+  if (!g_active || node_layout().local_size == 1) return text;
+  std::string out = text;
+  int len = static_cast<int>(out.size());
+  MPI_Bcast(&len, 1, MPI_INT, 0, g_node);
+  out.resize(static_cast<std::size_t>(len));
+  MPI_Bcast(out.data(), len, MPI_CHAR, 0, g_node);
+  return out;
 }
 
 }  // namespace motifbench::detail

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace motifbench::detail {
 
@@ -29,7 +30,23 @@ void stop_mpi();
 // Rank and size of MPI_COMM_WORLD, or 0 and 1 without MPI.
 int world_rank();
 int world_size();
-// Ranks of this node (MPI's shared-memory split), or 1 without MPI. Collective.
+// The ranks of a node: MPI's shared-memory split, or, when
+// MOTIFBENCH_NODE_VAR names an environment variable (e.g. SLURMD_NODENAME),
+// the ranks whose value of it is the same (to emulate several nodes on one
+// host). Collective the first time; cached after.
+struct NodeLayout {
+  std::string name;      // the host name, or the value of $MOTIFBENCH_NODE_VAR
+  std::string host;      // gethostname()
+  int index = 0;         // 0 .. count-1, in the order of each node's lowest world rank
+  int count = 1;         // nodes of the run
+  int local_rank = 0;    // rank within the node
+  int local_size = 1;    // ranks on the node
+};
+const NodeLayout& node_layout();
 int node_local_ranks();
+// Rank `local_rank` 0's text on every rank of its node. Collective on the node.
+std::string node_bcast_text(const std::string& text);
+// Every rank's text, in world rank order. Collective.
+std::vector<std::string> allgather_text(const std::string& mine);
 
 }  // namespace motifbench::detail

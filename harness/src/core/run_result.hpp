@@ -128,7 +128,8 @@ struct RunResult {
   std::vector<std::string> counter_names;
   std::vector<ServiceInfo> services;
   std::string staging_store;                 // describe() of the store
-  std::vector<std::string> server_endpoints; // every rank shards over all of them
+  std::vector<std::string> server_endpoints; // every server of the run
+  std::vector<RankPlacement> placements;     // per rank: node, host, the servers it uses
 };
 
 }  // namespace motifbench::detail

@@ -111,12 +111,14 @@ struct ComponentSampler {
     self_start = self_cpu_s();
     if (env == nullptr || rank != 0) return;
     int servers = 0;
-    for (const auto& s : env->service_info) {
+    std::vector<ServiceInfo> all = env->service_info;
+    all.insert(all.end(), env->other_nodes.begin(), env->other_nodes.end());
+    for (const auto& s : all) {
       Entry e;
       e.name = s.kind == "redis" ? "redis" : "inference_server[" + std::to_string(servers++) + "]";
-      e.where = s.endpoint;
+      e.where = s.local ? s.endpoint : s.endpoint + " on node " + s.node + " (not visible from rank 0's node)";
       e.pid = s.pid;
-      e.visible = s.embedded && s.pid > 0;
+      e.visible = s.embedded && s.local && s.pid > 0;
       if (e.visible) {
         auto cpu = proc_cpu_s(s.pid);
         e.visible = cpu.has_value();
@@ -285,7 +287,11 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
   RunResult res = begin_result(req, config);
   if (env != nullptr) {
     res.services = env->service_info;
-    res.server_endpoints = env->remote.endpoints;
+    res.services.insert(res.services.end(), env->other_nodes.begin(), env->other_nodes.end());
+    res.server_endpoints.clear();
+    for (const auto& s : res.services)
+      if (s.kind == "inference_server") res.server_endpoints.push_back(s.endpoint);
+    res.placements = env->placements;
     if (env->store) res.staging_store = env->store->describe();
   }
   res.stream_copy_bytes_per_s = measure_stream_copy_bytes_per_s();

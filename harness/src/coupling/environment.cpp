@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/mpi_session.hpp"
 #include "coupling/stores.hpp"
 #include "motifbench/surrogates/server.hpp"
 
@@ -62,22 +63,27 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
     security.server_name = cfg.get_string("coupling.tls_server_name");
   }
 
+  ServeSettings serve;
+  serve.torch_threads = static_cast<int>(cfg.get_int("coupling.server_threads"));
+  serve.max_batch_rows = cfg.get_int("coupling.max_batch_rows");
+  serve.max_queue_delay_us = cfg.get_int("coupling.max_queue_delay_us");
+  serve.tls_cert_file = cfg.get_string("coupling.tls_cert");
+  serve.tls_key_file = cfg.get_string("coupling.tls_key");
+  serve.tls_ca_pem = security.ca_pem;
+  serve.tls_server_name = security.server_name;
+  // Semi-tight's embedded servers are node-local (Unix sockets cannot cross nodes).
+  const bool node_local = mode == Coupling::SemiTight && given_servers.empty();
+  const NodeLayout& node = node_layout();
+
   // Rank 0 starts what is not given, and everyone learns the addresses.
   std::string servers_text, redis_text, error, token, redis_password;
+  if (node_local) token = bcast_text(rank == 0 ? random_hex(16) : std::string(), rank, nranks);
   if (rank == 0) {
     try {
-      if (remote) {
+      if (remote && !node_local) {
         if (given_servers.empty()) {
-          ServeSettings s;
-          s.torch_threads = static_cast<int>(cfg.get_int("coupling.server_threads"));
-          s.max_batch_rows = cfg.get_int("coupling.max_batch_rows");
-          s.max_queue_delay_us = cfg.get_int("coupling.max_queue_delay_us");
-          s.tls_cert_file = cfg.get_string("coupling.tls_cert");
-          s.tls_key_file = cfg.get_string("coupling.tls_key");
-          s.tls_ca_pem = security.ca_pem;
-          s.tls_server_name = security.server_name;
-          auto infos = env->services.start_servers(static_cast<int>(cfg.get_int("coupling.servers")),
-                                                   mode == Coupling::SemiTight, s, start_timeout);
+          auto infos = env->services.start_servers(static_cast<int>(cfg.get_int("coupling.servers")), false, serve,
+                                                   start_timeout);
           for (auto& i : infos) {
             servers_text += (servers_text.empty() ? "" : ",") + i.endpoint;
             env->service_info.push_back(i);
@@ -108,9 +114,44 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
       error = e.what();
     }
   }
-  error = bcast_text(error, rank, nranks);
-  if (!error.empty()) throw std::runtime_error(error);
-  servers_text = bcast_text(servers_text, rank, nranks);
+  if (node_local) {
+    // The first rank of each node starts that node's servers.
+    const long per_node = cfg.get_int("coupling.servers_per_node") > 0 ? cfg.get_int("coupling.servers_per_node")
+                                                                       : cfg.get_int("coupling.servers");
+    if (node.local_rank == 0 && error.empty()) {
+      try {
+        env->services.use_token(token);
+        for (auto& i : env->services.start_servers(static_cast<int>(per_node), true, serve, start_timeout)) {
+          i.node = node.name;
+          servers_text += (servers_text.empty() ? "" : ",") + i.endpoint;
+          env->service_info.push_back(i);
+        }
+      } catch (const std::exception& e) {
+        error = "node " + node.name + ": " + e.what();
+      }
+    }
+    // Any rank's failure fails every rank, with the first message.
+    for (const auto& e : allgather_text(error))
+      if (!e.empty()) throw std::runtime_error(e);
+    servers_text = node_bcast_text(servers_text);
+    // Rank 0 lists the other nodes' servers in the result.
+    std::string mine;
+    if (node.local_rank == 0 && rank != 0)
+      for (const auto& i : env->service_info)
+        mine += i.endpoint + "\t" + i.version + "\t" + std::to_string(i.pid) + "\t" + i.node + "\n";
+    const auto all = allgather_text(mine);
+    if (rank == 0)
+      for (const auto& text : all)
+        for (const auto& line : split(text, '\n')) {
+          const auto f = split(line, '\t');
+          if (f.size() == 4) env->other_nodes.push_back(ServiceInfo{"inference_server", f[0], f[1], true,
+                                                                    std::stol(f[2]), f[3], false});
+        }
+  } else {
+    error = bcast_text(error, rank, nranks);
+    if (!error.empty()) throw std::runtime_error(error);
+    servers_text = bcast_text(servers_text, rank, nranks);
+  }
   redis_text = bcast_text(redis_text, rank, nranks);
   token = bcast_text(token, rank, nranks);
   redis_password = bcast_text(redis_password, rank, nranks);
@@ -119,7 +160,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   env->remote.timeout_s = timeout;
   env->remote.max_inflight = static_cast<int>(cfg.get_int("coupling.max_inflight"));
   env->remote.request_rows = cfg.get_int("coupling.request_rows");
-  env->remote.first_endpoint = rank;
+  env->remote.first_endpoint = node_local ? node.local_rank : rank;
   env->remote.model_suffix = "-r" + std::to_string(rank);
   env->remote.token = token;
   env->remote.security = security;
@@ -146,7 +187,22 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
     if (!given_redis.empty() && rank == 0)
       env->service_info.push_back(ServiceInfo{"redis", redis_text, env->store->describe(), false, 0});
   }
-  if (rank == 0) {
+  // Where each rank runs and which servers it uses, for the result.
+  {
+    const auto& eps = env->remote.endpoints;
+    const std::string first =
+        eps.empty() ? "-" : eps[static_cast<std::size_t>(env->remote.first_endpoint) % eps.size()];
+    const auto all = allgather_text(node.name + "\t" + node.host + "\t" + first + "\t" + servers_text);
+    if (rank == 0)
+      for (const auto& text : all) {
+        const auto f = split(text, '\t');  // node, host, first, endpoints (absent without servers)
+        RankPlacement p{f.at(0), f.at(1), {}, f.at(2) == "-" ? "" : f[2]};
+        if (f.size() > 3) p.endpoints = split(f[3], ',');
+        env->placements.push_back(p);
+      }
+  }
+  // Rank 0 watches what it started or was given; a node's first rank, its node's servers.
+  if (rank == 0 || !env->service_info.empty()) {
     env->watcher = std::make_unique<ServiceWatcher>();
     int servers = 0;
     for (const auto& s : env->service_info) {

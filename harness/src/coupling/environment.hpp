@@ -17,8 +17,10 @@ namespace motifbench::detail {
 
 struct CouplingEnv {
   Coupling mode = Coupling::Tight;
-  Services services;                   // embedded children (rank 0 only)
-  std::vector<ServiceInfo> service_info;
+  Services services;                   // embedded children (rank 0; node leaders for node-local servers)
+  std::vector<ServiceInfo> service_info;  // what this rank started or was given
+  std::vector<ServiceInfo> other_nodes;   // rank 0: the node-local servers of the other nodes
+  std::vector<RankPlacement> placements;  // rank 0: every rank's servers and node
   RemoteOptions remote;                // endpoints etc. for semi-tight / loose
   std::unique_ptr<StagingStore> store;
   /// Rank 0: watches the embedded children and the external services.
@@ -26,7 +28,10 @@ struct CouplingEnv {
 };
 
 /// Starts or connects what `mode` needs. Under MPI, rank 0 starts embedded
-/// services and broadcasts their addresses. Throws std::runtime_error naming
+/// services and broadcasts their addresses, except semi-tight's servers,
+/// which are node-local: the first rank of each node starts
+/// coupling.servers_per_node of them (default coupling.servers) and the ranks
+/// of that node use only those, over Unix sockets. Throws std::runtime_error naming
 /// the component that failed (every rank throws the same message).
 std::unique_ptr<CouplingEnv> prepare_coupling(const Config& config, Coupling mode, int rank, int nranks);
 

@@ -405,9 +405,9 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
   std::vector<ServiceInfo> out;
   std::vector<int> fds;
   ensure_run_dir();
-  if (m_token.empty()) {
+  if (m_token_file.empty()) {
     // The run's token: 128 random bits, in an owner-only file the servers read.
-    m_token = random_hex(16);
+    if (m_token.empty()) m_token = random_hex(16);
     m_token_file = m_run_dir + "/token";
     write_secret_file(m_token_file, m_token);
   }

@@ -21,6 +21,15 @@ struct ServiceInfo {
   std::string version;
   bool embedded = false;  ///< started by this run (true) or given by the user
   long pid = 0;           ///< embedded only
+  std::string node;       ///< the node it runs on (node-local servers)
+  bool local = true;      ///< on this process's node, so its pid is readable here
+};
+
+/// Which servers a rank uses, and where it runs (for the result).
+struct RankPlacement {
+  std::string node, host;
+  std::vector<std::string> endpoints;
+  std::string first_endpoint;  ///< where its rotation over them starts
 };
 
 struct ServeSettings {
@@ -48,6 +57,9 @@ class Services {
   void stop_all();
   /// The token every embedded server requires (empty before start_servers).
   const std::string& token() const { return m_token; }
+  /// Uses `token` (the run's, made by rank 0) instead of making one; call
+  /// before start_servers.
+  void use_token(const std::string& token) { m_token = token; }
   /// The password the embedded Redis requires (AUTH; empty before start_redis).
   const std::string& redis_password() const { return m_redis_password; }
 

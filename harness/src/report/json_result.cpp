@@ -259,15 +259,19 @@ nlohmann::json to_json(const RunResult& r) {
   nlohmann::json services = nlohmann::json::array();
   for (const auto& s : r.services) {
     nlohmann::json e = {{"kind", s.kind}, {"endpoint", s.endpoint}, {"version", s.version}, {"embedded", s.embedded}};
+    if (!s.node.empty()) e["node"] = s.node;
     services.push_back(e);
   }
   j["services"] = services;
-  // Which servers each rank uses: every rank shards over all endpoints,
-  // starting at endpoint (rank mod N).
+  // Which servers each rank uses (it shards over them, starting at the one
+  // its rank on the node selects), and on which node and host it runs.
   nlohmann::json mapping = nlohmann::json::array();
-  for (int rank = 0; rank < c.mpi_ranks && !r.server_endpoints.empty(); ++rank)
-    mapping.push_back({{"rank_index", rank},
-                       {"first_endpoint", r.server_endpoints[static_cast<std::size_t>(rank) % r.server_endpoints.size()]}});
+  for (std::size_t rank = 0; rank < r.placements.size(); ++rank) {
+    const auto& p = r.placements[rank];
+    if (p.endpoints.empty()) continue;
+    mapping.push_back({{"rank_index", rank}, {"node", p.node}, {"host", p.host}, {"endpoints", p.endpoints},
+                       {"first_endpoint", p.first_endpoint}});
+  }
   j["coupling"] = {{"mode", r.coupling},
                    {"staging_store", r.staging_store},
                    {"server_endpoints", r.server_endpoints},

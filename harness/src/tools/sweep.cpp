@@ -53,7 +53,7 @@ int run_child(const std::vector<std::string>& argv, const std::string& log) {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    execv(args[0], args.data());
+    execvp(args[0], args.data());  // a launcher (srun, mpiexec, flux run) is found on PATH
     _exit(127);
   }
   int status = 0;
@@ -76,7 +76,7 @@ int sweep_main(int argc, char** argv) {
   CLI::App app{"motifbench sweep: run motif x coupling x size, one result per cell plus an index"};
   std::string motifs = "all", couplings = "all", sizes = "tiny", out_dir = "results/sweep";
   std::vector<std::string> sets;
-  std::string repetitions, min_time, warmup, seed, threads, config;
+  std::string repetitions, min_time, warmup, seed, threads, config, launcher;
   app.add_option("--motif", motifs, "comma-separated motifs, or all")->capture_default_str();
   app.add_option("--coupling", couplings, "comma-separated couplings, or all (those each motif supports)")
       ->capture_default_str();
@@ -89,6 +89,8 @@ int sweep_main(int argc, char** argv) {
   app.add_option("--warmup-s", warmup, "passed to every run");
   app.add_option("--seed", seed, "passed to every run");
   app.add_option("--threads", threads, "passed to every run");
+  app.add_option("--launcher", launcher,
+                 "command that starts each run's ranks, e.g. \"srun --mpi=pmi2 -N 2 --ntasks-per-node=4\"");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -157,8 +159,11 @@ int sweep_main(int argc, char** argv) {
         const std::string stem = m->name + "_" + cname + "_" + size;
         const std::string file = out_dir + "/" + stem + ".json", log = out_dir + "/" + stem + ".log";
         std::remove(file.c_str());
-        std::vector<std::string> args{self.data(), "--motif=" + m->name, "--coupling=" + cname, "--size=" + size,
-                                      "--out=" + file, "--quiet"};
+        std::vector<std::string> args;
+        std::istringstream words(launcher);
+        for (std::string w; words >> w;) args.push_back(w);
+        args.insert(args.end(), {self.data(), "--motif=" + m->name, "--coupling=" + cname, "--size=" + size,
+                                      "--out=" + file, "--quiet"});
         for (const auto& s : sets) args.push_back("--set=" + s);
         if (!config.empty()) args.push_back("--config=" + config);
         if (!repetitions.empty()) args.push_back("--repetitions=" + repetitions);
@@ -200,6 +205,7 @@ int sweep_main(int argc, char** argv) {
                           {"schema_version", MOTIFBENCH_SCHEMA_VERSION},
                           {"created_utc", ts},
                           {"argv", arg_list},
+                          {"launcher", launcher},
                           {"cells", cells}};
   const std::string err = write_json_file(out_dir + "/index.json", index);
   if (!err.empty()) {
