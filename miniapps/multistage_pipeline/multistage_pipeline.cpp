@@ -45,6 +45,9 @@ void declare(ConfigSchema& s) {
   s.add_int("train.initial", 256, 1, 1 << 24, "random candidates scored by physics to seed the surrogate");
   s.add_int("train.every", 2, 1, 1 << 20, "chunks between surrogate retrainings");
   s.add_int("train.epochs", 40, 1, 100000, "epochs per training");
+  s.add_int("train.max_samples", 8192, 16, 1 << 26,
+            "replay buffer: the most recent samples kept for training (older ones are dropped), so the cost of "
+            "a retraining does not grow with the run's length");
   s.add_int("truth.top_k", 50, 1, 1 << 24, "size of the true top-k the science metric tracks");
   s.add_bool("truth.exhaustive", false, "score the whole library by physics in setup to know the true top-k");
 }
@@ -67,6 +70,7 @@ class MultistagePipeline final : public Motif {
     m_stage3.starts = static_cast<int>(c.get_int("stage3.starts"));
     m_train_every = c.get_int("train.every");
     m_epochs = c.get_int("train.epochs");
+    m_max_samples = c.get_int("train.max_samples");
     m_top_k = static_cast<int>(std::min<std::int64_t>(c.get_int("truth.top_k"), m_n));
     m_rng.seed(ctx.seed());
 
@@ -192,6 +196,14 @@ class MultistagePipeline final : public Motif {
       auto d = describe(passed);
       m_train_x.insert(m_train_x.end(), d.begin(), d.end());
       for (float v : e2) m_train_y.push_back(target(v));
+      // A bounded replay buffer: drop the oldest samples beyond the cap.
+      const std::size_t cap = static_cast<std::size_t>(m_max_samples);
+      if (m_train_y.size() > cap) {
+        const std::size_t drop = m_train_y.size() - cap;
+        m_train_y.erase(m_train_y.begin(), m_train_y.begin() + static_cast<std::ptrdiff_t>(drop));
+        m_train_x.erase(m_train_x.begin(), m_train_x.begin() + static_cast<std::ptrdiff_t>(drop * kDescriptors));
+        m_dropped += static_cast<double>(drop);
+      }
       if ((chunk + 1) % m_train_every == 0) {
         if (m_pending.valid()) m_pending.wait();  // one user of the model at a time
         ScopedPhase p(ctx, m_ph[6]);
@@ -211,6 +223,7 @@ class MultistagePipeline final : public Motif {
     auto& m = ctx.metrics();
     m.note("filter", m_model ? "surrogate ranking (" + m_model->describe() + ")" : "random: baseline of equal physics cost");
     m.scalar("candidates_screened_count", m_seen);
+    if (m_model) m.scalar("replay_dropped_count", m_dropped);
     m.scalar("filter_pass_ratio", m_seen > 0 ? m_passed / m_seen : 0.0);
     m.scalar("physics_evaluations_count", m_evaluations);
     m.scalar("refinements_count", m_refined);
@@ -309,7 +322,8 @@ class MultistagePipeline final : public Motif {
   int m_n = 0, m_atoms = 0, m_chunk = 0, m_top_k = 0, m_chunks = 0, m_next_chunk = 0;
   double m_filter = 0, m_refine = 0;
   Minimiser m_stage2, m_stage3;
-  std::int64_t m_train_every = 1, m_epochs = 1;
+  std::int64_t m_train_every = 1, m_epochs = 1, m_max_samples = 1;
+  double m_dropped = 0;  // samples dropped from the replay buffer
   std::mt19937_64 m_rng;
   std::vector<PhaseId> m_ph;
   Library m_lib;

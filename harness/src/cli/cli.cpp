@@ -2,10 +2,12 @@
 
 #include <mpi.h>
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -86,6 +88,24 @@ void print_config_help(const Config& cfg) {
   }
 }
 
+// OpenBLAS's own pool (LibTorch's BLAS on Debian), when OpenBLAS is loaded;
+// no link dependency.
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(threads);
+}
+
+// OpenMP reads its wait policy when its runtime loads, before main. Spinning
+// threads burn the cores that the simulation, the servers and the other ranks
+// need, so unless the user chose a policy the process re-executes itself once
+// with OMP_WAIT_POLICY=passive (the result's context.environment records it).
+void ensure_openmp_wait_policy(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // exec failed: carry on with the runtime's default policy.
+}
+
 void init_kokkos(int threads) {
 #if KOKKOS_VERSION >= 30700
   Kokkos::InitializationSettings s;
@@ -147,6 +167,25 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
     if (!why.empty()) return fail(why);
   }
   if (const std::string why = check_harness_config(cfg); !why.empty()) return fail(why);
+  // The embedded servers must admit every request the ranks keep in flight:
+  // one setting for both sides, refused up front instead of RESOURCE_EXHAUSTED
+  // mid-run. (Collective: every rank reaches the same verdict.)
+  if ((*coupling == Coupling::SemiTight || *coupling == Coupling::Loose) &&
+      cfg.get_string("coupling.server_addresses").empty()) {
+    long servers = cfg.get_int("coupling.servers"), clients = nranks;
+    if (*coupling == Coupling::SemiTight) {
+      if (cfg.get_int("coupling.servers_per_node") > 0) servers = cfg.get_int("coupling.servers_per_node");
+      clients = 0;
+      for (const auto& n : allgather_text(std::to_string(node_local_ranks()))) clients = std::max(clients, std::stol(n));
+    }
+    const long demand = clients * cfg.get_int("coupling.max_inflight");
+    const long capacity = servers * (cfg.get_int("coupling.server_concurrency") + cfg.get_int("coupling.server_max_queue"));
+    if (demand > capacity)
+      return fail(std::to_string(clients) + " rank(s) x coupling.max_inflight=" +
+                  std::to_string(cfg.get_int("coupling.max_inflight")) + " requests in flight exceed what " +
+                  std::to_string(servers) + " server(s) admit (coupling.server_concurrency + coupling.server_max_queue = " +
+                  std::to_string(capacity / servers) + " each); raise those, add servers, or lower max_inflight");
+  }
   // Thread counts a machine can honour: at most its hardware threads.
   const long hw_threads = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
   for (const char* key : {"run.threads", "coupling.server_threads"}) {
@@ -195,8 +234,13 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
     if (swept > 0 && !o.quiet)
       std::fprintf(stderr, "motifbench: removed %d stale entr%s left by killed runs\n", swept, swept == 1 ? "y" : "ies");
   }
+  // One thread count for every library: Kokkos, LibTorch (and its OpenMP),
+  // OpenBLAS. Default (0): this node's cores shared among its ranks.
+  const int local_ranks = node_local_ranks();
   int threads = static_cast<int>(cfg.get_int("run.threads"));
+  if (threads <= 0) threads = static_cast<int>(std::max(1L, hw_threads / local_ranks));
   surrogates::set_threads(threads);
+  set_blas_threads(threads);
   init_kokkos(threads);
   RunResult result;
   // Taken before the run, so start_time_utc is the start.
@@ -250,13 +294,17 @@ int cli_main(int argc, char** argv) {
   default_crash_handling();
   // `motifbench serve` is the inference server: no MPI, no Kokkos.
   // (It installs its own signal handling first thing.)
-  if (argc >= 2 && std::string(argv[1]) == "serve") return surrogates::serve_main(argc - 1, argv + 1, MOTIFBENCH_VERSION);
+  if (argc >= 2 && std::string(argv[1]) == "serve") {
+    ensure_openmp_wait_policy(argv);
+    return surrogates::serve_main(argc - 1, argv + 1, MOTIFBENCH_VERSION);
+  }
   // Result tools: no MPI, no Kokkos.
   if (argc >= 2 && std::string(argv[1]) == "validate") return validate_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "compare") return compare_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "sweep") return sweep_main(argc - 1, argv + 1);
   // Before any library of ours starts a thread: the handlers are process-wide,
   // so a signal is handled whichever thread it reaches.
+  ensure_openmp_wait_policy(argv);
   install_signal_cleanup();
   const MpiDecision mpi = start_mpi(&argc, &argv);
   if (!mpi.error.empty()) {

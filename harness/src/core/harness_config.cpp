@@ -27,6 +27,11 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_int("coupling.max_inflight", 4, 1, 4096, "inference requests in flight per client");
   s.add_int("coupling.request_rows", 0, 0, 1 << 30, "rows per inference request (0: batch split over servers)");
   s.add_int("coupling.server_threads", 1, 1, 1024, "LibTorch threads per embedded server");
+  s.add_int("coupling.server_concurrency", 4, 1, 1024,
+            "inference requests each embedded server computes at once (serve --concurrency)");
+  s.add_int("coupling.server_max_queue", 256, 0, 65536,
+            "inference requests each embedded server queues beyond those (serve --max-queue); the ranks' "
+            "requests in flight (ranks x coupling.max_inflight) must fit in servers x (concurrency + queue)");
   s.add_int("coupling.max_batch_rows", 0, 0, 1 << 30, "server dynamic batching: rows per batch (0: off)");
   s.add_string("coupling.tls_ca", "",
                "TLS to the inference servers: PEM root certificate their certificates must chain to (empty: plaintext)");

@@ -25,6 +25,8 @@ struct SystemContext {
   std::string mpi_library;
   int mpi_ranks = 1;
   std::string mpi_init;  // initialised or not, and why
+  int run_threads = 0;    // the thread count given to every library
+  int ranks_on_node = 1;
   std::string git_commit;
   bool git_dirty = false;
   bool git_known = false;

@@ -13,6 +13,7 @@
 #include <Kokkos_Core.hpp>
 
 #include "build_info.hpp"
+#include "core/mpi_session.hpp"
 #include "core/runner.hpp"
 #include "motifbench/surrogates/local.hpp"
 
@@ -101,6 +102,11 @@ std::vector<std::string> context_warnings(const SystemContext& c) {
   };
   busy(c.load_average_start, "start");
   busy(c.load_average_end, "end");
+  if (c.run_threads * c.ranks_on_node > c.cores)
+    w.push_back(std::to_string(c.ranks_on_node) + " rank(s) x " + std::to_string(c.run_threads) +
+                " thread(s) on this node exceed its " + std::to_string(c.cores) +
+                " cores: threads compete for cores (choose --threads=" +
+                std::to_string(std::max(1, c.cores / std::max(1, c.ranks_on_node))) + ")");
   return w;
 }
 
@@ -123,6 +129,8 @@ SystemContext gather_system_context(const std::vector<std::string>& argv, int nr
   c.kokkos_concurrency = Kokkos::DefaultExecutionSpace().concurrency();
   c.torch_version = surrogates::torch_version();
   c.torch_threads = surrogates::threads();
+  c.run_threads = surrogates::threads();  // the CLI gives every library this count
+  c.ranks_on_node = node_local_ranks();
   std::array<char, MPI_MAX_LIBRARY_VERSION_STRING> lib{};
   int len = 0;
   MPI_Get_library_version(lib.data(), &len);

@@ -65,6 +65,8 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
 
   ServeSettings serve;
   serve.torch_threads = static_cast<int>(cfg.get_int("coupling.server_threads"));
+  serve.concurrency = static_cast<int>(cfg.get_int("coupling.server_concurrency"));
+  serve.max_queue = static_cast<int>(cfg.get_int("coupling.server_max_queue"));
   serve.max_batch_rows = cfg.get_int("coupling.max_batch_rows");
   serve.max_queue_delay_us = cfg.get_int("coupling.max_queue_delay_us");
   serve.tls_cert_file = cfg.get_string("coupling.tls_cert");

@@ -114,6 +114,10 @@ nlohmann::json to_json(const RunResult& r) {
       {"argv", c.argv},
       {"start_time_utc", c.start_time_utc},
       {"blas", {{"library", c.blas_library}, {"threads_count", c.blas_threads}}},
+      {"threads", {{"run_count", c.run_threads},
+                   {"ranks_on_node_count", c.ranks_on_node},
+                   {"omp_wait_policy", c.environment.count("OMP_WAIT_POLICY") ? c.environment.at("OMP_WAIT_POLICY")
+                                                                              : std::string("runtime default")}}},
       {"environment", c.environment},
       {"load_average", {{"start_ratio", c.load_average_start}, {"end_ratio", c.load_average_end}}},
       {"cpu_governor", c.cpu_governor},

@@ -1,0 +1,123 @@
+// The mini-apps' main Kokkos kernels beside a STREAM copy, in the same run,
+// with the same threads. Each benchmark times, interleaved: the kernel; a
+// STREAM copy (two 64 MiB arrays, as the harness's roofline: memory, not
+// cache); and a copy of the kernel's own footprint (bytes read + written,
+// which may fit in cache). It reports the kernel's bandwidth from its declared
+// bytes, stream_fraction (kernel / STREAM; the floor is 0.8) and
+// same_bytes_copy_fraction (kernel / the copy of its footprint: what the
+// kernel leaves on the table against a copy that enjoys the same caches).
+// Sizes: the grids of sizes small and medium. Build with the default
+// (Release) preset: the ci preset's -O2 does not vectorise these loops.
+#include <benchmark/benchmark.h>
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "digital_replica/kernels.hpp"
+
+namespace {
+
+using Exec = Kokkos::DefaultExecutionSpace;
+namespace dr = motifbench::digital_replica;
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// A copy kernel moving `bytes` (half read, half written) in floats.
+struct Copy {
+  Kokkos::View<float*> a, b;
+  explicit Copy(double bytes)
+      : a("bench::copy_a", static_cast<std::size_t>(std::max(1.0, bytes / 8))),
+        b("bench::copy_b", static_cast<std::size_t>(std::max(1.0, bytes / 8))) {
+    Kokkos::deep_copy(a, 1.0f);
+  }
+  void run() const {
+    auto x = a, y = b;
+    Kokkos::parallel_for("bench::stream_copy", Kokkos::RangePolicy<Exec>(0, x.extent(0)),
+                         KOKKOS_LAMBDA(std::size_t i) { y(i) = x(i); });
+    Kokkos::fence();
+  }
+};
+
+// STREAM: two 64 MiB arrays, each element read once and written once.
+constexpr double kStreamBytes = 2.0 * 64 * 1024 * 1024;
+std::unique_ptr<Copy> g_stream;
+
+// Times `kernel` and a copy of `bytes`, interleaved, reps times each; reports
+// the medians' bandwidths and their ratio.
+template <class F>
+void side_by_side(benchmark::State& state, double bytes, F&& kernel) {
+  const Copy& stream = *g_stream;
+  Copy same(bytes);
+  std::vector<double> tk, ts, tc;
+  for (auto _ : state) {
+    double t0 = now_s();
+    kernel();
+    Kokkos::fence();
+    tk.push_back(now_s() - t0);
+    state.PauseTiming();
+    t0 = now_s();
+    same.run();
+    tc.push_back(now_s() - t0);
+    if (ts.size() < 64 || ts.size() * 64 < tk.size()) {  // the big copy now and then: it is slow
+      t0 = now_s();
+      stream.run();
+      ts.push_back(now_s() - t0);
+    }
+    state.ResumeTiming();
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double kernel_bw = bytes / median(tk), stream_bw = kStreamBytes / median(ts), same_bw = bytes / median(tc);
+  state.counters["kernel_GBps"] = kernel_bw * 1e-9;
+  state.counters["stream_copy_GBps"] = stream_bw * 1e-9;
+  state.counters["stream_fraction"] = kernel_bw / stream_bw;
+  state.counters["same_bytes_copy_fraction"] = kernel_bw / same_bw;
+  state.counters["floor"] = 0.8;
+}
+
+struct Grid {
+  int n;
+  Kokkos::View<float*> c, t, cn, tn, frac;
+  Kokkos::View<float* [2], Kokkos::LayoutRight> features;
+  explicit Grid(int n_)
+      : n(n_), c("c", std::size_t(n_) * n_), t("t", std::size_t(n_) * n_), cn("cn", std::size_t(n_) * n_),
+        tn("tn", std::size_t(n_) * n_), frac("frac", std::size_t(n_) * n_), features("f", std::size_t(n_) * n_) {
+    Kokkos::deep_copy(c, 0.5f);
+    Kokkos::deep_copy(t, 1.2f);
+    Kokkos::deep_copy(frac, 0.1f);
+  }
+};
+
+void BM_DrPredict(benchmark::State& state) {
+  Grid g(static_cast<int>(state.range(0)));
+  dr::Physics p;
+  const double bytes = dr::predict_work(std::int64_t(g.n) * g.n).bytes;
+  side_by_side(state, bytes, [&] { dr::predict<Exec>("bench::predict", g.n, g.n, p, g.c, g.t, g.cn, g.tn, g.features); });
+}
+BENCHMARK(BM_DrPredict)->Arg(128)->Arg(512)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_DrApplyClosure(benchmark::State& state) {
+  Grid g(static_cast<int>(state.range(0)));
+  const std::int64_t cells = std::int64_t(g.n) * g.n;
+  const double bytes = dr::apply_closure_work(cells).bytes;
+  side_by_side(state, bytes, [&] { dr::apply_closure<Exec>("bench::apply", cells, 1.0f, g.frac, g.cn, g.tn); });
+}
+BENCHMARK(BM_DrApplyClosure)->Arg(128)->Arg(512)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Kokkos::initialize(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  g_stream = std::make_unique<Copy>(kStreamBytes);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  g_stream.reset();
+  Kokkos::finalize();
+  return 0;
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""--threads=N is what every library uses: LibTorch, OpenBLAS and Kokkos
+(a Serial Kokkos has one thread whatever is asked), as the result's context
+records; OpenMP waits passively unless the user chose a policy; the default
+(0) is the node's cores over its ranks.
+
+Usage: threads_test.py MOTIFBENCH MPIEXEC SCRATCH_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+
+
+def run(cmd, out, env=None):
+    if os.path.exists(out):
+        os.remove(out)
+    r = subprocess.run(cmd + [f"--out={out}", "--quiet"], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, **(env or {})))
+    if r.returncode != 0:
+        raise SystemExit(f"FAIL: {' '.join(cmd)} exited {r.returncode}: {r.stderr[-800:]}")
+    return json.load(open(out))
+
+
+def main():
+    exe, mpiexec, scratch = sys.argv[1:4]
+    os.makedirs(scratch, exist_ok=True)
+    cores = os.cpu_count()
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    os.environ.clear()
+    os.environ.update(env)
+    problems = []
+    base = [exe, "--motif=digital_replica", "--size=tiny", "--coupling=tight", "--repetitions=1"]
+    for n in sorted({1, cores}):
+        c = run(base + [f"--threads={n}"], os.path.join(scratch, f"t{n}.json"))["context"]
+        kokkos_expect = 1 if c["kokkos"]["backend"] == "Serial" else n
+        got = {"run": c["threads"]["run_count"], "torch": c["torch"]["threads_count"],
+               "blas": c["blas"]["threads_count"], "kokkos": c["kokkos"]["concurrency_count"]}
+        want = {"run": n, "torch": n, "blas": n if c["blas"]["threads_count"] != -1 else -1, "kokkos": kokkos_expect}
+        if got != want:
+            problems.append(f"--threads={n}: {got}, expected {want}")
+        if c["threads"]["omp_wait_policy"] != "passive":
+            problems.append(f"--threads={n}: OpenMP wait policy {c['threads']['omp_wait_policy']!r}, expected passive")
+        print(f"--threads={n}: {got}, kokkos backend {c['kokkos']['backend']}, "
+              f"OpenMP wait {c['threads']['omp_wait_policy']}")
+    # The user's policy is kept.
+    c = run(base + ["--threads=1"], os.path.join(scratch, "active.json"), {"OMP_WAIT_POLICY": "active"})["context"]
+    if c["threads"]["omp_wait_policy"] != "active":
+        problems.append(f"OMP_WAIT_POLICY=active became {c['threads']['omp_wait_policy']!r}")
+    # Default: the node's cores over its ranks.
+    c = run(base, os.path.join(scratch, "default.json"))["context"]
+    if c["threads"]["run_count"] != cores or c["torch"]["threads_count"] != cores:
+        problems.append(f"default threads on {cores} cores, 1 rank: {c['threads']}, torch {c['torch']}")
+    doc = run([mpiexec, "-n", "2"] + base, os.path.join(scratch, "mpi2.json"))
+    want = max(1, cores // 2)
+    if doc["context"]["threads"] != {"run_count": want, "ranks_on_node_count": 2, "omp_wait_policy": "passive"}:
+        problems.append(f"default threads with 2 ranks on {cores} cores: {doc['context']['threads']}")
+    # More ranks x threads than cores: a warning in the result.
+    doc = run([mpiexec, "-n", "2"] + base + [f"--threads={cores}"], os.path.join(scratch, "over.json"))
+    if not any("exceed its" in w for w in doc["warnings"]):
+        problems.append(f"2 ranks x {cores} threads on {cores} cores: no warning in {doc['warnings']}")
+    if problems:
+        print("FAIL: " + " | ".join(problems))
+        return 1
+    print("ok: one thread count reaches LibTorch, OpenBLAS and Kokkos; OpenMP waits passively; defaults share the node")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
