@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "digital_replica/kernels.hpp"
+#include "inverse_design/kernels.hpp"
 
 namespace {
 
@@ -108,6 +109,17 @@ void BM_DrApplyClosure(benchmark::State& state) {
   side_by_side(state, bytes, [&] { dr::apply_closure<Exec>("bench::apply", cells, 1.0f, g.frac, g.cn, g.tn); });
 }
 BENCHMARK(BM_DrApplyClosure)->Arg(128)->Arg(512)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// Inverse Design's forward model: Jacobi sweeps (grid.n 48 at small, 128 at
+// medium), timed per sweep.
+void BM_IdJacobi(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  Kokkos::View<float*> f("f", std::size_t(n) * n), u("u", std::size_t(n) * n), tmp("tmp", std::size_t(n) * n);
+  Kokkos::deep_copy(f, 1.0f);
+  const double bytes = motifbench::inverse_design::jacobi_work(n, 1).bytes;
+  side_by_side(state, bytes, [&] { motifbench::inverse_design::jacobi<Exec>("bench::jacobi", n, 1, f, u, tmp); });
+}
+BENCHMARK(BM_IdJacobi)->Arg(48)->Arg(128)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 
