@@ -41,7 +41,11 @@ void declare(ConfigSchema& s) {
   s.add_int("edge.count", 4, 1, 4096, "edge producers");
   s.add_real("edge.rate_hz", 100.0, 0.001, 1e6, "frames per second per edge");
   s.add_int("edge.frames", 150, 1, 1 << 30, "frames per edge in the measured budget");
-  s.add_bool("edge.filter", true, "edge model filters (false: forward every frame)");
+  s.add_bool("edge.filter", true, "edge model filters (false, or mode none: the edge.baseline policy)");
+  s.add_choice("edge.baseline", "all", {"all", "random"},
+               "without the model: forward every frame (all), or each frame with probability "
+               "edge.random_fraction (random: the fair control at the model's byte budget)");
+  s.add_real("edge.random_fraction", 0.2, 0.0, 1.0, "random baseline: share of frames forwarded");
   s.add_real("edge.threshold", 0.3, -1e6, 1e6, "edge model score above which a frame is forwarded");
   s.add_real("edge.explore", 0.03, 0.0, 1.0, "share of frames forwarded at random regardless of the score");
   s.add_int("frame.size", 32, 8, 4096, "detector pixels per side (a multiple of 8)");
@@ -153,6 +157,8 @@ class DistributedModels final : public Motif {
     m_spec.learning_rate = 1e-2;
     m_edge_model = ctx.make_surrogate(m_spec);
     m_filter = m_edge_model && c.get_bool("edge.filter");
+    m_random = !m_filter && c.get_string("edge.baseline") == "random";
+    m_random_fraction = c.get_real("edge.random_fraction");
     if (m_edge_model) {
       SurrogateSpec big = m_spec;
       big.name = "hpc_model";
@@ -191,7 +197,9 @@ class DistributedModels final : public Motif {
   void finish(RunContext& ctx) override {
     auto& m = ctx.metrics();
     const double elapsed = (now_ns() - m_t0) * 1e-9;
-    m.note("edge", m_filter ? "edge model filters (" + m_edge_model->describe() + ")" : "forwards every frame");
+    m.note("edge", m_filter   ? "edge model filters (" + m_edge_model->describe() + ")"
+                   : m_random ? "random filter: forwards each frame with probability " + std::to_string(m_random_fraction)
+                              : "forwards every frame");
     m.scalar("frames_produced_count", m_produced);
     m.scalar("frames_forwarded_count", m_forwarded);
     m.scalar("frames_dropped_count", m_dropped);
@@ -250,7 +258,9 @@ class DistributedModels final : public Motif {
       m_produced += 1;
       const bool hot = interesting(m_seed, id, m_frame.interesting_probability);
       m_interesting += hot ? 1 : 0;
-      const bool forward = !m_filter || s[static_cast<std::size_t>(e)] > m_threshold || u(m_rng) < m_explore;
+      const bool forward = m_filter   ? s[static_cast<std::size_t>(e)] > m_threshold || u(m_rng) < m_explore
+                           : m_random ? u(m_rng) < m_random_fraction
+                                      : true;
       if (!forward) continue;
       const std::string key = "distributed_models/" + std::to_string(ctx.rank()) + "/frame/" + std::to_string(id);
       if (m_up->send(ctx.staging(), key, &himg(e, 0), m_frame_bytes, id)) {
@@ -408,7 +418,8 @@ class DistributedModels final : public Motif {
   std::uint64_t m_seed = 0, m_version = 0;
   FrameSpec m_frame;
   std::size_t m_frame_bytes = 0;
-  bool m_filter = false;
+  bool m_filter = false, m_random = false;
+  double m_random_fraction = 0;
   std::mt19937_64 m_rng;
   std::unique_ptr<Link> m_up, m_down;
   std::vector<PhaseId> m_ph;
