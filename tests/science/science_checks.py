@@ -2,7 +2,8 @@
 """Faithfulness checks: the AI decision must change what a workflow does, and
 the motif's science metric must show it against a baseline of equal cost that
 takes no AI decision. Each mini-app declares its check in
-miniapps/<motif>/checks.py (function science); fixed seed, size tiny.
+miniapps/<motif>/checks.py (function science); size tiny; run(name, args,
+seed=1) runs one configuration (a check may loop over many seeds).
 
 Usage: science_checks.py MOTIFBENCH SOURCE_DIR SCRATCH_DIR MOTIF
 """
@@ -23,9 +24,9 @@ def main():
         print(f"FAIL: miniapps/{motif}/checks.py declares no science(run)")
         return 1
 
-    def run(name, args):
-        out = os.path.join(scratch, f"{motif}_{name}.json")
-        r = subprocess.run([exe, f"--motif={motif}", "--size=tiny", "--repetitions=1", "--seed=1", "--threads=1",
+    def run(name, args, seed=1):
+        out = os.path.join(scratch, f"{motif}_{name}_seed{seed}.json")
+        r = subprocess.run([exe, f"--motif={motif}", "--size=tiny", "--repetitions=1", f"--seed={seed}", "--threads=1",
                             "--quiet", f"--out={out}"] + args, capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             print(f"FAIL: {name} exited {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
