@@ -250,7 +250,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
     RunRequest req{info, *coupling, o.size, argv, rank, nranks, o.quiet};
     std::unique_ptr<CouplingEnv> env;
     try {
-      env = prepare_coupling(cfg, *coupling, rank, nranks);
+      env = prepare_coupling(cfg, *coupling, rank);
     } catch (const std::exception& e) {
       if (rank == 0) std::fprintf(stderr, "motifbench: error: %s\n", e.what());
       result = begin_result(req, cfg);

@@ -6,8 +6,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <iterator>
-#include <set>
 #include <string>
 
 namespace motifbench::detail {
@@ -28,6 +26,15 @@ constexpr const char* kLauncherVars[] = {
     "ALPS_APP_PE",         // Cray ALPS aprun
     "MV2_COMM_WORLD_RANK", // MVAPICH mpirun_rsh
 };
+
+// Rank 0 of `comm`'s text on every rank of it. Collective on `comm`.
+std::string bcast_on(MPI_Comm comm, std::string text) {
+  int len = static_cast<int>(text.size());
+  MPI_Bcast(&len, 1, MPI_INT, 0, comm);
+  text.resize(static_cast<std::size_t>(len));
+  MPI_Bcast(text.data(), len, MPI_CHAR, 0, comm);
+  return text;
+}
 
 }  // namespace
 
@@ -143,27 +150,17 @@ const NodeLayout& node_layout() {
   }
   MPI_Comm_rank(g_node, &layout.local_rank);
   MPI_Comm_size(g_node, &layout.local_size);
-  // Each node is known by its lowest world rank; nodes are numbered in that order.
-  int leader = me;
-  MPI_Allreduce(MPI_IN_PLACE, &leader, 1, MPI_INT, MPI_MIN, g_node);
-  std::vector<int> leaders(static_cast<std::size_t>(world_size()));
-  MPI_Allgather(&leader, 1, MPI_INT, leaders.data(), 1, MPI_INT, MPI_COMM_WORLD);
-  std::set<int> distinct(leaders.begin(), leaders.end());
-  layout.count = static_cast<int>(distinct.size());
-  layout.index = static_cast<int>(std::distance(distinct.begin(), distinct.find(leader)));
   return layout;
 }
 
 int node_local_ranks() { return node_layout().local_size; }
 
+std::string world_bcast_text(const std::string& text) {
+  return g_active ? bcast_on(MPI_COMM_WORLD, text) : text;
+}
+
 std::string node_bcast_text(const std::string& text) {
-  if (!g_active || node_layout().local_size == 1) return text;
-  std::string out = text;
-  int len = static_cast<int>(out.size());
-  MPI_Bcast(&len, 1, MPI_INT, 0, g_node);
-  out.resize(static_cast<std::size_t>(len));
-  MPI_Bcast(out.data(), len, MPI_CHAR, 0, g_node);
-  return out;
+  return g_active && node_layout().local_size > 1 ? bcast_on(g_node, text) : text;
 }
 
 }  // namespace motifbench::detail

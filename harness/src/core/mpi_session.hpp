@@ -37,13 +37,13 @@ int world_size();
 struct NodeLayout {
   std::string name;      // the host name, or the value of $MOTIFBENCH_NODE_VAR
   std::string host;      // gethostname()
-  int index = 0;         // 0 .. count-1, in the order of each node's lowest world rank
-  int count = 1;         // nodes of the run
   int local_rank = 0;    // rank within the node
   int local_size = 1;    // ranks on the node
 };
 const NodeLayout& node_layout();
 int node_local_ranks();
+// World rank 0's text on every rank. Collective.
+std::string world_bcast_text(const std::string& text);
 // Rank `local_rank` 0's text on every rank of its node. Collective on the node.
 std::string node_bcast_text(const std::string& text);
 // Every rank's text, in world rank order. Collective.

@@ -1,6 +1,5 @@
 #include "coupling/environment.hpp"
 
-#include <mpi.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -23,16 +22,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-// Broadcasts rank 0's text; "!error" prefixes carry a failure to all ranks.
-std::string bcast_text(std::string text, int rank, int nranks) {
-  if (nranks == 1) return text;
-  int len = static_cast<int>(text.size());
-  MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  if (rank != 0) text.resize(static_cast<std::size_t>(len));
-  MPI_Bcast(text.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD);
-  return text;
-}
-
 std::string staging_kind(const Config& cfg, Coupling mode) {
   std::string k = cfg.get_string("coupling.staging");
   if (k != "auto") return k;
@@ -45,7 +34,7 @@ std::string staging_kind(const Config& cfg, Coupling mode) {
 
 }  // namespace
 
-std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, int rank, int nranks) {
+std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, int rank) {
   auto env = std::make_unique<CouplingEnv>();
   env->mode = mode;
   const double timeout = cfg.get_real("coupling.timeout_s");
@@ -79,7 +68,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
 
   // Rank 0 starts what is not given, and everyone learns the addresses.
   std::string servers_text, redis_text, error, token, redis_password;
-  if (node_local) token = bcast_text(rank == 0 ? random_hex(16) : std::string(), rank, nranks);
+  if (node_local) token = world_bcast_text(rank == 0 ? random_hex(16) : std::string());
   if (rank == 0) {
     try {
       if (remote && !node_local) {
@@ -150,13 +139,13 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
                                                                     std::stol(f[2]), f[3], false});
         }
   } else {
-    error = bcast_text(error, rank, nranks);
+    error = world_bcast_text(error);
     if (!error.empty()) throw std::runtime_error(error);
-    servers_text = bcast_text(servers_text, rank, nranks);
+    servers_text = world_bcast_text(servers_text);
   }
-  redis_text = bcast_text(redis_text, rank, nranks);
-  token = bcast_text(token, rank, nranks);
-  redis_password = bcast_text(redis_password, rank, nranks);
+  redis_text = world_bcast_text(redis_text);
+  token = world_bcast_text(token);
+  redis_password = world_bcast_text(redis_password);
 
   env->remote.endpoints = split(servers_text, ',');
   env->remote.timeout_s = timeout;

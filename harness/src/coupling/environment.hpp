@@ -33,6 +33,6 @@ struct CouplingEnv {
 /// coupling.servers_per_node of them (default coupling.servers) and the ranks
 /// of that node use only those, over Unix sockets. Throws std::runtime_error naming
 /// the component that failed (every rank throws the same message).
-std::unique_ptr<CouplingEnv> prepare_coupling(const Config& config, Coupling mode, int rank, int nranks);
+std::unique_ptr<CouplingEnv> prepare_coupling(const Config& config, Coupling mode, int rank);
 
 }  // namespace motifbench::detail
