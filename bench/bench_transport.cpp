@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -212,6 +214,122 @@ void BM_InferBatch1(benchmark::State& state) {
   state.SetLabel(state.range(0) == 0 ? "tight" : state.range(0) == 1 ? "semi-tight" : "loose");
 }
 
+// The digital replica's MLP (2-32-32-1) through the semi-tight client with
+// system shared memory (1) or tensor bytes in the requests (0).
+std::unique_ptr<SurrogateClient> semi_tight_client(const SurrogateSpec& spec, bool shared_memory,
+                                                   double* server_compute_ns = nullptr) {
+  RemoteOptions opt;
+  opt.endpoints = {endpoint(0)};
+  opt.model_suffix = shared_memory ? "-shm" : "-bytes";
+  opt.token = g_world->services.token();
+  opt.shared_memory = shared_memory;
+  return make_grpc_client(spec, opt, [server_compute_ns](const std::string& channel, double ns) {
+    if (server_compute_ns != nullptr && channel == "rpc_server_compute") *server_compute_ns += ns;
+  });
+}
+
+SurrogateSpec replica_mlp(const char* name) {
+  SurrogateSpec spec;
+  spec.name = name;
+  spec.in_features = 2;
+  spec.out_features = 1;
+  spec.hidden = {32, 32};
+  return spec;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Semi-tight batch-1 round trip (shared memory) against a raw Unix-socket
+// ping-pong of 64 B between two threads, interleaved: each iteration times 200
+// of each. Floor: semi-tight within 3x of the ping-pong.
+void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
+  auto shm = semi_tight_client(replica_mlp("b1floor"), true);
+  auto bytes = semi_tight_client(replica_mlp("b1floor"), false);
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+    state.SkipWithError("socketpair failed");
+    return;
+  }
+  std::thread echo([&] {
+    char buf[64];
+    while (read(sv[1], buf, sizeof buf) == static_cast<ssize_t>(sizeof buf))
+      if (write(sv[1], buf, sizeof buf) != static_cast<ssize_t>(sizeof buf)) return;
+  });
+  constexpr int kCalls = 200;
+  float in[2] = {0.5f, 0.25f}, out[1] = {0};
+  char msg[64] = {0};
+  double t_shm = 0, t_bytes = 0, t_ping = 0;
+  for (int i = 0; i < 20; ++i) {  // warm-up: connections, TorchScript's profiling runs
+    shm->infer(in, 1, out);
+    bytes->infer(in, 1, out);
+  }
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCalls; ++i) shm->infer(in, 1, out);
+    t_shm += seconds_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCalls; ++i) {
+      if (write(sv[0], msg, sizeof msg) != static_cast<ssize_t>(sizeof msg) ||
+          read(sv[0], msg, sizeof msg) != static_cast<ssize_t>(sizeof msg))
+        state.SkipWithError("ping-pong failed");
+    }
+    t_ping += seconds_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCalls; ++i) bytes->infer(in, 1, out);
+    t_bytes += seconds_since(t0);
+  }
+  shutdown(sv[0], SHUT_RDWR);
+  close(sv[0]);
+  echo.join();
+  close(sv[1]);
+  const double n = static_cast<double>(state.iterations()) * kCalls;
+  state.counters["semi_tight_shm_us"] = 1e6 * t_shm / n;
+  state.counters["semi_tight_bytes_us"] = 1e6 * t_bytes / n;
+  state.counters["unix_pingpong_us"] = 1e6 * t_ping / n;
+  state.counters["shm_over_pingpong"] = t_shm / t_ping;
+  state.counters["floor_at_most"] = 3.0;
+}
+
+// Large-batch inference, semi-tight with shared memory against tight (in
+// process, same weights, same threads: 1), interleaved. Floor: semi-tight
+// throughput at least 0.9x tight.
+void BM_SemiTightVsTightLargeBatch(benchmark::State& state) {
+  const std::int64_t rows = state.range(0);
+  auto spec = replica_mlp("large");
+  auto tight = surrogates::make_local_client(spec);
+  double server_ns = 0;
+  auto shm = semi_tight_client(spec, true, &server_ns);  // its mirror has the same deterministic weights
+  std::vector<float> in(static_cast<std::size_t>(rows * 2)), out_t(static_cast<std::size_t>(rows)),
+      out_s(static_cast<std::size_t>(rows));
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>((i * 37) % 101) / 101.0f - 0.5f;
+  double t_tight = 0, t_shm = 0;
+  for (int i = 0; i < 3; ++i) {  // warm-up: TorchScript's profiling runs, first touch of the segment
+    tight->infer(in.data(), rows, out_t.data());
+    shm->infer(in.data(), rows, out_s.data());
+  }
+  server_ns = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    tight->infer(in.data(), rows, out_t.data());
+    t_tight += seconds_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    shm->infer(in.data(), rows, out_s.data());
+    t_shm += seconds_since(t0);
+  }
+  double diff = 0;
+  for (std::size_t i = 0; i < out_t.size(); ++i) diff = std::max(diff, static_cast<double>(std::abs(out_t[i] - out_s[i])));
+  if (diff > 1e-4) state.SkipWithError("semi-tight and tight outputs differ by more than 1e-4");
+  const double n = static_cast<double>(state.iterations()) * static_cast<double>(rows);
+  state.counters["tight_inferences_per_s"] = n / t_tight;
+  state.counters["semi_tight_shm_inferences_per_s"] = n / t_shm;
+  state.counters["shm_over_tight_speed"] = t_tight / t_shm;
+  state.counters["server_compute_share"] = server_ns * 1e-9 / t_shm;  // of the semi-tight round trip
+  state.counters["floor_at_least"] = 0.9;
+  state.counters["max_abs_difference"] = diff;
+}
+
 // Payloads from bytes to MB; the second argument picks the server (0 Unix socket, 1 TCP).
 void payloads(benchmark::internal::Benchmark* b) {
   for (long bytes : {64L, 1024L, 65536L, 1048576L}) b->Args({bytes, 0})->Args({bytes, 1});
@@ -230,11 +348,14 @@ BENCHMARK_TEMPLATE(BM_StorePutGet, 2)->Name("BM_FileStorePutGet")->Apply(payload
 BENCHMARK(BM_UnixSocketPingPong)->Apply(payloads1)->UseRealTime();
 BENCHMARK(BM_Memcpy)->Apply(payloads1)->UseRealTime();
 BENCHMARK(BM_InferBatch1)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_SemiTightBatch1VsPingPong)->UseRealTime();
+BENCHMARK(BM_SemiTightVsTightLargeBatch)->Arg(16384)->Arg(262144)->UseRealTime();
 
 }  // namespace
 
 int main(int argc, char** argv) {
   // The servers are this binary re-executed as `serve`.
+  motifbench::surrogates::ensure_runtime_settings(argv);  // as motifbench runs: the same allocator and OpenMP
   if (argc >= 2 && std::string(argv[1]) == "serve") return motifbench::surrogates::serve_main(argc - 1, argv + 1, "bench");
   install_signal_cleanup();
   motifbench::surrogates::set_threads(1);

@@ -6,7 +6,7 @@ BAD_INPUT: (label, args, text the error message must contain).
 """
 BAD_INPUT = [
     ("initial design over budget", ["--set", "design.initial=500"], "design.initial must be in [1, design.budget - 1]"),
-    ("unknown strategy", ["--set", "design.strategy=guess"], "one of surrogate, random"),
+    ("unknown strategy", ["--set", "design.strategy=guess"], "one of surrogate, evolution, random"),
 ]
 
 

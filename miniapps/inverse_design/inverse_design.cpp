@@ -31,8 +31,10 @@ void declare(ConfigSchema& s) {
   s.add_int("sim.iterations", 400, 1, 1 << 24, "Jacobi sweeps per forward simulation");
   s.add_int("sources.count", 2, 1, kMaxSources, "hidden heat sources (3 parameters each)");
   s.add_int("sensors.per_axis", 5, 1, 256, "sensor lattice per axis");
-  s.add_choice("design.strategy", "surrogate", {"surrogate", "random"},
-               "surrogate: AI-proposed inputs; random: the baseline of the same budget");
+  s.add_choice("design.strategy", "surrogate", {"surrogate", "evolution", "random"},
+               "surrogate: AI-proposed inputs; evolution: a (1+lambda) evolution strategy (lambda = design.batch, "
+               "step size by the 1/5 success rule), the classical baseline; random: uniform random search; "
+               "each of the same simulation budget");
   s.add_int("design.initial", 24, 1, 1 << 20, "random simulations before the loop starts");
   s.add_int("design.budget", 200, 1, 1 << 24, "forward simulations at most, the initial ones included");
   s.add_int("design.batch", 2, 1, 4096, "proposals verified by simulation per iteration");
@@ -92,7 +94,8 @@ class InverseDesign final : public Motif {
     spec.seed = ctx.seed();
     spec.learning_rate = 3e-3;
     m_model = ctx.make_surrogate(spec);
-    m_strategy = (m_model && c.get_string("design.strategy") == "surrogate") ? "surrogate" : "random";
+    m_strategy = c.get_string("design.strategy");
+    if (!m_model && m_strategy == "surrogate") m_strategy = "random";  // mode none has no AI
 
     for (std::int64_t i = 0; i < initial; ++i) evaluate(random_theta(), nullptr);
   }
@@ -111,13 +114,23 @@ class InverseDesign final : public Motif {
         ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
       }
       proposals = propose(ctx);
+    } else if (m_strategy == "evolution") {
+      ScopedPhase p(ctx, m_ph_decide);
+      proposals = mutate();
     } else {
       ScopedPhase p(ctx, m_ph_decide);
       for (int b = 0; b < m_batch; ++b) proposals.push_back(random_theta());
     }
+    const double best_before = m_best.misfit;
     for (auto& theta : proposals) {
       if (m_sims >= m_budget || m_solved) break;
       evaluate(theta, &ctx);
+    }
+    if (m_strategy == "evolution") {
+      // The 1/5 success rule, per generation: grow the step after a success,
+      // shrink it after a failure (equilibrium at a success rate of 1/5).
+      m_sigma *= m_best.misfit < best_before ? 1.5 : std::pow(1.5, -0.25);
+      m_sigma = std::min(0.5, std::max(1e-4, m_sigma));
     }
     ++m_iterations;
     ctx.metrics().append("misfit", {{"iteration_index", double(m_iterations)},
@@ -127,8 +140,10 @@ class InverseDesign final : public Motif {
 
   void finish(RunContext& ctx) override {
     auto& m = ctx.metrics();
-    m.note("strategy", m_strategy == "surrogate" ? "surrogate search (" + m_model->describe() + ")"
-                                                 : "random search baseline of the same budget");
+    m.note("strategy", m_strategy == "surrogate"   ? "surrogate search (" + m_model->describe() + ")"
+                       : m_strategy == "evolution" ? "(1+lambda) evolution strategy baseline of the same budget"
+                                                   : "random search baseline of the same budget");
+    m.scalar("budget_simulations_count", static_cast<double>(m_budget));
     m.scalar("forward_simulations_count", static_cast<double>(m_sims));
     m.scalar("iterations_count", static_cast<double>(m_iterations));
     m.scalar("solved_count", m_solved ? 1.0 : 0.0);
@@ -146,6 +161,19 @@ class InverseDesign final : public Motif {
     std::vector<float> t(static_cast<std::size_t>(m_dim));
     for (float& v : t) v = u(m_rng);
     return t;
+  }
+
+  // (1+lambda): design.batch offspring of the best so far, Gaussian steps of
+  // the adapted size, clipped to the design space.
+  std::vector<std::vector<float>> mutate() {
+    std::normal_distribution<double> g(0.0, 1.0);
+    std::vector<std::vector<float>> out;
+    for (int b = 0; b < m_batch; ++b) {
+      std::vector<float> t = m_best.theta;
+      for (float& v : t) v = static_cast<float>(std::min(1.0, std::max(0.0, v + m_sigma * g(m_rng))));
+      out.push_back(std::move(t));
+    }
+    return out;
   }
 
   Sources to_sources(const std::vector<float>& t) const {
@@ -258,7 +286,7 @@ class InverseDesign final : public Motif {
 
   int m_n = 0, m_iters = 0, m_sources = 0, m_sensors_axis = 0, m_sensors = 0, m_dim = 0, m_batch = 1, m_candidates = 1;
   std::int64_t m_budget = 0, m_sims = 0, m_iterations = 0, m_epochs = 1, m_t0 = 0;
-  double m_tol = 0, m_solve_s = 0;
+  double m_tol = 0, m_solve_s = 0, m_sigma = 0.2;
   bool m_solved = false;
   float m_scale = 1;
   std::string m_strategy;

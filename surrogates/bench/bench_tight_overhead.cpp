@@ -186,6 +186,7 @@ BENCHMARK(BM_TightVsBareForward)
 }  // namespace
 
 int main(int argc, char** argv) {
+  motifbench::surrogates::ensure_runtime_settings(argv);  // as motifbench runs: the same allocator and OpenMP
   Kokkos::initialize(argc, argv);
   // MOTIFBENCH_BENCH_THREADS picks LibTorch's threads (default: one per core).
   const char* t = std::getenv("MOTIFBENCH_BENCH_THREADS");

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <cstring>
 #include <numeric>
@@ -11,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include <unistd.h>
 
 #include "motifbench/surrogates/local.hpp"
 
@@ -219,6 +222,18 @@ void set_threads(int n) {
     // Already set (it can only be set once per process); keep the first value.
   }
   g_threads = n;
+}
+
+void ensure_runtime_settings(char** argv) {
+  bool changed = false;
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) changed |= setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
+  if (std::getenv("GLIBC_TUNABLES") == nullptr)
+    changed |= setenv("GLIBC_TUNABLES",
+                      "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296:"
+                      "glibc.malloc.arena_max=1",
+                      1) == 0;
+  if (changed) execv("/proc/self/exe", argv);
+  // exec failed (or nothing to do): carry on with what the process has.
 }
 
 int threads() { return g_threads > 0 ? g_threads.load() : at::get_num_threads(); }

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -78,6 +79,58 @@ struct ModelStats {
 bool checked_mul(std::int64_t a, std::int64_t b, std::int64_t& out) {
   if (a < 0 || b < 0) return false;
   return !__builtin_mul_overflow(a, b, &out);
+}
+
+// A registered region of a POSIX shared-memory object (Triton's system
+// shared-memory extension), mapped once at registration. Requests hold the
+// region for their whole life, so an unregister never unmaps under them.
+struct ShmRegion {
+  std::string name, key;
+  std::uint64_t offset = 0, byte_size = 0;
+  void* map = nullptr;
+  std::size_t map_bytes = 0;
+  char* data() const { return static_cast<char*>(map) + offset; }
+  ~ShmRegion() {
+    if (map != nullptr) ::munmap(map, map_bytes);
+  }
+};
+using RegionPtr = std::shared_ptr<const ShmRegion>;
+
+// Maps [offset, offset + byte_size) of the shared-memory object `key`.
+// Throws std::invalid_argument with the reason.
+std::shared_ptr<ShmRegion> map_region(const std::string& name, const std::string& key, std::uint64_t offset,
+                                      std::uint64_t byte_size) {
+  if (name.empty() || name.size() > 256) throw std::invalid_argument("region names are 1 to 256 characters");
+  if (key.size() < 2 || key.size() > 255 || key[0] != '/' || key.find('/', 1) != std::string::npos)
+    throw std::invalid_argument("key must be a POSIX shared-memory name ('/name', no other '/'), got '" + key + "'");
+  std::uint64_t end = 0;
+  if (byte_size == 0 || __builtin_add_overflow(offset, byte_size, &end) || end > (1ULL << 40))
+    throw std::invalid_argument("offset + byte_size must be in [1, 2^40]");
+  const int fd = ::shm_open(key.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
+  if (fd < 0) throw std::invalid_argument("cannot open shared memory '" + key + "': " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+    ::close(fd);
+    throw std::invalid_argument("shared memory '" + key + "' is not owned by the server's user");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) < end) {
+    ::close(fd);
+    throw std::invalid_argument("shared memory '" + key + "' holds " + std::to_string(st.st_size) +
+                                " bytes; the region needs " + std::to_string(end));
+  }
+  auto r = std::make_shared<ShmRegion>();
+  r->name = name;
+  r->key = key;
+  r->offset = offset;
+  r->byte_size = byte_size;
+  r->map_bytes = static_cast<std::size_t>(end);
+  r->map = ::mmap(nullptr, r->map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (r->map == MAP_FAILED) {
+    r->map = nullptr;
+    throw std::invalid_argument("cannot map shared memory '" + key + "': " + std::strerror(errno));
+  }
+  return r;
 }
 
 // Dynamic batching: merges concurrent requests for one model name. Only jobs
@@ -290,6 +343,7 @@ class Service final : public inference::GRPCInferenceService::Service {
     r->set_version(m_opt.version + " (libtorch " + torch_version() + ")");
     r->add_extensions("model_repository");
     r->add_extensions("statistics");
+    r->add_extensions("system_shared_memory");
     if (m_opt.max_batch_rows > 0) r->add_extensions("dynamic_batching");
     return grpc::Status::OK;
   }
@@ -402,6 +456,59 @@ class Service final : public inference::GRPCInferenceService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status SystemSharedMemoryRegister(grpc::ServerContext* ctx, const inference::SystemSharedMemoryRegisterRequest* q,
+                                          inference::SystemSharedMemoryRegisterResponse*) override {
+    if (!authorized(ctx)) return unauthenticated();
+    {
+      std::lock_guard<std::mutex> l(m_regions_mutex);
+      if (m_regions.count(q->name()) != 0)
+        return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "shared-memory region '" + q->name() + "' is registered");
+      if (static_cast<int>(m_regions.size()) >= m_opt.max_shm_regions)
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "the server holds " + std::to_string(m_regions.size()) +
+                                " shared-memory regions already (--max-shm-regions)");
+    }
+    std::shared_ptr<ShmRegion> region;
+    try {
+      region = map_region(q->name(), q->key(), q->offset(), q->byte_size());
+    } catch (const std::exception& e) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what());
+    }
+    std::lock_guard<std::mutex> l(m_regions_mutex);
+    if (!m_regions.emplace(q->name(), std::move(region)).second)
+      return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "shared-memory region '" + q->name() + "' is registered");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SystemSharedMemoryUnregister(grpc::ServerContext* ctx,
+                                            const inference::SystemSharedMemoryUnregisterRequest* q,
+                                            inference::SystemSharedMemoryUnregisterResponse*) override {
+    if (!authorized(ctx)) return unauthenticated();
+    std::lock_guard<std::mutex> l(m_regions_mutex);
+    if (q->name().empty())
+      m_regions.clear();  // as Triton: no name unregisters every region
+    else
+      m_regions.erase(q->name());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SystemSharedMemoryStatus(grpc::ServerContext* ctx, const inference::SystemSharedMemoryStatusRequest* q,
+                                        inference::SystemSharedMemoryStatusResponse* r) override {
+    if (!authorized(ctx)) return unauthenticated();
+    std::lock_guard<std::mutex> l(m_regions_mutex);
+    for (const auto& [name, region] : m_regions) {
+      if (!q->name().empty() && q->name() != name) continue;
+      auto& st = (*r->mutable_regions())[name];
+      st.set_name(name);
+      st.set_key(region->key);
+      st.set_offset(region->offset);
+      st.set_byte_size(region->byte_size);
+    }
+    if (!q->name().empty() && r->regions_size() == 0)
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no shared-memory region '" + q->name() + "'");
+    return grpc::Status::OK;
+  }
+
   grpc::Status Echo(grpc::ServerContext* ctx, const inference::EchoRequest* q, inference::EchoResponse* r) override {
     if (!authorized(ctx)) return unauthenticated();
     r->set_payload(q->payload());
@@ -434,6 +541,40 @@ class Service final : public inference::GRPCInferenceService::Service {
                         "this server requires the run's token (authorization: Bearer <token>)");
   }
 
+  // A tensor's shared-memory reference (Triton's parameters), resolved and
+  // checked against the bytes the shape needs. Empty `region` when the tensor
+  // names none; otherwise the region is held for the request's life.
+  struct ShmRef {
+    RegionPtr region;
+    char* data = nullptr;
+  };
+  grpc::Status shm_ref(const google::protobuf::Map<std::string, inference::InferParameter>& p, std::int64_t bytes,
+                       const char* what, ShmRef* ref) {
+    auto name = p.find("shared_memory_region");
+    if (name == p.end()) return grpc::Status::OK;
+    auto bad = [&](const std::string& why) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(what) + ": " + why);
+    };
+    auto off = p.find("shared_memory_offset");
+    auto size = p.find("shared_memory_byte_size");
+    const std::int64_t offset = off == p.end() ? 0 : off->second.int64_param();
+    if (size == p.end() || size->second.int64_param() != bytes)
+      return bad("shared_memory_byte_size must be " + std::to_string(bytes) + " for this shape");
+    {
+      std::lock_guard<std::mutex> l(m_regions_mutex);
+      auto it = m_regions.find(name->second.string_param());
+      if (it == m_regions.end()) return bad("no shared-memory region '" + name->second.string_param() + "'");
+      ref->region = it->second;
+    }
+    std::int64_t end = 0;
+    if (offset < 0 || __builtin_add_overflow(offset, bytes, &end) ||
+        static_cast<std::uint64_t>(end) > ref->region->byte_size)
+      return bad("offset " + std::to_string(offset) + " + " + std::to_string(bytes) + " bytes lies outside region '" +
+                 ref->region->name + "' (" + std::to_string(ref->region->byte_size) + " bytes)");
+    ref->data = ref->region->data() + offset;
+    return grpc::Status::OK;
+  }
+
   Entry find(const std::string& name) {
     std::lock_guard<std::mutex> l(m_models_mutex);
     auto it = m_models.find(name);
@@ -459,7 +600,16 @@ class Service final : public inference::GRPCInferenceService::Service {
     // Data as raw bytes (what motifbench sends) or typed fp32 contents (what
     // official Triton and KServe clients send).
     const float* data = nullptr;
-    if (q->raw_input_contents_size() == 1 && input.contents().fp32_contents_size() == 0) {
+    ShmRef in_ref, out_ref;
+    if (auto st = shm_ref(input.parameters(), in_bytes, "input", &in_ref); !st.ok()) return st;
+    if (q->outputs_size() > 1) return bad("expected at most one requested output, got " + std::to_string(q->outputs_size()));
+    if (q->outputs_size() == 1)
+      if (auto st = shm_ref(q->outputs(0).parameters(), out_bytes, "output", &out_ref); !st.ok()) return st;
+    if (in_ref.region) {
+      if (q->raw_input_contents_size() != 0 || input.contents().fp32_contents_size() != 0)
+        return bad("an input in shared memory carries no contents");
+      data = reinterpret_cast<const float*>(in_ref.data);
+    } else if (q->raw_input_contents_size() == 1 && input.contents().fp32_contents_size() == 0) {
       const std::string& raw = q->raw_input_contents(0);
       if (static_cast<std::int64_t>(raw.size()) != in_bytes)
         return bad("raw_input_contents holds " + std::to_string(raw.size()) + " bytes; the shape needs " +
@@ -488,17 +638,27 @@ class Service final : public inference::GRPCInferenceService::Service {
     out->set_datatype("FP32");
     out->add_shape(rows);
     out->add_shape(m.out);
-    std::string* dst = r->add_raw_output_contents();
-    dst->resize(static_cast<std::size_t>(out_bytes));
+    float* dst = nullptr;
+    if (out_ref.region) {
+      // The output goes straight into the client's region; the response says where.
+      auto& p = *out->mutable_parameters();
+      p["shared_memory_region"].set_string_param(out_ref.region->name);
+      p["shared_memory_offset"].set_int64_param(out_ref.data - out_ref.region->data());
+      p["shared_memory_byte_size"].set_int64_param(out_bytes);
+      dst = reinterpret_cast<float*>(out_ref.data);
+    } else {
+      std::string* raw = r->add_raw_output_contents();
+      raw->resize(static_cast<std::size_t>(out_bytes));
+      dst = reinterpret_cast<float*>(raw->data());
+    }
     std::int64_t queue_ns = 0;
     long batch_rows = static_cast<long>(rows);
     const auto t_infer = Clock::now();
     try {
       if (e.batcher)
-        batch_rows = e.batcher->run(e.model, data, static_cast<long>(rows), reinterpret_cast<float*>(dst->data()),
-                                    &queue_ns);
+        batch_rows = e.batcher->run(e.model, data, static_cast<long>(rows), dst, &queue_ns);
       else
-        m.forward(data, static_cast<long>(rows), reinterpret_cast<float*>(dst->data()));
+        m.forward(data, static_cast<long>(rows), dst);
     } catch (const std::exception& ex) {
       return grpc::Status(grpc::StatusCode::INTERNAL, ex.what());
     }
@@ -522,6 +682,8 @@ class Service final : public inference::GRPCInferenceService::Service {
   Admission m_admission;
   std::mutex m_models_mutex;
   std::map<std::string, Entry> m_models;
+  std::mutex m_regions_mutex;
+  std::map<std::string, RegionPtr> m_regions;
 };
 
 // Only a socket that nobody listens on (left by a killed server) is removed;
@@ -654,6 +816,8 @@ int serve_main(int argc, char** argv, const std::string& version) {
       ->capture_default_str()->check(CLI::Range(0, 65536));
   app.add_option("--max-models", opt.max_models, "distinct model names hosted, at most")
       ->capture_default_str()->check(CLI::Range(1, 4096));
+  app.add_option("--max-shm-regions", opt.max_shm_regions, "system shared-memory regions registered at once, at most")
+      ->capture_default_str()->check(CLI::Range(0, 4096));
   app.add_option("--max-message-bytes", opt.max_message_bytes, "largest request or response, in bytes")
       ->capture_default_str()->check(CLI::Range(1024L, 2000000000L));
   app.add_option("--max-batch-rows", opt.max_batch_rows, "dynamic batching: rows per batch (0: off)")

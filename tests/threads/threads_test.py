@@ -26,7 +26,7 @@ def main():
     exe, mpiexec, scratch = sys.argv[1:4]
     os.makedirs(scratch, exist_ok=True)
     cores = os.cpu_count()
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GLIBC_TUNABLES")}
     os.environ.clear()
     os.environ.update(env)
     problems = []
@@ -43,10 +43,17 @@ def main():
             problems.append(f"--threads={n}: OpenMP wait policy {c['threads']['omp_wait_policy']!r}, expected passive")
         print(f"--threads={n}: {got}, kokkos backend {c['kokkos']['backend']}, "
               f"OpenMP wait {c['threads']['omp_wait_policy']}")
-    # The user's policy is kept.
-    c = run(base + ["--threads=1"], os.path.join(scratch, "active.json"), {"OMP_WAIT_POLICY": "active"})["context"]
+        # The allocator keeps LibTorch's activations in the heap (see ensure_runtime_settings).
+        tunables = c["environment"].get("GLIBC_TUNABLES", "")
+        if "glibc.malloc.mmap_threshold=1073741824" not in tunables:
+            problems.append(f"--threads={n}: GLIBC_TUNABLES {tunables!r}, expected the heap-keeping malloc settings")
+    # The user's policy and allocator settings are kept.
+    c = run(base + ["--threads=1"], os.path.join(scratch, "active.json"),
+            {"OMP_WAIT_POLICY": "active", "GLIBC_TUNABLES": "glibc.malloc.arena_max=2"})["context"]
     if c["threads"]["omp_wait_policy"] != "active":
         problems.append(f"OMP_WAIT_POLICY=active became {c['threads']['omp_wait_policy']!r}")
+    if c["environment"].get("GLIBC_TUNABLES") != "glibc.malloc.arena_max=2":
+        problems.append(f"GLIBC_TUNABLES=glibc.malloc.arena_max=2 became {c['environment'].get('GLIBC_TUNABLES')!r}")
     # Default: the node's cores over its ranks.
     c = run(base, os.path.join(scratch, "default.json"))["context"]
     if c["threads"]["run_count"] != cores or c["torch"]["threads_count"] != cores:

@@ -182,6 +182,48 @@ TEST_P(ServerTest, RemoteInferenceMatchesLocalAndFollowsTraining) {
   EXPECT_NEAR(a[50], 0.75f, 0.1f);
 }
 
+// Semi-tight through system shared memory: the same answers as in process,
+// across requests in flight and a segment that grows, with two regions
+// registered while the client lives, none after, and no name left in /dev/shm.
+TEST_P(ServerTest, SharedMemoryClientMatchesLocalAndLeavesNothing) {
+  RemoteOptions opt;
+  opt.endpoints = {server->endpoint()};
+  opt.request_rows = 64;
+  opt.max_inflight = 4;
+  opt.shared_memory = true;
+  auto regions = [&] {
+    auto stub = inference::GRPCInferenceService::NewStub(
+        grpc::CreateChannel(server->endpoint(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    inference::SystemSharedMemoryStatusResponse r;
+    EXPECT_TRUE(stub->SystemSharedMemoryStatus(&ctx, inference::SystemSharedMemoryStatusRequest(), &r).ok());
+    return r.regions_size();
+  };
+  auto shm_names = [] {
+    int n = 0;
+    const std::string mine = "motifbench-" + std::to_string(getpid()) + "-io-";
+    for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+      n += e.path().filename().string().rfind(mine, 0) == 0 ? 1 : 0;
+    return n;
+  };
+  {
+    auto remote = make_grpc_client(mlp(), opt, [](const std::string&, double) {});
+    auto local = surrogates::make_local_client(mlp());
+    for (std::int64_t n : {100, 3000}) {  // 3000 rows outgrow the first segment (1024 rows)
+      std::vector<float> x(static_cast<std::size_t>(2 * n)), a(static_cast<std::size_t>(n)),
+          b(static_cast<std::size_t>(n));
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.001f * static_cast<float>(i % 977);
+      remote->infer(x.data(), n, a.data());
+      local->infer(x.data(), n, b.data());
+      for (std::int64_t i = 0; i < n; ++i) ASSERT_NEAR(a[i], b[i], 1e-6) << "row " << i << " of " << n;
+    }
+    EXPECT_NE(remote->describe().find("shared memory"), std::string::npos);
+    EXPECT_EQ(regions(), 2) << "the grown segment replaced the first one";
+    EXPECT_EQ(shm_names(), 0) << "the name goes as soon as the server has mapped it";
+  }
+  EXPECT_EQ(regions(), 0) << "the client unregisters at its end";
+}
+
 TEST_P(ServerTest, AModelReplacedBehindTheClientsBackFailsTheCall) {
   auto remote = make_grpc_client(mlp(), RemoteOptions{{server->endpoint()}, 5, 1, 0, 0, ""}, [](auto&, double) {});
   std::vector<float> x(2 * 8, 0.5f), y(8);

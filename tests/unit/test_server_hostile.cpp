@@ -4,10 +4,13 @@
 // Everything is on a Unix socket in the test's temporary folder.
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <random>
 #include <set>
@@ -290,9 +293,154 @@ TEST(HostileAuth, ModelCallsNeedTheRunsTokenHealthChecksDoNot) {
     EXPECT_EQ(stub->RepositoryModelLoad(&ctx, q, &r).error_code(), Code::UNAUTHENTICATED)
         << "nobody without the token can replace a run's model";
   }
+  {
+    grpc::ClientContext ctx;
+    inference::SystemSharedMemoryRegisterRequest q;
+    q.set_name("r");
+    q.set_key("/motifbench-any");
+    q.set_byte_size(8);
+    inference::SystemSharedMemoryRegisterResponse r;
+    EXPECT_EQ(stub->SystemSharedMemoryRegister(&ctx, q, &r).error_code(), Code::UNAUTHENTICATED);
+  }
   grpc::ClientContext ctx;
   inference::ServerLiveResponse live;
   EXPECT_TRUE(stub->ServerLive(&ctx, inference::ServerLiveRequest(), &live).ok());
+}
+
+// An owner-only shared-memory object of `bytes`, mapped, removed at scope exit.
+struct Segment {
+  std::string key;
+  std::size_t bytes = 0;
+  float* data = nullptr;
+  Segment(const std::string& tag, std::size_t n) : key("/motifbench-" + std::to_string(getpid()) + "-" + tag), bytes(n) {
+    ::shm_unlink(key.c_str());
+    const int fd = ::shm_open(key.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(n)) != 0) throw std::runtime_error("shm " + key);
+    data = static_cast<float*>(::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    if (fchown_to_nobody) {
+      if (::fchown(fd, 65534, 65534) != 0) throw std::runtime_error("fchown");
+    }
+    ::close(fd);
+  }
+  ~Segment() {
+    ::munmap(data, bytes);
+    ::shm_unlink(key.c_str());
+  }
+  static inline bool fchown_to_nobody = false;
+};
+
+void set_ref(google::protobuf::Map<std::string, inference::InferParameter>& p, const std::string& region,
+             std::int64_t offset, std::int64_t bytes) {
+  p["shared_memory_region"].set_string_param(region);
+  p["shared_memory_offset"].set_int64_param(offset);
+  p["shared_memory_byte_size"].set_int64_param(bytes);
+}
+
+// Triton's system shared-memory extension: registration checks the object and
+// the bounds, requests name regions instead of carrying bytes, and every bad
+// reference is a status.
+TEST_F(Hostile, SharedMemoryRegionsAreCheckedAndCarryTheTensors) {
+  Segment seg("hostile-io", 4096);
+  auto reg = [&](const std::string& name, const std::string& key, std::uint64_t offset, std::uint64_t size) {
+    grpc::ClientContext ctx;
+    inference::SystemSharedMemoryRegisterRequest q;
+    q.set_name(name);
+    q.set_key(key);
+    q.set_offset(offset);
+    q.set_byte_size(size);
+    inference::SystemSharedMemoryRegisterResponse r;
+    return stub->SystemSharedMemoryRegister(&ctx, q, &r).error_code();
+  };
+  EXPECT_EQ(reg("a", "/motifbench-no-such-segment", 0, 64), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(reg("a", "relative", 0, 64), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(reg("a", "/a/b", 0, 64), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(reg("a", seg.key, 0, 4097), Code::INVALID_ARGUMENT) << "beyond the object's size";
+  EXPECT_EQ(reg("a", seg.key, 4000, 200), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(reg("a", seg.key, ~0ULL - 8, 64), Code::INVALID_ARGUMENT) << "offset + size overflows";
+  EXPECT_EQ(reg("a", seg.key, 0, 0), Code::INVALID_ARGUMENT);
+  ASSERT_EQ(reg("in", seg.key, 0, 2048), Code::OK);
+  ASSERT_EQ(reg("out", seg.key, 2048, 2048), Code::OK);
+  EXPECT_EQ(reg("in", seg.key, 0, 64), Code::ALREADY_EXISTS);
+
+  // A good request: 3 rows of the identity model, in at 0, out at 2048 + 16.
+  for (int i = 0; i < 6; ++i) seg.data[i] = 1.5f * static_cast<float>(i + 1);
+  auto shm_request = [&](const std::string& in_region, std::int64_t in_off, std::int64_t in_bytes,
+                         const std::string& out_region, std::int64_t out_off) {
+    inference::ModelInferRequest q;
+    q.set_model_name("id2");
+    auto* in = q.add_inputs();
+    in->set_name("INPUT__0");
+    in->set_datatype("FP32");
+    in->add_shape(3);
+    in->add_shape(2);
+    set_ref(*in->mutable_parameters(), in_region, in_off, in_bytes);
+    auto* out = q.add_outputs();
+    out->set_name("OUTPUT__0");
+    set_ref(*out->mutable_parameters(), out_region, out_off, 24);
+    return q;
+  };
+  inference::ModelInferResponse r;
+  auto st = infer(shm_request("in", 0, 24, "out", 16), &r);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(r.raw_output_contents_size(), 0) << "the output went into the region, not the response";
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(seg.data[512 + 4 + i], 1.5f * static_cast<float>(i + 1));
+
+  EXPECT_EQ(infer(shm_request("nope", 0, 24, "out", 0)).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(infer(shm_request("in", 0, 20, "out", 0)).error_code(), Code::INVALID_ARGUMENT) << "size must match";
+  EXPECT_EQ(infer(shm_request("in", 2040, 24, "out", 0)).error_code(), Code::INVALID_ARGUMENT) << "outside";
+  EXPECT_EQ(infer(shm_request("in", -8, 24, "out", 0)).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(infer(shm_request("in", 0, 24, "out", 2040)).error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_EQ(infer(shm_request("in", std::numeric_limits<std::int64_t>::max(), 24, "out", 0)).error_code(),
+            Code::INVALID_ARGUMENT);
+  {
+    auto q = shm_request("in", 0, 24, "out", 0);
+    q.add_raw_input_contents(std::string(24, '\0'));
+    EXPECT_EQ(infer(q).error_code(), Code::INVALID_ARGUMENT) << "a reference and contents at once";
+  }
+  {
+    grpc::ClientContext ctx;
+    inference::SystemSharedMemoryStatusResponse sr;
+    ASSERT_TRUE(stub->SystemSharedMemoryStatus(&ctx, inference::SystemSharedMemoryStatusRequest(), &sr).ok());
+    ASSERT_EQ(sr.regions_size(), 2);
+    EXPECT_EQ(sr.regions().at("out").offset(), 2048u);
+    EXPECT_EQ(sr.regions().at("out").key(), seg.key);
+  }
+  {
+    grpc::ClientContext ctx;
+    inference::SystemSharedMemoryUnregisterRequest q;
+    q.set_name("in");
+    inference::SystemSharedMemoryUnregisterResponse ur;
+    ASSERT_TRUE(stub->SystemSharedMemoryUnregister(&ctx, q, &ur).ok());
+  }
+  EXPECT_EQ(infer(shm_request("in", 0, 24, "out", 0)).error_code(), Code::INVALID_ARGUMENT) << "unregistered";
+  {
+    grpc::ClientContext ctx;
+    inference::SystemSharedMemoryStatusRequest q;
+    q.set_name("in");
+    inference::SystemSharedMemoryStatusResponse sr;
+    EXPECT_EQ(stub->SystemSharedMemoryStatus(&ctx, q, &sr).error_code(), Code::NOT_FOUND);
+  }
+  // The region table is bounded (--max-shm-regions, 64 by default).
+  int refused = 0;
+  for (int i = 0; i < 80; ++i)
+    if (reg("many" + std::to_string(i), seg.key, 0, 64) == Code::RESOURCE_EXHAUSTED) ++refused;
+  EXPECT_EQ(refused, 80 - 63);
+  expect_still_serving();
+}
+
+// Only the server's own user's objects: as root, an object owned by nobody is refused.
+TEST_F(Hostile, SharedMemoryOfAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make an object owned by another user";
+  Segment::fchown_to_nobody = true;
+  Segment seg("hostile-other", 4096);
+  Segment::fchown_to_nobody = false;
+  grpc::ClientContext ctx;
+  inference::SystemSharedMemoryRegisterRequest q;
+  q.set_name("other");
+  q.set_key(seg.key);
+  q.set_byte_size(64);
+  inference::SystemSharedMemoryRegisterResponse r;
+  EXPECT_EQ(stub->SystemSharedMemoryRegister(&ctx, q, &r).error_code(), Code::INVALID_ARGUMENT);
 }
 
 // A bounded fuzz of the request path: random shapes, sizes, datatypes and

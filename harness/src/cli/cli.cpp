@@ -95,17 +95,6 @@ void set_blas_threads(int threads) {
   if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(threads);
 }
 
-// OpenMP reads its wait policy when its runtime loads, before main. Spinning
-// threads burn the cores that the simulation, the servers and the other ranks
-// need, so unless the user chose a policy the process re-executes itself once
-// with OMP_WAIT_POLICY=passive (the result's context.environment records it).
-void ensure_openmp_wait_policy(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
-  execv("/proc/self/exe", argv);
-  // exec failed: carry on with the runtime's default policy.
-}
-
 void init_kokkos(int threads) {
 #if KOKKOS_VERSION >= 30700
   Kokkos::InitializationSettings s;
@@ -295,7 +284,7 @@ int cli_main(int argc, char** argv) {
   // `motifbench serve` is the inference server: no MPI, no Kokkos.
   // (It installs its own signal handling first thing.)
   if (argc >= 2 && std::string(argv[1]) == "serve") {
-    ensure_openmp_wait_policy(argv);
+    surrogates::ensure_runtime_settings(argv);
     return surrogates::serve_main(argc - 1, argv + 1, MOTIFBENCH_VERSION);
   }
   // Result tools: no MPI, no Kokkos.
@@ -304,7 +293,7 @@ int cli_main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "sweep") return sweep_main(argc - 1, argv + 1);
   // Before any library of ours starts a thread: the handlers are process-wide,
   // so a signal is handled whichever thread it reaches.
-  ensure_openmp_wait_policy(argv);
+  surrogates::ensure_runtime_settings(argv);
   install_signal_cleanup();
   const MpiDecision mpi = start_mpi(&argc, &argv);
   if (!mpi.error.empty()) {

@@ -130,6 +130,7 @@ struct RunResult {
   std::vector<std::string> counter_names;
   std::vector<ServiceInfo> services;
   std::string staging_store;                 // describe() of the store
+  std::string tensor_transport;              // how inference tensors travel: in_process, request_bytes, system_shared_memory
   std::vector<std::string> server_endpoints; // every server of the run
   std::vector<RankPlacement> placements;     // per rank: node, host, the servers it uses
 };

@@ -293,6 +293,8 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       if (s.kind == "inference_server") res.server_endpoints.push_back(s.endpoint);
     res.placements = env->placements;
     if (env->store) res.staging_store = env->store->describe();
+    const bool remote = env->mode == Coupling::SemiTight || env->mode == Coupling::Loose;
+    res.tensor_transport = !remote ? "in_process" : env->remote.shared_memory ? "system_shared_memory" : "request_bytes";
   }
   res.stream_copy_bytes_per_s = measure_stream_copy_bytes_per_s();
   // Harness overhead, measured directly on the null work (with vs without the

@@ -155,6 +155,11 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   env->remote.model_suffix = "-r" + std::to_string(rank);
   env->remote.token = token;
   env->remote.security = security;
+  // Shared memory needs the servers on this host: on by default only over Unix sockets.
+  const std::string shm = cfg.get_string("coupling.shared_memory");
+  bool all_unix = !env->remote.endpoints.empty();
+  for (const auto& e : env->remote.endpoints) all_unix = all_unix && e.rfind("unix:", 0) == 0;
+  env->remote.shared_memory = shm == "on" || (shm == "auto" && all_unix);
 
   const std::string tag = "motifbench-" + std::to_string(getpid()) + "-r" + std::to_string(rank);
   if (kind == "memory") {

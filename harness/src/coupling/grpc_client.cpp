@@ -1,6 +1,8 @@
 #include "coupling/grpc_client.hpp"
 
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "coupling/services.hpp"
 #include "inference.grpc.pb.h"
 #include "motifbench/run_context.hpp"
 #include "motifbench/surrogates/local.hpp"
@@ -51,6 +54,30 @@ void authorize(grpc::ClientContext& ctx, const std::string& token) {
   if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
 }
 
+// Triton's shared-memory reference in a tensor's parameters.
+void reference(google::protobuf::Map<std::string, inference::InferParameter>& p, const std::string& region,
+               std::int64_t offset, std::int64_t bytes) {
+  p["shared_memory_region"].set_string_param(region);
+  p["shared_memory_offset"].set_int64_param(offset);
+  p["shared_memory_byte_size"].set_int64_param(bytes);
+}
+
+// One owner-only POSIX shared-memory segment that holds a batch's inputs and
+// then its outputs, registered with every server as two regions. Its name is
+// removed as soon as every server has mapped it, so nothing is left behind
+// whatever way the run ends; the mappings live until both sides unmap.
+struct ShmSegment {
+  std::string in_region, out_region;
+  char* map = nullptr;
+  std::size_t in_bytes = 0, out_bytes = 0;
+  long rows = 0;  // capacity
+  ~ShmSegment() {
+    if (map != nullptr) ::munmap(map, in_bytes + out_bytes);
+  }
+  float* in() const { return reinterpret_cast<float*>(map); }
+  float* out() const { return reinterpret_cast<float*>(map + in_bytes); }
+};
+
 struct Endpoint {
   std::string address;
   std::shared_ptr<grpc::Channel> channel;
@@ -90,7 +117,8 @@ class GrpcClient final : public SurrogateClient {
       std::size_t endpoint = 0;
       std::int64_t sent_ns = 0;
     };
-    grpc::CompletionQueue cq;
+    if (m_opt.shared_memory && (!m_shm || m_shm->rows < batch)) map_shared_memory(batch);
+    grpc::CompletionQueue& cq = m_cq;  // one queue for the client's life: drained at the end of every call
     std::vector<std::unique_ptr<Call>> calls;
     long next = 0;
     int inflight = 0;
@@ -109,7 +137,20 @@ class GrpcClient final : public SurrogateClient {
       input->add_shape(c->rows);
       input->add_shape(m_spec.in_features);
       const std::size_t bytes = static_cast<std::size_t>(c->rows * m_spec.in_features) * sizeof(float);
-      c->req.add_raw_input_contents()->assign(reinterpret_cast<const char*>(in + c->off * m_spec.in_features), bytes);
+      const float* src = in + c->off * m_spec.in_features;
+      if (m_shm) {
+        // Only references cross the socket: region, offset and size.
+        std::memcpy(m_shm->in() + c->off * m_spec.in_features, src, bytes);
+        reference(*input->mutable_parameters(), m_shm->in_region,
+                  static_cast<std::int64_t>(c->off * m_spec.in_features * 4), static_cast<std::int64_t>(bytes));
+        auto* output = c->req.add_outputs();
+        output->set_name("OUTPUT__0");
+        reference(*output->mutable_parameters(), m_shm->out_region,
+                  static_cast<std::int64_t>(c->off * m_spec.out_features * 4),
+                  static_cast<std::int64_t>(c->rows * m_spec.out_features * 4));
+      } else {
+        c->req.add_raw_input_contents()->assign(reinterpret_cast<const char*>(src), bytes);
+      }
       m_copied += static_cast<std::int64_t>(bytes);
       prepare(c->ctx);
       const auto t1 = now_ns();
@@ -158,13 +199,18 @@ class GrpcClient final : public SurrogateClient {
         continue;
       }
       const std::size_t want = static_cast<std::size_t>(c->rows * m_spec.out_features) * sizeof(float);
-      if (c->resp.raw_output_contents_size() != 1 || c->resp.raw_output_contents(0).size() != want) {
+      const bool well_formed = m_shm ? c->resp.raw_output_contents_size() == 0 && c->resp.outputs_size() == 1
+                                     : c->resp.raw_output_contents_size() == 1 &&
+                                           c->resp.raw_output_contents(0).size() == want;
+      if (!well_formed) {
         if (failure.empty())
           failure = "inference server " + m_endpoints[c->endpoint].address + " returned a malformed response";
         continue;
       }
       const auto t2 = now_ns();
-      std::memcpy(out + c->off * m_spec.out_features, c->resp.raw_output_contents(0).data(), want);
+      const float* result = m_shm ? m_shm->out() + c->off * m_spec.out_features
+                                  : reinterpret_cast<const float*>(c->resp.raw_output_contents(0).data());
+      std::memcpy(out + c->off * m_spec.out_features, result, want);
       m_copied += static_cast<std::int64_t>(want);
       m_sink("rpc_deserialize", static_cast<double>(now_ns() - t2));
       if (failure.empty() && next < batch) issue();
@@ -190,6 +236,15 @@ class GrpcClient final : public SurrogateClient {
     return rep;
   }
 
+  ~GrpcClient() override {
+    unregister_shared_memory();
+    m_cq.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (m_cq.Next(&tag, &ok)) {
+    }
+  }
+
   void save(const std::string& path) override { m_mirror->save(path); }
   std::int64_t bytes_copied() const override { return m_copied; }
   std::int64_t in_features() const override { return m_spec.in_features; }
@@ -198,7 +253,9 @@ class GrpcClient final : public SurrogateClient {
     std::ostringstream os;
     os << "gRPC ModelInfer to " << m_endpoints.size() << " server(s):";
     for (const auto& e : m_endpoints) os << " " << e.address;
-    os << " (at most " << m_opt.max_inflight << " requests in flight, deadline " << m_opt.timeout_s << " s)";
+    os << " (at most " << m_opt.max_inflight << " requests in flight, deadline " << m_opt.timeout_s << " s";
+    if (m_opt.shared_memory) os << "; tensors in system shared memory";
+    os << ")";
     return os.str();
   }
 
@@ -207,6 +264,70 @@ class GrpcClient final : public SurrogateClient {
   void prepare(grpc::ClientContext& ctx) const {
     ctx.set_deadline(deadline_after(m_opt.timeout_s));
     authorize(ctx, m_opt.token);
+  }
+
+  // A segment for `rows` rows (grown by doubling), registered with every
+  // server. Throws naming the server that refuses it.
+  void map_shared_memory(std::int64_t rows) {
+    unregister_shared_memory();
+    auto seg = std::make_unique<ShmSegment>();
+    seg->rows = 1024;
+    while (seg->rows < rows) seg->rows *= 2;
+    seg->in_bytes = static_cast<std::size_t>(seg->rows * m_spec.in_features) * sizeof(float);
+    seg->out_bytes = static_cast<std::size_t>(seg->rows * m_spec.out_features) * sizeof(float);
+    const std::string key = "/motifbench-" + std::to_string(getpid()) + "-io-" + random_hex(8);
+    const int fd = ::shm_open(key.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot create shared memory " + key + ": " + std::strerror(errno));
+    const std::size_t total = seg->in_bytes + seg->out_bytes;
+    void* map = ::ftruncate(fd, static_cast<off_t>(total)) == 0
+                    ? ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                    : MAP_FAILED;
+    const int err = errno;
+    ::close(fd);
+    if (map == MAP_FAILED) {
+      ::shm_unlink(key.c_str());
+      throw std::runtime_error("cannot map shared memory " + key + ": " + std::strerror(err));
+    }
+    seg->map = static_cast<char*>(map);
+    seg->in_region = key.substr(1) + "-in";
+    seg->out_region = key.substr(1) + "-out";
+    std::string failure;
+    for (auto& e : m_endpoints) {
+      for (int side = 0; side < 2 && failure.empty(); ++side) {
+        grpc::ClientContext ctx;
+        prepare(ctx);
+        inference::SystemSharedMemoryRegisterRequest q;
+        q.set_name(side == 0 ? seg->in_region : seg->out_region);
+        q.set_key(key);
+        q.set_offset(side == 0 ? 0 : seg->in_bytes);
+        q.set_byte_size(side == 0 ? seg->in_bytes : seg->out_bytes);
+        inference::SystemSharedMemoryRegisterResponse r;
+        auto st = e.stub->SystemSharedMemoryRegister(&ctx, q, &r);
+        if (!st.ok())
+          failure = "inference server " + e.address + " did not register shared memory (coupling.shared_memory=off "
+                    "sends tensors in the requests): " + status_text(st);
+      }
+    }
+    ::shm_unlink(key.c_str());  // every server has it mapped (or the run fails): the name is no longer needed
+    m_shm = std::move(seg);
+    if (!failure.empty()) throw std::runtime_error(failure);
+  }
+
+  // Best effort, bounded: a server that is gone has nothing left to unmap.
+  void unregister_shared_memory() noexcept {
+    if (!m_shm) return;
+    for (auto& e : m_endpoints) {
+      for (const auto* name : {&m_shm->in_region, &m_shm->out_region}) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(deadline_after(std::min(1.0, m_opt.timeout_s)));
+        authorize(ctx, m_opt.token);
+        inference::SystemSharedMemoryUnregisterRequest q;
+        q.set_name(*name);
+        inference::SystemSharedMemoryUnregisterResponse r;
+        if (!e.stub->SystemSharedMemoryUnregister(&ctx, q, &r).ok()) break;
+      }
+    }
+    m_shm.reset();
   }
 
   void push_weights() {
@@ -261,6 +382,8 @@ class GrpcClient final : public SurrogateClient {
   std::unique_ptr<SurrogateClient> m_mirror;
   std::string m_model_name;
   std::vector<Endpoint> m_endpoints;
+  std::unique_ptr<ShmSegment> m_shm;
+  grpc::CompletionQueue m_cq;
   std::int64_t m_copied = 0;
 };
 

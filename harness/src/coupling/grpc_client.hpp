@@ -35,6 +35,10 @@ struct RemoteOptions {
   /// model replaced behind the run's back). Off only for the transport
   /// benchmark, which swaps in the null model on purpose.
   bool check_version = true;
+  /// Tensors through system shared memory (Triton's extension): the client
+  /// registers one owner-only segment with every server and each request
+  /// carries only region, offset and size. The servers must be on this host.
+  bool shared_memory = false;
   ChannelSecurity security;
 };
 

@@ -282,6 +282,7 @@ nlohmann::json to_json(const RunResult& r) {
                    {"servers_count", r.server_endpoints.size()},
                    {"ranks_count", c.mpi_ranks},
                    {"rank_to_server", mapping}};
+  if (!r.tensor_transport.empty()) j["coupling"]["tensor_transport"] = r.tensor_transport;  // absent before setup
   return j;
 }
 

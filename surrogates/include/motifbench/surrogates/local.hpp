@@ -21,4 +21,17 @@ void set_threads(int intra_op_threads);
 int threads();
 std::string torch_version();
 
+/// Process settings that the figures depend on and that must be in the
+/// environment before the C library and OpenMP start, so the process
+/// re-executes itself once (`argv` as given to main) when any is missing:
+/// - OMP_WAIT_POLICY=passive, unless set: spinning OpenMP threads burn the
+///   cores that the simulation, the servers and the other ranks need;
+/// - GLIBC_TUNABLES, unless set, keeps freed blocks in the heap
+///   (mmap_threshold 1 GiB, trim_threshold 4 GiB, one arena): LibTorch
+///   allocates every activation afresh, and above glibc's default threshold
+///   each one is a new mapping whose pages fault in on first touch, which
+///   cost 8-10x the inference itself at 16384 to 262144 rows.
+/// Returns only when nothing was missing or the exec failed.
+void ensure_runtime_settings(char** argv);
+
 }  // namespace motifbench::surrogates

@@ -32,6 +32,10 @@ struct ServerOptions {
   long max_batch_rows = 0;
   long max_queue_delay_us = 500;
   std::string version;                 ///< reported in ServerMetadata
+  /// System shared memory (Triton's extension): regions registered at once,
+  /// at most. Only POSIX shared-memory objects owned by the server's own user
+  /// can be registered.
+  int max_shm_regions = 64;
 };
 
 class InferenceServer {
