@@ -50,6 +50,7 @@ struct Trial {
   int id = 0;
   std::int64_t width = 16, depth = 1;
   double lr = 1e-3;
+  std::uint64_t seed = 0;  // weights and the order of its training samples
   std::unique_ptr<SurrogateClient> model;
   std::int64_t steps = 0;
   int rung = 0;
@@ -159,7 +160,11 @@ class AdaptiveTraining final : public Motif {
     spec.hidden.assign(static_cast<std::size_t>(t.depth), t.width);
     spec.learning_rate = t.lr;
     spec.seed = m_rng();
+    t.seed = spec.seed;
     t.model = ctx.make_surrogate(spec);
+    // Trial k draws the same hyperparameters, weights and sample order with or
+    // without early stopping (m_rng serves only spawns, in trial order), so the
+    // baseline differs from ASHA in the stopping rule alone.
     ctx.metrics().event("trial_started", {{"trial_index", double(t.id)},
                                           {"width_count", double(t.width)},
                                           {"depth_count", double(t.depth)},
@@ -237,7 +242,7 @@ class AdaptiveTraining final : public Motif {
         ScopedPhase p(ctx, m_ph_train);
         const auto t0 = now_ns();
         auto rep = t.model->train(m_data_x.data(), m_data_y.data(), n,
-                                  TrainOptions{1, 128, m_rng(), m_reducer});
+                                  TrainOptions{1, 128, t.seed * 0x9E3779B97F4A7C15ULL + std::uint64_t(t.steps), m_reducer});
         m_train_s += (now_ns() - t0) * 1e-9;
         m_trained_samples += static_cast<double>(rep.samples_trained) * ctx.nranks();
         ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});

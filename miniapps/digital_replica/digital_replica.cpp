@@ -60,6 +60,12 @@ void declare(ConfigSchema& s) {
   s.add_real("check.threshold", 0.05, 0.0, 1e6, "relative RMS error that triggers retraining");
   s.add_int("retrain.samples", 4096, 1, 1 << 26, "freshly labelled cells per retraining");
   s.add_int("retrain.epochs", 40, 1, 100000, "epochs per retraining");
+  s.add_int("retrain.space_samples", 4096, 0, 1 << 26,
+            "cells drawn over the whole state space and labelled by the exact closure at each retraining, so the "
+            "retrained surrogate holds where the state goes next, not only where it is");
+  s.add_bool("fidelity.shadow", false,
+             "run an exact-closure copy of the simulation beside the replica (same seed, same steps) and report "
+             "their deviation (fidelity_*); costs the exact closure on every cell each step");
   s.add_int("retrain.buffer", 16384, 1, 1 << 28, "replay buffer of labelled simulation cells (FIFO) that retraining uses");
   s.add_string("output.model", "", "save the final surrogate as TorchScript to this path");
 }
@@ -103,6 +109,8 @@ class DigitalReplica final : public Motif {
     m_retrain_samples = static_cast<int>(std::min<std::int64_t>(cfg.get_int("retrain.samples"), m_n));
     m_retrain_epochs = cfg.get_int("retrain.epochs");
     m_buffer_capacity = static_cast<std::size_t>(cfg.get_int("retrain.buffer"));
+    m_space_samples = cfg.get_int("retrain.space_samples");
+    m_shadow = cfg.get_bool("fidelity.shadow");
     m_batch = cfg.get_int("surrogate.batch");
     m_save_path = cfg.get_string("output.model");
     m_rng.seed(ctx.seed());
@@ -121,6 +129,18 @@ class DigitalReplica final : public Motif {
     m_frac = Field("dr::frac", m_n);
     m_features = Features("dr::features", m_n);
     initial_state();
+    if (m_shadow) {
+      // The exact run starts from the same state and takes the same steps.
+      m_ph_fidelity = ctx.phase("fidelity");
+      m_sc = Field("dr::shadow_c", m_n);
+      m_st = Field("dr::shadow_t", m_n);
+      m_scn = Field("dr::shadow_c_next", m_n);
+      m_stn = Field("dr::shadow_t_next", m_n);
+      m_sfrac = Field("dr::shadow_frac", m_n);
+      m_sfeatures = Features("dr::shadow_features", m_n);
+      Kokkos::deep_copy(m_sc, m_c);
+      Kokkos::deep_copy(m_st, m_t);
+    }
 
     SurrogateSpec spec;
     spec.name = "reaction_closure";
@@ -190,6 +210,7 @@ class DigitalReplica final : public Motif {
     }
     std::swap(m_c, m_cn);
     std::swap(m_t, m_tn);
+    if (m_shadow) shadow_step(ctx, step);
     if (m_surrogate && step >= 0 && (step + 1) % m_check_every == 0) check(ctx, step);
     if (step >= 0) ++m_steps;
   }
@@ -206,6 +227,12 @@ class DigitalReplica final : public Motif {
         "digital_replica::mean_fuel", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(0, m_n),
         KOKKOS_LAMBDA(std::int64_t i, double& acc) { acc += c(i); }, mean_c);
     m.scalar("final_mean_fuel_ratio", mean_c / m_n);
+    if (m_shadow && m_fidelity_steps > 0) {
+      m.note("fidelity", "relative L2 deviation of (fuel, temperature) from an exact-closure run of the same seed and steps");
+      m.scalar("fidelity_final_l2_fraction", m_fidelity_last);
+      m.scalar("fidelity_mean_l2_fraction", m_fidelity_sum / static_cast<double>(m_fidelity_steps));
+      m.scalar("fidelity_max_l2_fraction", m_fidelity_max);
+    }
     if (!m_surrogate) {
       m.note("surrogate", "none (exact closure on every cell)");
       return;
@@ -259,23 +286,69 @@ class DigitalReplica final : public Motif {
   // [t0, t0 + 1.2 q]), before the run: not part of the measured figures.
   void pretrain(RunContext& ctx, std::int64_t samples, std::int64_t epochs) {
     if (samples == 0 || epochs == 0) return;
-    Features xs("dr::pretrain_x", samples);
-    Field ys("dr::pretrain_y", samples);
+    Features xs;
+    Field ys;
+    label_space(samples, xs, ys);
+    auto rep = m_surrogate->train(xs.data(), ys.data(), samples, TrainOptions{epochs, 256, ctx.seed()});
+    m_pretrain_loss = rep.loss_last;
+  }
+
+  // `count` points drawn uniformly over the reachable state space (c in [0,1],
+  // T in [t0, t0 + 1.2 q]) and labelled by the exact closure. Returns the
+  // Newton iterations it took.
+  std::int64_t label_space(std::int64_t count, Features& xs, Field& ys) {
+    xs = Features("dr::space_x", count);
+    ys = Field("dr::space_y", count);
     auto hx = Kokkos::create_mirror_view(xs);
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
-    for (std::int64_t s = 0; s < samples; ++s) {
+    for (std::int64_t s = 0; s < count; ++s) {
       hx(s, 0) = u(m_rng);
       hx(s, 1) = 1.2f * u(m_rng);
     }
     Kokkos::deep_copy(xs, hx);
     const Closure cl = m_closure;
     const FeatureScale fs = m_scale;
-    Kokkos::parallel_for(
-        "digital_replica::pretrain_labels", Kokkos::RangePolicy<Exec>(0, static_cast<int>(samples)),
-        KOKKOS_LAMBDA(int s) { ys(s) = static_cast<float>(exact_fraction(xs(s, 0), fs.t0 + fs.q * xs(s, 1), cl)); });
-    Kokkos::fence();
-    auto rep = m_surrogate->train(xs.data(), ys.data(), samples, TrainOptions{epochs, 256, ctx.seed()});
-    m_pretrain_loss = rep.loss_last;
+    const Features x = xs;
+    const Field y = ys;
+    std::int64_t newton = 0;
+    Kokkos::parallel_reduce(
+        "digital_replica::space_labels", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(0, count),
+        KOKKOS_LAMBDA(std::int64_t s, std::int64_t & it) {
+          y(s) = static_cast<float>(exact_fraction(x(s, 0), fs.t0 + fs.q * x(s, 1), cl, it));
+        },
+        newton);
+    return newton;
+  }
+
+  // One step of the exact-closure copy, then its deviation from the replica.
+  void shadow_step(RunContext& ctx, std::int64_t step) {
+    ScopedPhase p(ctx, m_ph_fidelity);
+    predict<Exec>("digital_replica::shadow_predict", m_nx, m_ny, m_phys, m_sc, m_st, m_scn, m_stn, m_sfeatures);
+    const auto newton =
+        exact_closure<Exec>("digital_replica::shadow_exact_closure", m_n, m_closure, m_scale, m_sfeatures, m_sfrac);
+    apply_closure<Exec>("digital_replica::shadow_apply_closure", m_n, m_phys.q, m_sfrac, m_scn, m_stn);
+    std::swap(m_sc, m_scn);
+    std::swap(m_st, m_stn);
+    Work w = exact_closure_work(m_n, newton);
+    w.bytes += predict_work(m_n).bytes + apply_closure_work(m_n).bytes;
+    ctx.declare_work(m_ph_fidelity, w);
+    const Field c = m_c, t = m_t, sc = m_sc, st = m_st;
+    double diff = 0, norm = 0;
+    Kokkos::parallel_reduce(
+        "digital_replica::fidelity", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(0, m_n),
+        KOKKOS_LAMBDA(std::int64_t i, double& d, double& n) {
+          const double dc = c(i) - sc(i), dt = t(i) - st(i);
+          d += dc * dc + dt * dt;
+          n += double(sc(i)) * sc(i) + double(st(i)) * st(i);
+        },
+        diff, norm);
+    if (step < 0) return;  // warm-up steps advance both copies but do not count
+    const double l2 = std::sqrt(diff / std::max(1e-300, norm));
+    m_fidelity_last = l2;
+    m_fidelity_sum += l2;
+    m_fidelity_max = std::max(m_fidelity_max, l2);
+    ++m_fidelity_steps;
+    ctx.metrics().append("fidelity", {{"step_index", double(step)}, {"l2_fraction", l2}});
   }
 
   // Labels `count` random cells exactly; returns the sampled inputs and labels.
@@ -354,6 +427,21 @@ class DigitalReplica final : public Motif {
     Field ty;
     std::vector<std::int64_t> tcells;
     label_sample(ctx, m_retrain_samples, tx, ty, tcells);
+    if (m_space_samples > 0) {
+      // The closure changed: relabel the state space too, so the surrogate
+      // holds where the state goes next (the cells above cover only where it is).
+      Features sx;
+      Field sy;
+      {
+        ScopedPhase p(ctx, m_ph_verify);
+        const auto newton = label_space(m_space_samples, sx, sy);
+        ctx.declare_work(m_ph_verify, exact_closure_work(m_space_samples, newton));
+      }
+      auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sx);
+      auto hy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sy);
+      m_buf_x.insert(m_buf_x.end(), hx.data(), hx.data() + hx.size());
+      m_buf_y.insert(m_buf_y.end(), hy.data(), hy.data() + hy.size());
+    }
     // The samples travel to the trainer through the staging store (memory,
     // shared memory, Redis or files, by coupling mode), as in SmartSim.
     std::vector<char> fx, fy;
@@ -419,9 +507,16 @@ class DigitalReplica final : public Motif {
   std::vector<float> m_buf_x, m_buf_y;  // replay buffer: [n x 2] inputs, [n] exact closures
   std::string m_save_path;
   std::mt19937_64 m_rng;
-  PhaseId m_ph_sim = 0, m_ph_infer = 0, m_ph_exact = 0, m_ph_verify = 0, m_ph_train = 0, m_ph_stage = 0;
+  PhaseId m_ph_sim = 0, m_ph_infer = 0, m_ph_exact = 0, m_ph_verify = 0, m_ph_train = 0, m_ph_stage = 0,
+          m_ph_fidelity = 0;
   Field m_c, m_t, m_cn, m_tn, m_frac;
   Features m_features;
+  // The exact-closure copy (fidelity.shadow) and its deviation from the replica.
+  bool m_shadow = false;
+  Field m_sc, m_st, m_scn, m_stn, m_sfrac;
+  Features m_sfeatures;
+  std::int64_t m_fidelity_steps = 0, m_space_samples = 0;
+  double m_fidelity_last = 0, m_fidelity_sum = 0, m_fidelity_max = 0;
   std::unique_ptr<SurrogateClient> m_surrogate;
   double m_flops_per_inference = 0;
   double m_pretrain_loss = 0;
@@ -463,14 +558,17 @@ void register_digital_replica(Registry& registry) {
     // (and their copies inside LibTorch) for one inference batch; the buffers.
     return n * 28.0 + batch * width * (layers + 1) * 4.0 * 2.0 +
            12.0 * (static_cast<double>(c.get_int("retrain.buffer")) + static_cast<double>(c.get_int("pretrain.samples")) +
-                   static_cast<double>(c.get_int("retrain.samples")));
+                   static_cast<double>(c.get_int("retrain.samples")) +
+                   static_cast<double>(c.get_int("retrain.space_samples"))) +
+           (c.get_bool("fidelity.shadow") ? n * 28.0 : 0.0);
   };
   info.sizes = {
       {"tiny",
        {{"grid.nx", "32"}, {"grid.ny", "32"}, {"closure.substeps", "16"}, {"pretrain.samples", "2048"},
         {"pretrain.epochs", "200"}, {"check.every", "5"}, {"check.samples", "256"}, {"retrain.samples", "1024"},
-        {"retrain.epochs", "30"}, {"retrain.buffer", "4096"}, {"drift.step", "10"}, {"run.min_iterations", "30"}, {"run.min_time_s", "0.1"},
-        {"run.warmup_s", "0.02"}, {"run.repetitions", "2"}, {"surrogate.width", "16"}}},
+        {"retrain.epochs", "30"}, {"retrain.buffer", "4096"}, {"retrain.space_samples", "1024"},
+        {"fidelity.shadow", "true"}, {"drift.step", "10"}, {"run.min_iterations", "30"}, {"run.min_time_s", "0.1"},
+        {"run.repetitions", "2"}, {"surrogate.width", "16"}}},
       {"small", {{"run.min_iterations", "120"}, {"run.min_time_s", "4"}}},
       {"medium",
        {{"grid.nx", "512"}, {"grid.ny", "512"}, {"check.samples", "2048"}, {"retrain.samples", "16384"},

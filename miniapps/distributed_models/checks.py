@@ -1,7 +1,10 @@
 """distributed_models: its science check and bad-input cases, run by tests/.
 
-science(run): run(name, args) runs motifbench at size tiny with a fixed seed
-and returns the result document. Returns (ok, lines to print).
+one_seed(run, seed): run(name, args, seed) runs motifbench at size tiny and
+returns the result document; returns (won, line to print). The check passes
+when the AI wins on at least WINS_NEEDED of SEEDS (tests/science).
+BAD_INPUT: (label, args, text the error message must contain).
+"""
 BAD_INPUT: (label, args, text the error message must contain).
 """
 BAD_INPUT = [
@@ -11,14 +14,20 @@ BAD_INPUT = [
 ]
 
 
+# tests/determinism: the real-time link makes the science depend on each mode's speed.
+DETERMINISTIC = False
+WHY_NOT_DETERMINISTIC = ("the link delivers in real time, so the frames that arrive and the moment model updates "
+                         "install depend on each coupling mode's speed (README, 'Not deterministic across modes')")
+
 SEEDS = range(1, 11)  # not chosen to pass: the first ten
 WINS_NEEDED = 8         # the statistic: the model must win on at least 8 of 10 seeds
+CLAIM = ("filtering at the edge sends fewer bytes and gets insight sooner (p99) than forwarding every frame, and "
+         "recalls more interesting frames than a random filter forwarding the same share of frames")
 
 
 def one_seed(run, seed):
     """One seed: the model against forwarding everything, and against a random
-    filter forwarding the same share of frames (the fair control). Returns
-    (won, line)."""
+    filter forwarding the same share of frames (the fair control)."""
     docs = {"edge filter": run("dm_filter", ["--coupling=tight"], seed),
             "forward all": run("dm_all", ["--coupling=tight", "--set", "edge.filter=false"], seed)}
     model = docs["edge filter"]["repetitions"][0]["motif_metrics"]["scalars"]
@@ -38,14 +47,3 @@ def one_seed(run, seed):
             f"uplink {m['edge filter']['uplink_bytes']:.0f} vs {m['forward all']['uplink_bytes']:.0f} B: "
             f"{'win' if won else 'LOSS'}")
     return won, line
-
-
-def science(run):
-    """Filtering at the edge sends fewer bytes and gets insight sooner (p99)
-    than forwarding every frame, and recalls more interesting frames than a
-    random filter forwarding the same share of frames: on at least 8 of 10
-    seeds."""
-    results = [one_seed(run, seed) for seed in SEEDS]
-    wins = sum(won for won, _ in results)
-    lines = [line for _, line in results] + [f"the model won on {wins} of {len(results)} seeds (needed {WINS_NEEDED})"]
-    return wins >= WINS_NEEDED, lines

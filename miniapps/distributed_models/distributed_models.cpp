@@ -197,6 +197,8 @@ class DistributedModels final : public Motif {
   void finish(RunContext& ctx) override {
     auto& m = ctx.metrics();
     const double elapsed = (now_ns() - m_t0) * 1e-9;
+    m.note("determinism", "real-time link: what arrives, and when model updates install, depends on each mode's "
+                          "speed, so one seed gives different science in different coupling modes by design");
     m.note("edge", m_filter   ? "edge model filters (" + m_edge_model->describe() + ")"
                    : m_random ? "random filter: forwards each frame with probability " + std::to_string(m_random_fraction)
                               : "forwards every frame");

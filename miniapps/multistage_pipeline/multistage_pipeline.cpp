@@ -237,7 +237,13 @@ class MultistagePipeline final : public Motif {
   }
 
  private:
-  static float target(float energy) { return std::max(-3.0f, std::min(3.0f, energy)); }
+  // The training label: monotone in the energy where the ranking matters
+  // (a signed log keeps the order of the good candidates, whose energies reach
+  // about -30, where a clip to [-3, 3] made them all equal), and bounded for
+  // clashes (positive energies, which can be huge and never make the top-k).
+  static float target(float energy) {
+    return energy <= 0.0f ? -std::log1p(-energy) : std::min(3.0f, std::log1p(energy));
+  }
 
   std::vector<int> chunk_ids(int chunk) const {
     std::vector<int> ids;

@@ -2,8 +2,10 @@
 """Faithfulness checks: the AI decision must change what a workflow does, and
 the motif's science metric must show it against a baseline of equal cost that
 takes no AI decision. Each mini-app declares its check in
-miniapps/<motif>/checks.py (function science); size tiny; run(name, args,
-seed=1) runs one configuration (a check may loop over many seeds).
+miniapps/<motif>/checks.py: either one_seed(run, seed) -> (won, line) with
+SEEDS, WINS_NEEDED and CLAIM (the AI must win on at least WINS_NEEDED of SEEDS, which
+are the first ten, not chosen to pass), or science(run) -> (ok, lines); size
+tiny; run(name, args, seed=1) runs one configuration.
 
 Usage: science_checks.py MOTIFBENCH SOURCE_DIR SCRATCH_DIR MOTIF
 """
@@ -20,8 +22,8 @@ def main():
     exe, source, scratch, motif = sys.argv[1:5]
     os.makedirs(scratch, exist_ok=True)
     checks = motifs.load_checks(source, motif)
-    if checks is None or not hasattr(checks, "science"):
-        print(f"FAIL: miniapps/{motif}/checks.py declares no science(run)")
+    if checks is None or not (hasattr(checks, "science") or hasattr(checks, "one_seed")):
+        print(f"FAIL: miniapps/{motif}/checks.py declares neither one_seed(run, seed) nor science(run)")
         return 1
 
     def run(name, args, seed=1):
@@ -34,7 +36,16 @@ def main():
         with open(out) as f:
             return json.load(f)
 
-    ok, lines = checks.science(run)
+    if hasattr(checks, "one_seed"):
+        # The many-seed protocol: one_seed(run, seed) -> (won, line) over
+        # SEEDS, passing when the AI wins on at least WINS_NEEDED of them.
+        results = [checks.one_seed(run, seed) for seed in checks.SEEDS]
+        wins = sum(won for won, _ in results)
+        lines = [line for _, line in results]
+        lines.append(f"the AI won on {wins} of {len(results)} seeds (needed {checks.WINS_NEEDED}): {checks.CLAIM}")
+        ok = wins >= checks.WINS_NEEDED
+    else:
+        ok, lines = checks.science(run)
     for line in lines:
         print(line)
     print("ok" if ok else "FAIL")

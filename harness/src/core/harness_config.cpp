@@ -9,8 +9,10 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_real("run.min_time_s", 2.0, 0.0, 1e6, "minimum measured time per repetition");
   s.add_int("run.min_iterations", 10, 1, 1000000000, "minimum measured steps per repetition");
   s.add_int("run.max_iterations", 0, 0, 1000000000, "cap on measured steps per repetition (0: no cap)");
-  s.add_real("run.warmup_s", 0.2, 0.0, 1e6, "warm-up time per repetition, excluded from the figures");
-  s.add_int("run.warmup_iterations", 1, 0, 1000000, "minimum warm-up steps per repetition");
+  s.add_real("run.warmup_s", 0.0, 0.0, 1e6,
+             "warm-up time per repetition, beyond run.warmup_iterations (0: warm-up by iterations only, so the "
+             "simulated state at the first measured step does not depend on speed)");
+  s.add_int("run.warmup_iterations", 3, 0, 1000000, "warm-up steps per repetition, excluded from the figures");
   s.add_int("run.seed", 12345, 0, 2147483647, "base seed; repetition r uses a seed derived from it and r");
   s.add_int("run.threads", 0, 0, 4096, "LibTorch intra-op threads (0: one per core)");
   s.add_int("coupling.servers", 1, 1, 256, "embedded inference servers (semi-tight, loose)");

@@ -92,6 +92,16 @@ void fence_and_barrier(int nranks) {
   if (nranks > 1) MPI_Barrier(MPI_COMM_WORLD);
 }
 
+// The ranks' loop decisions, agreed: a step may hold collectives, so one rank
+// leaving its loop while another steps again would leave both waiting. True
+// when any rank says so.
+bool any_rank(bool local, int nranks) {
+  if (nranks <= 1) return local;
+  int v = local ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+  return v != 0;
+}
+
 // CPU time of every process of the run over one repetition: this rank (summed
 // over the ranks by the caller), each embedded child (from /proc), and each
 // external service, which this run cannot see.
@@ -365,7 +375,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
 
       auto t_warm = now_ns();
       std::int64_t w = 0;
-      while ((w < warm_iter || seconds_since(t_warm) < warm_time) && !motif->done()) {
+      while (!any_rank(!((w < warm_iter || seconds_since(t_warm) < warm_time) && !motif->done()), req.nranks)) {
         ctx.set_step(-1 - w, true);
         motif->step(ctx);
         ++w;
@@ -399,9 +409,9 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
         }
         double elapsed = (t - t0) * 1e-9;
         throw_if_stopped(env);
-        if (motif->done()) break;
-        if (max_iter > 0 && i >= max_iter) break;
-        if (elapsed >= min_time && i >= min_iter) break;
+        if (any_rank(motif->done() || (max_iter > 0 && i >= max_iter) || (elapsed >= min_time && i >= min_iter),
+                     req.nranks))
+          break;
       }
       fence_and_barrier(req.nranks);
       rep.measured_s = seconds_since(t0);
