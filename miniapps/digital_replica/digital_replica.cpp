@@ -20,6 +20,7 @@
 #include <Kokkos_Core.hpp>
 
 #include "kernels.hpp"
+#include "motifbench/async_inference.hpp"
 #include "motifbench/motif.hpp"
 #include "motifbench/registry.hpp"
 
@@ -53,6 +54,9 @@ void declare(ConfigSchema& s) {
   s.add_string("surrogate.path", "", "TorchScript model to load instead of the built-in MLP ([N,2] -> [N,1])");
   s.add_real("surrogate.learning_rate", 3e-3, 1e-8, 10.0, "Adam learning rate");
   s.add_int("surrogate.batch", 0, 0, 1 << 30, "cells per inference call (0: all cells in one call)");
+  s.add_int("overlap.blocks", 1, 1, 1 << 20,
+            "row blocks whose inference runs while the next block's stencil and the previous block's closure "
+            "update run (1: no overlap); the result's ai_hidden_fraction says how much of the AI's time was hidden");
   s.add_int("pretrain.samples", 8192, 0, 1 << 26, "offline training samples drawn over the state space");
   s.add_int("pretrain.epochs", 60, 0, 100000, "offline training epochs");
   s.add_int("check.every", 10, 1, 1000000, "steps between drift checks (K)");
@@ -162,6 +166,8 @@ class DigitalReplica final : public Motif {
       m_flops_per_inference += 2.0 * in * spec.out_features;
     }
     m_surrogate = ctx.make_surrogate(spec);
+    m_overlap_blocks = std::min<std::int64_t>(cfg.get_int("overlap.blocks"), m_nx);
+    if (m_surrogate && m_overlap_blocks > 1) m_async = std::make_unique<AsyncInference>(*m_surrogate);
     if (m_surrogate) pretrain(ctx, cfg.get_int("pretrain.samples"), cfg.get_int("pretrain.epochs"));
   }
 
@@ -173,13 +179,17 @@ class DigitalReplica final : public Motif {
       ctx.metrics().event("drift", {{"step_index", static_cast<double>(step)},
                                     {"prefactor_ratio", m_drift_factor}});
     }
-    {
+    if (m_async) {
+      overlapped_step(ctx, step);
+    } else {
       ScopedPhase p(ctx, m_ph_sim);
       predict<Exec>("digital_replica::predict", m_nx, m_ny, m_phys, m_c, m_t, m_cn, m_tn, m_features);
       // read c,t (8 B), write cn,tn (8 B) and features (8 B) per cell
       ctx.declare_work(m_ph_sim, predict_work(m_n));
     }
-    if (m_surrogate) {
+    if (m_async) {
+      // done above, block by block
+    } else if (m_surrogate) {
       const auto t0 = now_ns();
       {
         ScopedPhase p(ctx, m_ph_infer);
@@ -202,7 +212,7 @@ class DigitalReplica final : public Motif {
           exact_closure<Exec>("digital_replica::exact_closure", m_n, m_closure, m_scale, m_features, m_frac);
       ctx.declare_work(m_ph_exact, exact_closure_work(m_n, newton));
     }
-    {
+    if (!m_async) {
       ScopedPhase p(ctx, m_ph_sim);
       apply_closure<Exec>("digital_replica::apply_closure", m_n, m_phys.q, m_frac, m_cn, m_tn);
       // read frac,cn,tn (12 B), write cn,tn (8 B)
@@ -239,6 +249,13 @@ class DigitalReplica final : public Motif {
     }
     m.note("surrogate", m_surrogate->describe());
     m.scalar("surrogate_bytes_copied_bytes", static_cast<double>(m_surrogate->bytes_copied()));
+    if (m_async && m_ai_busy_ns > 0) {
+      m.note("overlap", std::to_string(m_overlap_blocks) + " row blocks: a block's inference runs while the next "
+                        "block's stencil and the previous block's update run");
+      m.scalar("ai_busy_s", m_ai_busy_ns * 1e-9);
+      m.scalar("ai_waited_s", m_ai_waited_ns * 1e-9);
+      m.scalar("ai_hidden_fraction", std::max(0.0, 1.0 - m_ai_waited_ns / m_ai_busy_ns));
+    }
     m.scalar("pretrain_loss_ratio", m_pretrain_loss);
     m.scalar("retrain_events_count", static_cast<double>(m_retrains));
     m.scalar("checks_count", static_cast<double>(m_checks));
@@ -318,6 +335,57 @@ class DigitalReplica final : public Motif {
         },
         newton);
     return newton;
+  }
+
+  // Predict, infer and update by row blocks, the AI running on its own thread
+  // (or requests in flight): block k's stencil runs while block k-1 is
+  // inferred, and block k-1's update while block k is. The same arithmetic per
+  // cell as the plain step; only the inference batches are smaller.
+  void overlapped_step(RunContext& ctx, std::int64_t step) {
+    const std::int64_t blocks = m_overlap_blocks, ny = m_ny;
+    auto first_row = [&](std::int64_t k) { return m_nx * k / blocks; };
+    double busy = 0, waited = 0;
+    auto predict_block = [&](std::int64_t k) {
+      ScopedPhase p(ctx, m_ph_sim);
+      predict<Exec>("digital_replica::predict", m_nx, m_ny, m_phys, m_c, m_t, m_cn, m_tn, m_features, first_row(k),
+                    first_row(k + 1));
+      ctx.declare_work(m_ph_sim, predict_work((first_row(k + 1) - first_row(k)) * ny));
+    };
+    auto start_block = [&](std::int64_t k) {
+      const std::int64_t off = first_row(k) * ny;
+      m_async->start(m_features.data() + 2 * off, (first_row(k + 1) - first_row(k)) * ny, m_frac.data() + off);
+    };
+    auto finish_block = [&](std::int64_t k) {
+      {
+        ScopedPhase p(ctx, m_ph_infer);  // the AI's time that was not hidden
+        const auto t = now_ns();
+        const double ns = m_async->wait();
+        waited += static_cast<double>(now_ns() - t);
+        busy += ns;
+        ctx.record_latency_ns("infer_call", ns);
+      }
+      ScopedPhase p(ctx, m_ph_sim);
+      const std::int64_t cells = (first_row(k + 1) - first_row(k)) * ny;
+      apply_closure<Exec>("digital_replica::apply_closure", first_row(k + 1) * ny, m_phys.q, m_frac, m_cn, m_tn,
+                          first_row(k) * ny);
+      ctx.declare_work(m_ph_sim, apply_closure_work(cells));
+    };
+    predict_block(0);
+    start_block(0);
+    for (std::int64_t k = 1; k < blocks; ++k) {
+      predict_block(k);
+      finish_block(k - 1);
+      start_block(k);
+    }
+    finish_block(blocks - 1);
+    ctx.declare_work(m_ph_infer, Work{double(m_n), 12.0 * m_n, m_flops_per_inference * m_n, 0});
+    ctx.record_latency_ns("infer_step", busy);
+    m_infer_ns += busy;
+    m_infer_cells += m_n;
+    if (step >= 0) {
+      m_ai_busy_ns += busy;
+      m_ai_waited_ns += waited;
+    }
   }
 
   // One step of the exact-closure copy, then its deviation from the replica.
@@ -426,10 +494,10 @@ class DigitalReplica final : public Motif {
     Features tx;
     Field ty;
     std::vector<std::int64_t> tcells;
-    label_sample(ctx, m_retrain_samples, tx, ty, tcells);
     if (m_space_samples > 0) {
       // The closure changed: relabel the state space too, so the surrogate
-      // holds where the state goes next (the cells above cover only where it is).
+      // holds where the state goes next (the cells below cover only where it
+      // is). First in, so a buffer too small for both keeps the current cells.
       Features sx;
       Field sy;
       {
@@ -442,6 +510,7 @@ class DigitalReplica final : public Motif {
       m_buf_x.insert(m_buf_x.end(), hx.data(), hx.data() + hx.size());
       m_buf_y.insert(m_buf_y.end(), hy.data(), hy.data() + hy.size());
     }
+    label_sample(ctx, m_retrain_samples, tx, ty, tcells);
     // The samples travel to the trainer through the staging store (memory,
     // shared memory, Redis or files, by coupling mode), as in SmartSim.
     std::vector<char> fx, fy;
@@ -511,6 +580,9 @@ class DigitalReplica final : public Motif {
           m_ph_fidelity = 0;
   Field m_c, m_t, m_cn, m_tn, m_frac;
   Features m_features;
+  // Overlap of inference with the stencil (overlap.blocks > 1).
+  std::int64_t m_overlap_blocks = 1;
+  double m_ai_busy_ns = 0, m_ai_waited_ns = 0;
   // The exact-closure copy (fidelity.shadow) and its deviation from the replica.
   bool m_shadow = false;
   Field m_sc, m_st, m_scn, m_stn, m_sfrac;
@@ -518,6 +590,7 @@ class DigitalReplica final : public Motif {
   std::int64_t m_fidelity_steps = 0, m_space_samples = 0;
   double m_fidelity_last = 0, m_fidelity_sum = 0, m_fidelity_max = 0;
   std::unique_ptr<SurrogateClient> m_surrogate;
+  std::unique_ptr<AsyncInference> m_async;  // after the client: goes first, so never outlives it
   double m_flops_per_inference = 0;
   double m_pretrain_loss = 0;
   std::int64_t m_steps = 0, m_checks = 0, m_retrains = 0, m_retrains_after_drift = 0;

@@ -147,11 +147,14 @@ inline void predict_row(const Physics& p, std::int64_t ny, std::int64_t row, std
 /// On host spaces each work item is a row, whose interior is a straight loop
 /// without division or modulo (the compiler vectorises it); on devices a 2-D
 /// range, one thread per cell. The periodic wrap is only at the edges.
+/// Rows [row_begin, row_end) only (row_end < 0: to the last row), so that a
+/// block's stencil can overlap another block's inference.
 template <class ExecSpace, class V1, class V2>
 void predict(const char* label, int nx_, int ny_, const Physics& p, const V1& c, const V1& t, const V1& cn, const V1& tn,
-             const V2& features) {
+             const V2& features, std::int64_t row_begin = 0, std::int64_t row_end = -1) {
   // 64-bit cell indices: nx * ny may exceed 2^31.
   const std::int64_t nx = nx_, ny = ny_;
+  if (row_end < 0) row_end = nx;
   constexpr bool host = Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible;
   const bool flat = c.span_is_contiguous() && t.span_is_contiguous() && cn.span_is_contiguous() &&
                     tn.span_is_contiguous() && features.span_is_contiguous() && features.stride(0) == 2 &&
@@ -160,14 +163,14 @@ void predict(const char* label, int nx_, int ny_, const Physics& p, const V1& c,
     const float *cp = c.data(), *tp = t.data();
     float *cnp = cn.data(), *tnp = tn.data(), *fp = features.data();
     Kokkos::parallel_for(
-        label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, nx), [=](std::int64_t i) {
+        label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(row_begin, row_end), [=](std::int64_t i) {
           const std::int64_t up = (i == 0 ? nx - 1 : i - 1) * ny, down = (i + 1 == nx ? 0 : i + 1) * ny;
           predict_row(p, ny, i * ny, up, down, cp, tp, cnp, tnp, fp);
         });
   } else {
     using Policy = Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>, Kokkos::IndexType<std::int64_t>>;
     Kokkos::parallel_for(
-        label, Policy({0, 0}, {nx, ny}), KOKKOS_LAMBDA(std::int64_t i, std::int64_t j) {
+        label, Policy({row_begin, 0}, {row_end, ny}), KOKKOS_LAMBDA(std::int64_t i, std::int64_t j) {
           const std::int64_t idx = i * ny + j;
           const std::int64_t im = (i == 0 ? nx - 1 : i - 1) * ny + j, ip = (i + 1 == nx ? 0 : i + 1) * ny + j;
           const std::int64_t jm = i * ny + (j == 0 ? ny - 1 : j - 1), jp = i * ny + (j + 1 == ny ? 0 : j + 1);
@@ -177,10 +180,12 @@ void predict(const char* label, int nx_, int ny_, const Physics& p, const V1& c,
 }
 
 /// Applies the closure: c -= frac c, T += q frac c. frac is clamped to [0, 1].
+/// Cells [first, ncells).
 template <class ExecSpace, class V1>
-void apply_closure(const char* label, std::int64_t ncells, float q, const V1& frac, const V1& c, const V1& t) {
+void apply_closure(const char* label, std::int64_t ncells, float q, const V1& frac, const V1& c, const V1& t,
+                   std::int64_t first = 0) {
   Kokkos::parallel_for(
-      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, ncells), KOKKOS_LAMBDA(std::int64_t idx) {
+      label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(first, ncells), KOKKOS_LAMBDA(std::int64_t idx) {
         float f = frac(idx);
         f = f < 0.0f ? 0.0f : (f > 1.0f ? 1.0f : f);
         const float burnt = f * c(idx);

@@ -5,8 +5,6 @@ returns the result document; returns (won, line to print). The check passes
 when the AI wins on at least WINS_NEEDED of SEEDS (tests/science).
 BAD_INPUT: (label, args, text the error message must contain).
 """
-BAD_INPUT: (label, args, text the error message must contain).
-"""
 BAD_INPUT = [
     ("link bandwidth 0", ["--set", "link.bandwidth_bytes_per_s=0"], "link.bandwidth_bytes_per_s must be > 0"),
     ("frame size not a multiple of 8", ["--set", "frame.size=30"], "frame.size must be a multiple of 8"),

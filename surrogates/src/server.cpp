@@ -713,6 +713,16 @@ void on_stop_signal(int sig) {
   if (::write(g_stop_pipe[1], &b, 1) < 0) _exit(128 + sig);
 }
 
+// Unix sockets and loopback addresses: only this host can connect.
+bool listens_on_loopback(const std::string& listen) {
+  if (listen.rfind("unix:", 0) == 0) return true;
+  const auto colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.rfind("ipv4:", 0) == 0) host = host.substr(5);
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 std::shared_ptr<grpc::ServerCredentials> credentials(const ServerOptions& opt) {
   if (opt.tls_cert_pem.empty()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions ssl;
@@ -825,10 +835,13 @@ int serve_main(int argc, char** argv, const std::string& version) {
   app.add_option("--max-queue-delay-us", opt.max_queue_delay_us, "dynamic batching: longest wait")
       ->capture_default_str();
   std::string token_file, tls_cert, tls_key;
+  bool insecure = false;
   app.add_option("--token-file", token_file,
                  "require the token in this file (owner-only) on every model call; MOTIFBENCH_TOKEN also sets it");
   app.add_option("--tls-cert", tls_cert, "serve TLS only, with this PEM certificate (chain) (needs --tls-key)");
   app.add_option("--tls-key", tls_key, "the certificate's PEM private key (owner-only file)");
+  app.add_flag("--insecure-no-token", insecure,
+               "listen on a non-loopback address without a token (anyone who reaches it can run and replace models)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -859,6 +872,21 @@ int serve_main(int argc, char** argv, const std::string& version) {
       std::fprintf(stderr, "motifbench serve: error: %s\n", why.c_str());
       return 2;
     }
+  }
+  // The threat model, enforced: beyond this host, a model call needs the token.
+  if (!listens_on_loopback(opt.listen)) {
+    if (opt.token.empty() && !insecure) {
+      std::fprintf(stderr,
+                   "motifbench serve: error: refusing to listen on '%s' without a token: anyone who can reach it "
+                   "could run and replace models. Give --token-file FILE (or MOTIFBENCH_TOKEN), with --tls-cert and "
+                   "--tls-key so that the token does not cross the network in clear text; or listen on loopback "
+                   "(127.0.0.1:PORT, [::1]:PORT) or a Unix socket; or pass --insecure-no-token to accept the risk\n",
+                   opt.listen.c_str());
+      return 2;
+    }
+    if (!opt.token.empty() && opt.tls_cert_pem.empty())
+      std::fprintf(stderr, "motifbench serve: warning: '%s' is not loopback and there is no TLS: the token crosses "
+                           "the network in clear text (give --tls-cert and --tls-key)\n", opt.listen.c_str());
   }
   // SIGINT/SIGTERM: stop accepting, drain in-flight requests (1 s bound),
   // remove the socket, exit 0.

@@ -8,7 +8,8 @@ A certificate for localhost / 127.0.0.1 is made with openssl. Checked:
   - a plaintext client, and a client trusting another root, fail promptly with
     an invalid result that passes validate;
   - embedded servers speak TLS with coupling.tls_cert/tls_key/tls_ca (VALID);
-  - a cert without a root to verify it is refused before the run.
+  - a cert without a root to verify it is refused before the run;
+  - serve refuses a non-loopback address without a token.
 """
 import json
 import os
@@ -101,6 +102,14 @@ def main():
     if r.returncode != 2 or "coupling.tls_ca" not in r.stderr or os.path.exists(out):
         problems.append(f"tls_cert without tls_ca: exit {r.returncode}, {r.stderr.strip()[-200:]!r}")
 
+    # Beyond loopback a token is required (checked before anything binds, so
+    # nothing listens on the network during this test).
+    for address in ("0.0.0.0:0", "[::]:0", "192.0.2.1:50051"):
+        r = subprocess.run([exe, "serve", "--listen", address], capture_output=True, text=True, timeout=30,
+                           env={k: v for k, v in os.environ.items() if k != "MOTIFBENCH_TOKEN"})
+        if r.returncode != 2 or "without a token" not in r.stderr or "--token-file" not in r.stderr:
+            problems.append(f"serve --listen {address} without a token: exit {r.returncode}, "
+                            f"{r.stderr.strip()[-200:]!r}")
     if problems:
         print("FAIL tls: " + " | ".join(problems))
         return 1
