@@ -7,7 +7,7 @@ SEEDS, WINS_NEEDED and CLAIM (the AI must win on at least WINS_NEEDED of SEEDS, 
 are the first ten, not chosen to pass), or science(run) -> (ok, lines); size
 tiny; run(name, args, seed=1) runs one configuration.
 
-Usage: science_checks.py MOTIFBENCH SOURCE_DIR SCRATCH_DIR MOTIF
+Usage: science_checks.py MOTIFBENCH SOURCE_DIR SCRATCH_DIR MOTIF [SIZE]
 """
 import json
 import os
@@ -20,6 +20,9 @@ import motifs  # noqa: E402
 
 def main():
     exe, source, scratch, motif = sys.argv[1:5]
+    # The slower tier (label small_seeds): size small on SEEDS_SMALL (default
+    # the first five), the AI winning on WINS_NEEDED_SMALL (default 4) of them.
+    size = sys.argv[5] if len(sys.argv) > 5 else "tiny"
     os.makedirs(scratch, exist_ok=True)
     checks = motifs.load_checks(source, motif)
     if checks is None or not (hasattr(checks, "science") or hasattr(checks, "one_seed")):
@@ -27,8 +30,8 @@ def main():
         return 1
 
     def run(name, args, seed=1):
-        out = os.path.join(scratch, f"{motif}_{name}_seed{seed}.json")
-        r = subprocess.run([exe, f"--motif={motif}", "--size=tiny", "--repetitions=1", f"--seed={seed}", "--threads=1",
+        out = os.path.join(scratch, f"{motif}_{name}_{size}_seed{seed}.json")
+        r = subprocess.run([exe, f"--motif={motif}", f"--size={size}", "--repetitions=1", f"--seed={seed}", "--threads=1",
                             "--quiet", f"--out={out}"] + args, capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             print(f"FAIL: {name} exited {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
@@ -39,11 +42,13 @@ def main():
     if hasattr(checks, "one_seed"):
         # The many-seed protocol: one_seed(run, seed) -> (won, line) over
         # SEEDS, passing when the AI wins on at least WINS_NEEDED of them.
-        results = [checks.one_seed(run, seed) for seed in checks.SEEDS]
+        seeds = checks.SEEDS if size == "tiny" else getattr(checks, "SEEDS_SMALL", range(1, 6))
+        needed = checks.WINS_NEEDED if size == "tiny" else getattr(checks, "WINS_NEEDED_SMALL", 4)
+        results = [checks.one_seed(run, seed) for seed in seeds]
         wins = sum(won for won, _ in results)
         lines = [line for _, line in results]
-        lines.append(f"the AI won on {wins} of {len(results)} seeds (needed {checks.WINS_NEEDED}): {checks.CLAIM}")
-        ok = wins >= checks.WINS_NEEDED
+        lines.append(f"the AI won on {wins} of {len(results)} seeds at size {size} (needed {needed}): {checks.CLAIM}")
+        ok = wins >= needed
     else:
         ok, lines = checks.science(run)
     for line in lines:
