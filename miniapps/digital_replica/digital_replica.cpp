@@ -67,6 +67,9 @@ void declare(ConfigSchema& s) {
   s.add_int("retrain.space_samples", 4096, 0, 1 << 26,
             "cells drawn over the whole state space and labelled by the exact closure at each retraining, so the "
             "retrained surrogate holds where the state goes next, not only where it is");
+  s.add_real("retrain.space_factor", 4.0, 1.0, 1e6,
+             "relabel the state space only when a check's error exceeds this many times check.threshold (the "
+             "closure changed); a check that fails by less is refined with current cells only");
   s.add_bool("fidelity.shadow", false,
              "run an exact-closure copy of the simulation beside the replica (same seed, same steps) and report "
              "their deviation (fidelity_*); costs the exact closure on every cell each step");
@@ -114,6 +117,7 @@ class DigitalReplica final : public Motif {
     m_retrain_epochs = cfg.get_int("retrain.epochs");
     m_buffer_capacity = static_cast<std::size_t>(cfg.get_int("retrain.buffer"));
     m_space_samples = cfg.get_int("retrain.space_samples");
+    m_space_factor = cfg.get_real("retrain.space_factor");
     m_shadow = cfg.get_bool("fidelity.shadow");
     m_batch = cfg.get_int("surrogate.batch");
     m_save_path = cfg.get_string("output.model");
@@ -494,10 +498,11 @@ class DigitalReplica final : public Motif {
     Features tx;
     Field ty;
     std::vector<std::int64_t> tcells;
-    if (m_space_samples > 0) {
-      // The closure changed: relabel the state space too, so the surrogate
-      // holds where the state goes next (the cells below cover only where it
-      // is). First in, so a buffer too small for both keeps the current cells.
+    if (m_space_samples > 0 && err > m_space_factor * m_threshold) {
+      // Far off: the closure changed. Relabel the state space too, so the
+      // surrogate holds where the state goes next (the cells below cover only
+      // where it is). First in, so a buffer too small for both keeps the
+      // current cells. A check that fails by a little is a local refinement.
       Features sx;
       Field sy;
       {
@@ -588,6 +593,7 @@ class DigitalReplica final : public Motif {
   Field m_sc, m_st, m_scn, m_stn, m_sfrac;
   Features m_sfeatures;
   std::int64_t m_fidelity_steps = 0, m_space_samples = 0;
+  double m_space_factor = 4;
   double m_fidelity_last = 0, m_fidelity_sum = 0, m_fidelity_max = 0;
   std::unique_ptr<SurrogateClient> m_surrogate;
   std::unique_ptr<AsyncInference> m_async;  // after the client: goes first, so never outlives it
