@@ -183,45 +183,10 @@ class DigitalReplica final : public Motif {
       ctx.metrics().event("drift", {{"step_index", static_cast<double>(step)},
                                     {"prefactor_ratio", m_drift_factor}});
     }
-    if (m_async) {
+    if (m_async)
       overlapped_step(ctx, step);
-    } else {
-      ScopedPhase p(ctx, m_ph_sim);
-      predict<Exec>("digital_replica::predict", m_nx, m_ny, m_phys, m_c, m_t, m_cn, m_tn, m_features);
-      // read c,t (8 B), write cn,tn (8 B) and features (8 B) per cell
-      ctx.declare_work(m_ph_sim, predict_work(m_n));
-    }
-    if (m_async) {
-      // done above, block by block
-    } else if (m_surrogate) {
-      const auto t0 = now_ns();
-      {
-        ScopedPhase p(ctx, m_ph_infer);
-        const std::int64_t batch = m_batch > 0 ? m_batch : m_n;
-        for (std::int64_t off = 0; off < m_n; off += batch) {
-          const std::int64_t b = std::min<std::int64_t>(batch, m_n - off);
-          const auto c0 = now_ns();
-          m_surrogate->infer(m_features.data() + 2 * off, b, m_frac.data() + off);
-          ctx.record_latency_ns("infer_call", static_cast<double>(now_ns() - c0));
-        }
-        ctx.declare_work(m_ph_infer, Work{double(m_n), 12.0 * m_n, m_flops_per_inference * m_n, 0});
-      }
-      const auto dt = now_ns() - t0;
-      ctx.record_latency_ns("infer_step", static_cast<double>(dt));
-      m_infer_ns += static_cast<double>(dt);
-      m_infer_cells += m_n;
-    } else {
-      ScopedPhase p(ctx, m_ph_exact);
-      const auto newton =
-          exact_closure<Exec>("digital_replica::exact_closure", m_n, m_closure, m_scale, m_features, m_frac);
-      ctx.declare_work(m_ph_exact, exact_closure_work(m_n, newton));
-    }
-    if (!m_async) {
-      ScopedPhase p(ctx, m_ph_sim);
-      apply_closure<Exec>("digital_replica::apply_closure", m_n, m_phys.q, m_frac, m_cn, m_tn);
-      // read frac,cn,tn (12 B), write cn,tn (8 B)
-      ctx.declare_work(m_ph_sim, apply_closure_work(m_n));
-    }
+    else
+      whole_step(ctx);
     std::swap(m_c, m_cn);
     std::swap(m_t, m_tn);
     if (m_shadow) shadow_step(ctx, step);
@@ -339,6 +304,44 @@ class DigitalReplica final : public Motif {
         },
         newton);
     return newton;
+  }
+
+  // Predict every cell, then the closure of every cell (surrogate or exact),
+  // then the update.
+  void whole_step(RunContext& ctx) {
+    {
+      ScopedPhase p(ctx, m_ph_sim);
+      predict<Exec>("digital_replica::predict", m_nx, m_ny, m_phys, m_c, m_t, m_cn, m_tn, m_features);
+      // read c,t (8 B), write cn,tn (8 B) and features (8 B) per cell
+      ctx.declare_work(m_ph_sim, predict_work(m_n));
+    }
+    if (m_surrogate) {
+      const auto t0 = now_ns();
+      {
+        ScopedPhase p(ctx, m_ph_infer);
+        const std::int64_t batch = m_batch > 0 ? m_batch : m_n;
+        for (std::int64_t off = 0; off < m_n; off += batch) {
+          const std::int64_t b = std::min<std::int64_t>(batch, m_n - off);
+          const auto c0 = now_ns();
+          m_surrogate->infer(m_features.data() + 2 * off, b, m_frac.data() + off);
+          ctx.record_latency_ns("infer_call", static_cast<double>(now_ns() - c0));
+        }
+        ctx.declare_work(m_ph_infer, Work{double(m_n), 12.0 * m_n, m_flops_per_inference * m_n, 0});
+      }
+      const auto dt = now_ns() - t0;
+      ctx.record_latency_ns("infer_step", static_cast<double>(dt));
+      m_infer_ns += static_cast<double>(dt);
+      m_infer_cells += m_n;
+    } else {
+      ScopedPhase p(ctx, m_ph_exact);
+      const auto newton =
+          exact_closure<Exec>("digital_replica::exact_closure", m_n, m_closure, m_scale, m_features, m_frac);
+      ctx.declare_work(m_ph_exact, exact_closure_work(m_n, newton));
+    }
+    ScopedPhase p(ctx, m_ph_sim);
+    apply_closure<Exec>("digital_replica::apply_closure", m_n, m_phys.q, m_frac, m_cn, m_tn);
+    // read frac,cn,tn (12 B), write cn,tn (8 B)
+    ctx.declare_work(m_ph_sim, apply_closure_work(m_n));
   }
 
   // Predict, infer and update by row blocks, the AI running on its own thread

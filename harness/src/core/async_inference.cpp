@@ -1,17 +1,10 @@
 #include "motifbench/async_inference.hpp"
 
-#include <chrono>
 #include <stdexcept>
 
+#include "motifbench/run_context.hpp"  // now_ns
+
 namespace motifbench {
-namespace {
-
-double now_ns() {
-  return static_cast<double>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
-}  // namespace
 
 AsyncInference::AsyncInference(SurrogateClient& client) : m_client(client), m_worker([this] { loop(); }) {}
 
@@ -40,10 +33,10 @@ void AsyncInference::start(const float* in, std::int64_t batch, float* out) {
 }
 
 double AsyncInference::wait() {
-  const double t0 = now_ns();
+  const std::int64_t t0 = now_ns();
   std::unique_lock<std::mutex> l(m_mutex);
   m_cv.wait(l, [&] { return m_done; });
-  m_waited_ns += now_ns() - t0;
+  m_waited_ns += static_cast<double>(now_ns() - t0);
   if (m_error) std::rethrow_exception(std::exchange(m_error, nullptr));
   return m_last_ns;
 }
@@ -58,14 +51,14 @@ void AsyncInference::loop() {
     float* out = m_out;
     const std::int64_t batch = m_batch;
     l.unlock();
-    const double t0 = now_ns();
+    const std::int64_t t0 = now_ns();
     std::exception_ptr error;
     try {
       m_client.infer(in, batch, out);
     } catch (...) {
       error = std::current_exception();
     }
-    const double took = now_ns() - t0;
+    const double took = static_cast<double>(now_ns() - t0);
     l.lock();
     m_last_ns = took;
     m_busy_ns += took;

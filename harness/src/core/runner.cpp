@@ -375,7 +375,9 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
 
       auto t_warm = now_ns();
       std::int64_t w = 0;
-      while (!any_rank(!((w < warm_iter || seconds_since(t_warm) < warm_time) && !motif->done()), req.nranks)) {
+      for (;;) {
+        const bool warm = (w >= warm_iter && seconds_since(t_warm) >= warm_time) || motif->done();
+        if (any_rank(warm, req.nranks)) break;
         ctx.set_step(-1 - w, true);
         motif->step(ctx);
         ++w;
