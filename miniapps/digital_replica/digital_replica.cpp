@@ -21,6 +21,7 @@
 
 #include "kernels.hpp"
 #include "motifbench/async_inference.hpp"
+#include "motifbench/model_io.hpp"
 #include "motifbench/motif.hpp"
 #include "motifbench/registry.hpp"
 
@@ -171,7 +172,12 @@ class DigitalReplica final : public Motif {
     }
     m_surrogate = ctx.make_surrogate(spec);
     m_overlap_blocks = std::min<std::int64_t>(cfg.get_int("overlap.blocks"), m_nx);
-    if (m_surrogate && m_overlap_blocks > 1) m_async = std::make_unique<AsyncInference>(*m_surrogate);
+    // Overlap hands the Views' memory to the model as it is: host Views, or GPU
+    // Views with a model on that GPU (otherwise each block would need copies).
+    constexpr bool host_views = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible;
+    m_async_on_device = !host_views;
+    if (m_surrogate && m_overlap_blocks > 1 && (host_views || m_surrogate->memory_space() == MemorySpace::Cuda))
+      m_async = std::make_unique<AsyncInference>(*m_surrogate);
     if (m_surrogate) pretrain(ctx, cfg.get_int("pretrain.samples"), cfg.get_int("pretrain.epochs"));
   }
 
@@ -323,7 +329,9 @@ class DigitalReplica final : public Motif {
         for (std::int64_t off = 0; off < m_n; off += batch) {
           const std::int64_t b = std::min<std::int64_t>(batch, m_n - off);
           const auto c0 = now_ns();
-          m_surrogate->infer(m_features.data() + 2 * off, b, m_frac.data() + off);
+          const auto rows = std::make_pair(off, off + b);
+          infer_views(ctx, *m_surrogate, Kokkos::subview(m_features, rows, Kokkos::ALL), b,
+                      Kokkos::subview(m_frac, rows));
           ctx.record_latency_ns("infer_call", static_cast<double>(now_ns() - c0));
         }
         ctx.declare_work(m_ph_infer, Work{double(m_n), 12.0 * m_n, m_flops_per_inference * m_n, 0});
@@ -360,7 +368,8 @@ class DigitalReplica final : public Motif {
     };
     auto start_block = [&](std::int64_t k) {
       const std::int64_t off = first_row(k) * ny;
-      m_async->start(m_features.data() + 2 * off, (first_row(k + 1) - first_row(k)) * ny, m_frac.data() + off);
+      m_async->start(m_features.data() + 2 * off, (first_row(k + 1) - first_row(k)) * ny, m_frac.data() + off,
+                     m_async_on_device);
     };
     auto finish_block = [&](std::int64_t k) {
       {
@@ -465,7 +474,8 @@ class DigitalReplica final : public Motif {
 
   float error_on(const Features& xs, const Field& ys) {
     std::vector<float> pred(xs.extent(0));
-    m_surrogate->infer(xs.data(), static_cast<std::int64_t>(xs.extent(0)), pred.data());
+    auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), xs);
+    m_surrogate->infer(hx.data(), static_cast<std::int64_t>(xs.extent(0)), pred.data());
     auto hy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ys);
     return relative_rms_error(pred, std::vector<float>(hy.data(), hy.data() + hy.extent(0)));
   }
@@ -599,6 +609,7 @@ class DigitalReplica final : public Motif {
   double m_space_factor = 4;
   double m_fidelity_last = 0, m_fidelity_sum = 0, m_fidelity_max = 0;
   std::unique_ptr<SurrogateClient> m_surrogate;
+  bool m_async_on_device = false;  // the Views are GPU memory, read by a model on that GPU
   std::unique_ptr<AsyncInference> m_async;  // after the client: goes first, so never outlives it
   double m_flops_per_inference = 0;
   double m_pretrain_loss = 0;

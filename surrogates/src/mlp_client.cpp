@@ -36,7 +36,7 @@ const char* script_activation(const std::string& act) {
 
 class LocalClient final : public SurrogateClient {
  public:
-  explicit LocalClient(const SurrogateSpec& spec) : m_spec(spec) {
+  LocalClient(const SurrogateSpec& spec, const torch::Device& device) : m_spec(spec), m_device(device) {
     if (spec.activation != "tanh" && spec.activation != "relu" && spec.activation != "gelu")
       throw std::runtime_error("surrogate activation '" + spec.activation + "' unknown; valid: tanh, relu, gelu");
     if (!spec.path.empty()) {
@@ -49,13 +49,25 @@ class LocalClient final : public SurrogateClient {
         in = h;
       }
       m_layers.emplace_back(torch::nn::Linear(in, spec.out_features));
-      for (auto& l : m_layers)
+      for (auto& l : m_layers) {
+        l->to(m_device);
         for (auto& p : l->parameters()) m_params.push_back(p);
+      }
     }
     m_optimizer = std::make_unique<torch::optim::Adam>(m_params, torch::optim::AdamOptions(spec.learning_rate));
   }
 
   void infer(const float* in, std::int64_t batch, float* out) override {
+    if (!m_device.is_cpu()) {
+      // Host buffers, model on a GPU: copy in, infer there, copy out (counted).
+      c10::InferenceMode guard;
+      const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+      auto x = torch::from_blob(const_cast<float*>(in), {batch, m_spec.in_features}, opts).to(m_device);
+      auto r = forward_device(x);
+      torch::from_blob(out, {batch, m_spec.out_features}, opts).copy_(r);  // synchronous: the output is on the host
+      m_copied += (x.numel() + r.numel()) * static_cast<std::int64_t>(sizeof(float));
+      return;
+    }
     c10::InferenceMode guard;
     // Wrap the caller's memory; from_blob neither copies nor takes ownership.
     auto x = torch::from_blob(const_cast<float*>(in), {batch, m_spec.in_features}, torch::kFloat32);
@@ -78,18 +90,49 @@ class LocalClient final : public SurrogateClient {
     }
   }
 
+  void infer_device(const float* in, std::int64_t batch, float* out) override {
+    if (m_device.is_cpu()) return infer(in, batch, out);
+    // The caller's device memory, wrapped: no copy in, and the output layer
+    // writes straight into the caller's buffer.
+    c10::InferenceMode guard;
+    const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(m_device);
+    auto x = torch::from_blob(const_cast<float*>(in), {batch, m_spec.in_features}, opts);
+    auto y = torch::from_blob(out, {batch, m_spec.out_features}, opts);
+    if (m_script) {
+      auto r = m_script->forward({x}).toTensor();
+      if (r.sizes() != y.sizes()) throw std::runtime_error("TorchScript model returned " + shape(r) + ", expected " + shape(y));
+      y.copy_(r);
+      m_copied += r.numel() * static_cast<std::int64_t>(sizeof(float));
+    } else {
+      torch::Tensor h = x;
+      for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) h = activate(m_layers[i]->forward(h), m_spec.activation);
+      const auto& last = m_layers.back();
+      torch::addmm_out(y, last->bias, h, last->weight.t());
+      if (y.data_ptr<float>() != out) throw std::runtime_error("LibTorch did not write the output in place on the device");
+    }
+    // The caller's next kernel reads `out`: LibTorch's stream must be done.
+    torch::cuda::synchronize(m_device.index());
+  }
+
+  MemorySpace memory_space() const override { return m_device.is_cuda() ? MemorySpace::Cuda : MemorySpace::Host; }
+
   TrainReport train(const float* xs, const float* ys, std::int64_t n, const TrainOptions& opt) override {
     TrainReport rep;
     if (n <= 0) return rep;
     auto x = torch::from_blob(const_cast<float*>(xs), {n, m_spec.in_features}, torch::kFloat32);
     auto y = torch::from_blob(const_cast<float*>(ys), {n, m_spec.out_features}, torch::kFloat32);
+    if (!m_device.is_cpu()) {
+      x = x.to(m_device);
+      y = y.to(m_device);
+      m_copied += (x.numel() + y.numel()) * static_cast<std::int64_t>(sizeof(float));
+    }
     std::vector<std::int64_t> order(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     std::mt19937_64 rng(opt.seed);
     const std::int64_t bs = std::max<std::int64_t>(1, std::min(opt.batch_size, n));
     for (std::int64_t e = 0; e < opt.epochs; ++e) {
       std::shuffle(order.begin(), order.end(), rng);
-      auto idx = torch::from_blob(order.data(), {n}, torch::kInt64);
+      auto idx = torch::from_blob(order.data(), {n}, torch::kInt64).to(m_device);
       double sum = 0;
       std::int64_t batches = 0;
       for (std::int64_t b = 0; b < n; b += bs) {
@@ -121,8 +164,9 @@ class LocalClient final : public SurrogateClient {
     std::ostringstream src;
     src << "def forward(self, x):\n    h = x\n";
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
-      m.register_parameter("w" + std::to_string(i), m_layers[i]->weight.detach().clone(), false);
-      m.register_parameter("b" + std::to_string(i), m_layers[i]->bias.detach().clone(), false);
+      // On the host, so that any server (CPU or GPU) can load the file.
+      m.register_parameter("w" + std::to_string(i), m_layers[i]->weight.detach().to(torch::kCPU).clone(), false);
+      m.register_parameter("b" + std::to_string(i), m_layers[i]->bias.detach().to(torch::kCPU).clone(), false);
       src << "    h = torch.addmm(self.b" << i << ", h, self.w" << i << ".t())\n";
       if (i + 1 < m_layers.size()) src << "    h = " << script_activation(m_spec.activation) << "(h)\n";
     }
@@ -136,7 +180,7 @@ class LocalClient final : public SurrogateClient {
   std::int64_t out_features() const override { return m_spec.out_features; }
   std::string describe() const override {
     std::ostringstream os;
-    os << "in-process LibTorch " << torch_version() << " (" << threads() << " threads), "
+    os << "in-process LibTorch " << torch_version() << " on " << m_device.str() << " (" << threads() << " threads), "
        << (m_script ? "TorchScript " + m_spec.path : std::string("built-in MLP"));
     return os.str();
   }
@@ -148,6 +192,13 @@ class LocalClient final : public SurrogateClient {
     return os.str();
   }
 
+  torch::Tensor forward_device(const torch::Tensor& x) {
+    if (m_script) return m_script->forward({x}).toTensor();
+    torch::Tensor h = x;
+    for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) h = activate(m_layers[i]->forward(h), m_spec.activation);
+    return m_layers.back()->forward(h);
+  }
+
   torch::Tensor forward_train(const torch::Tensor& x) {
     if (m_script) return m_script->forward({x}).toTensor();
     torch::Tensor h = x;
@@ -157,7 +208,7 @@ class LocalClient final : public SurrogateClient {
 
   void load_script(const std::string& path) {
     try {
-      m_script = std::make_unique<torch::jit::Module>(torch::jit::load(path));
+      m_script = std::make_unique<torch::jit::Module>(torch::jit::load(path, m_device));
     } catch (const std::exception& e) {
       throw std::runtime_error("cannot load TorchScript model '" + path + "': " + first_line(e.what()));
     }
@@ -169,7 +220,7 @@ class LocalClient final : public SurrogateClient {
     torch::NoGradGuard ng;
     torch::Tensor probe;
     try {
-      probe = m_script->forward({torch::zeros({2, m_spec.in_features})}).toTensor();
+      probe = m_script->forward({torch::zeros({2, m_spec.in_features}, torch::TensorOptions().device(m_device))}).toTensor();
     } catch (const std::exception& e) {
       throw std::runtime_error("TorchScript model '" + path + "' cannot take input [N, " +
                                std::to_string(m_spec.in_features) + "]: " + first_line(e.what()));
@@ -187,9 +238,21 @@ class LocalClient final : public SurrogateClient {
   void average_gradients(GradientReducer& reducer) {
     std::vector<torch::Tensor> grads;
     for (auto& p : m_params)
-      grads.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}));
+      grads.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
     auto flat = torch::cat(grads).contiguous();
-    reducer.allreduce_sum(flat.data_ptr<float>(), static_cast<std::size_t>(flat.numel()));
+    const bool reducer_on_device = reducer.memory_space() == MemorySpace::Cuda;
+    if (reducer_on_device && !flat.is_cuda())
+      throw std::runtime_error("the gradient reducer (NCCL) needs the model on a GPU (coupling.device)");
+    if (flat.is_cuda() && !reducer_on_device) {
+      // MPI on host memory: the gradients go to the host and back (counted).
+      auto host = flat.to(torch::kCPU);
+      reducer.allreduce_sum(host.data_ptr<float>(), static_cast<std::size_t>(host.numel()));
+      flat.copy_(host);
+      m_copied += 2 * host.numel() * static_cast<std::int64_t>(sizeof(float));
+    } else {
+      if (flat.is_cuda()) torch::cuda::synchronize(m_device.index());  // the gradients are computed
+      reducer.allreduce_sum(flat.data_ptr<float>(), static_cast<std::size_t>(flat.numel()));
+    }
     flat.div_(static_cast<double>(reducer.world_size()));
     std::int64_t off = 0;
     for (auto& p : m_params) {
@@ -200,6 +263,7 @@ class LocalClient final : public SurrogateClient {
   }
 
   SurrogateSpec m_spec;
+  torch::Device m_device;
   std::vector<torch::nn::Linear> m_layers;
   std::unique_ptr<torch::jit::Module> m_script;
   std::vector<torch::Tensor> m_params;
@@ -209,8 +273,47 @@ class LocalClient final : public SurrogateClient {
 
 }  // namespace
 
-std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec) {
-  return std::make_unique<LocalClient>(spec);
+std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec, const std::string& device) {
+  std::string why;
+  const std::string resolved = resolve_device(device, 0, &why);
+  if (resolved.empty()) throw std::runtime_error(why);
+  return std::make_unique<LocalClient>(spec, torch::Device(resolved));
+}
+
+std::string resolve_device(const std::string& requested, int local_rank, std::string* why) {
+  const int gpus = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+  if (requested == "cpu") return "cpu";
+  if (requested == "auto") return gpus > 0 ? "cuda:" + std::to_string(local_rank % gpus) : "cpu";
+  const bool cuda_n = requested.rfind("cuda:", 0) == 0 && requested.size() > 5 &&
+                      requested.find_first_not_of("0123456789", 5) == std::string::npos && requested.size() < 10;
+  if (requested != "cuda" && !cuda_n) {
+    *why = "device '" + requested + "' is not valid; valid: auto, cpu, cuda, cuda:N";
+    return "";
+  }
+  if (gpus == 0) {
+    *why = "device '" + requested + "': this LibTorch " + torch_version() +
+           (at::hasCUDA() ? " sees no GPU" : " was built without CUDA") + "; valid here: auto, cpu";
+    return "";
+  }
+  const int index = requested == "cuda" ? local_rank % gpus : std::stoi(requested.substr(5));
+  if (index >= gpus) {
+    *why = "device '" + requested + "': LibTorch sees " + std::to_string(gpus) + " GPU(s) (cuda:0 to cuda:" +
+           std::to_string(gpus - 1) + ")";
+    return "";
+  }
+  return "cuda:" + std::to_string(index);
+}
+
+TorchBuild torch_build() {
+  TorchBuild b;
+  b.version = torch_version();
+  b.cuda = at::hasCUDA();
+  b.gpus = b.cuda && torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+  if (b.cuda) {
+    const long v = at::detail::getCUDAHooks().versionCUDART();  // e.g. 12010
+    b.cuda_version = std::to_string(v / 1000) + "." + std::to_string(v / 10 % 100);
+  }
+  return b;
 }
 
 void set_threads(int n) {

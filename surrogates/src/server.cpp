@@ -52,19 +52,34 @@ struct HostedModel {
   long version = 0;
   bool identity = false;
   std::shared_ptr<torch::jit::Module> module;
+  torch::Device device{torch::kCPU};  ///< serve --device
 
-  // rows x in floats -> rows x out floats into `dst`.
-  void forward(const float* src, long rows, float* dst) const {
+  // rows x in floats -> rows x out floats into `dst`. Returns the nanoseconds
+  // spent copying between the host and the device (0 on the CPU).
+  std::int64_t forward(const float* src, long rows, float* dst) const {
     if (identity) {
       std::memcpy(dst, src, static_cast<std::size_t>(rows) * static_cast<std::size_t>(in) * sizeof(float));
-      return;
+      return 0;
     }
     c10::InferenceMode guard;
+    std::int64_t copy_ns = 0;
     auto x = torch::from_blob(const_cast<float*>(src), {rows, in}, torch::kFloat32);
-    auto y = module->forward({x}).toTensor().contiguous();
+    if (!device.is_cpu()) {
+      const auto t = Clock::now();
+      x = x.to(device);
+      copy_ns += ns_since(t);
+    }
+    auto y = module->forward({x}).toTensor();
     if (y.scalar_type() != torch::kFloat32 || y.dim() != 2 || y.size(0) != rows || y.size(1) != out)
       throw std::runtime_error("model returned an unexpected shape or type");
+    if (!device.is_cpu()) {
+      const auto t = Clock::now();
+      y = y.to(torch::kCPU);  // synchronous: waits for the forward pass, then copies
+      copy_ns += ns_since(t);
+    }
+    y = y.contiguous();
     std::memcpy(dst, y.data_ptr<float>(), static_cast<std::size_t>(rows) * static_cast<std::size_t>(out) * sizeof(float));
+    return copy_ns;
   }
 };
 using ModelPtr = std::shared_ptr<const HostedModel>;
@@ -155,7 +170,8 @@ class Batcher {
     Clock::time_point enqueued;
     std::promise<long> done;  // the batch's row count
   };
-  long run(const ModelPtr& model, const float* in, long rows, float* out, std::int64_t* queue_ns) {
+  long run(const ModelPtr& model, const float* in, long rows, float* out, std::int64_t* queue_ns,
+           std::int64_t* copy_ns) {
     Job job{model, in, rows, out, Clock::now(), {}};
     auto fut = job.done.get_future();
     {
@@ -165,6 +181,7 @@ class Batcher {
     m_cv.notify_all();
     long batch = fut.get();
     *queue_ns = m_last_queue_ns;
+    *copy_ns = m_last_copy_ns;
     return batch;
   }
 
@@ -187,7 +204,7 @@ class Batcher {
       }
       l.unlock();
       m_last_queue_ns = ns_since(jobs.front()->enqueued);
-      execute(*model, jobs, rows);
+      m_last_copy_ns = execute(*model, jobs, rows);
       l.lock();
     }
   }
@@ -196,10 +213,12 @@ class Batcher {
     for (auto* j : m_queue) r += j->rows;
     return r;
   }
-  static void execute(const HostedModel& m, std::vector<Job*>& jobs, long rows) {
+  // Returns the batch's host-device copy time.
+  static std::int64_t execute(const HostedModel& m, std::vector<Job*>& jobs, long rows) {
+    std::int64_t copy_ns = 0;
     try {
       if (jobs.size() == 1) {
-        m.forward(jobs[0]->in, rows, jobs[0]->out);
+        copy_ns = m.forward(jobs[0]->in, rows, jobs[0]->out);
       } else {
         std::vector<float> in(static_cast<std::size_t>(rows * m.in)), out(static_cast<std::size_t>(rows * m.out));
         long off = 0;
@@ -207,7 +226,7 @@ class Batcher {
           std::memcpy(in.data() + off * m.in, j->in, static_cast<std::size_t>(j->rows * m.in) * sizeof(float));
           off += j->rows;
         }
-        m.forward(in.data(), rows, out.data());
+        copy_ns = m.forward(in.data(), rows, out.data());
         off = 0;
         for (auto* j : jobs) {
           std::memcpy(j->out, out.data() + off * m.out, static_cast<std::size_t>(j->rows * m.out) * sizeof(float));
@@ -218,6 +237,7 @@ class Batcher {
     } catch (...) {
       for (auto* j : jobs) j->done.set_exception(std::current_exception());
     }
+    return copy_ns;
   }
 
   long m_max_rows;
@@ -226,7 +246,7 @@ class Batcher {
   std::condition_variable m_cv;
   std::deque<Job*> m_queue;
   bool m_stop = false;
-  std::atomic<std::int64_t> m_last_queue_ns{0};
+  std::atomic<std::int64_t> m_last_queue_ns{0}, m_last_copy_ns{0};
   std::thread m_thread;
 };
 
@@ -295,7 +315,8 @@ class Service final : public inference::GRPCInferenceService::Service {
     if (!identity) {
       std::istringstream is(bytes);
       try {
-        model->module = std::make_shared<torch::jit::Module>(torch::jit::load(is));
+        model->device = torch::Device(m_opt.device);
+        model->module = std::make_shared<torch::jit::Module>(torch::jit::load(is, model->device));
         model->module->eval();
         // The model must do what it declares: two rows of zeros in, [2, out] out.
         std::vector<float> x(static_cast<std::size_t>(2 * in), 0.0f), y(static_cast<std::size_t>(2 * model->out));
@@ -340,7 +361,7 @@ class Service final : public inference::GRPCInferenceService::Service {
   grpc::Status ServerMetadata(grpc::ServerContext*, const inference::ServerMetadataRequest*,
                               inference::ServerMetadataResponse* r) override {
     r->set_name("motifbench-serve");
-    r->set_version(m_opt.version + " (libtorch " + torch_version() + ")");
+    r->set_version(m_opt.version + " (libtorch " + torch_version() + ", " + m_opt.device + ")");
     r->add_extensions("model_repository");
     r->add_extensions("statistics");
     r->add_extensions("system_shared_memory");
@@ -651,14 +672,14 @@ class Service final : public inference::GRPCInferenceService::Service {
       raw->resize(static_cast<std::size_t>(out_bytes));
       dst = reinterpret_cast<float*>(raw->data());
     }
-    std::int64_t queue_ns = 0;
+    std::int64_t queue_ns = 0, copy_ns = 0;
     long batch_rows = static_cast<long>(rows);
     const auto t_infer = Clock::now();
     try {
       if (e.batcher)
-        batch_rows = e.batcher->run(e.model, data, static_cast<long>(rows), dst, &queue_ns);
+        batch_rows = e.batcher->run(e.model, data, static_cast<long>(rows), dst, &queue_ns, &copy_ns);
       else
-        m.forward(data, static_cast<long>(rows), dst);
+        copy_ns = m.forward(data, static_cast<long>(rows), dst);
     } catch (const std::exception& ex) {
       return grpc::Status(grpc::StatusCode::INTERNAL, ex.what());
     }
@@ -675,6 +696,8 @@ class Service final : public inference::GRPCInferenceService::Service {
     (*r->mutable_parameters())["server_compute_ns"].set_int64_param(ns_since(t0));
     (*r->mutable_parameters())["queue_ns"].set_int64_param(queue_ns + admission_ns);
     (*r->mutable_parameters())["batch_rows"].set_int64_param(batch_rows);
+    // Part of server_compute_ns: host <-> device copies (serve --device cuda).
+    if (!m.device.is_cpu()) (*r->mutable_parameters())["device_copy_ns"].set_int64_param(copy_ns);
     return grpc::Status::OK;
   }
 
@@ -787,27 +810,6 @@ class GrpcServer final : public InferenceServer {
 
 }  // namespace
 
-bool read_pem(const std::string& path, bool secret, std::string* out, std::string* why) {
-  struct stat st {};
-  std::ifstream f(path, std::ios::binary);
-  if (!f || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    *why = "'" + path + "' is not a readable file";
-    return false;
-  }
-  if (secret && (st.st_mode & 077) != 0) {
-    *why = "the private key '" + path + "' must be readable by its owner only (chmod 600)";
-    return false;
-  }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  *out = ss.str();
-  if (out->find("-----BEGIN ") == std::string::npos) {
-    *why = "'" + path + "' is not PEM (no -----BEGIN line)";
-    return false;
-  }
-  return true;
-}
-
 std::unique_ptr<InferenceServer> start_server(const ServerOptions& options) {
   return std::make_unique<GrpcServer>(options);
 }
@@ -820,6 +822,10 @@ int serve_main(int argc, char** argv, const std::string& version) {
       ->capture_default_str();
   app.add_option("--threads", opt.torch_threads, "LibTorch intra-op threads")
       ->capture_default_str()->check(CLI::Range(1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))));
+  std::string device = "auto";
+  app.add_option("--device", device, "where models run: auto (cuda:<local rank> when LibTorch sees a GPU, else cpu), "
+                                     "cpu, cuda, cuda:N")
+      ->capture_default_str();
   app.add_option("--concurrency", opt.grpc_threads, "inference requests computed at once")
       ->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--max-queue", opt.max_queue, "inference requests waiting for a slot, at most (more: RESOURCE_EXHAUSTED)")
@@ -846,6 +852,15 @@ int serve_main(int argc, char** argv, const std::string& version) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  {
+    std::string why;
+    const char* local = std::getenv("MOTIFBENCH_LOCAL_RANK");
+    opt.device = resolve_device(device, local ? std::atoi(local) : 0, &why);
+    if (opt.device.empty()) {
+      std::fprintf(stderr, "motifbench serve: error: --device: %s\n", why.c_str());
+      return 2;
+    }
   }
   if (const char* env = std::getenv("MOTIFBENCH_TOKEN")) opt.token = env;
   if (!token_file.empty()) {

@@ -131,3 +131,46 @@ TEST(Runtime, ThreadsAreExplicit) {
 
 }  // namespace
 }  // namespace motifbench::surrogates
+
+namespace motifbench::surrogates {
+namespace {
+
+// coupling.device and serve --device: every malformed or absent device is
+// refused with the valid choices; "auto" is a GPU only where LibTorch sees one.
+TEST(Device, ResolvesAndRefusesByName) {
+  std::string why;
+  EXPECT_EQ(resolve_device("cpu", 3, &why), "cpu");
+  const TorchBuild build = torch_build();
+  if (build.gpus == 0) {
+    EXPECT_EQ(resolve_device("auto", 3, &why), "cpu");
+    EXPECT_EQ(resolve_device("cuda", 0, &why), "");
+    EXPECT_NE(why.find("valid here: auto, cpu"), std::string::npos) << why;
+    EXPECT_EQ(resolve_device("cuda:0", 0, &why), "");
+  } else {
+    EXPECT_EQ(resolve_device("auto", build.gpus + 1, &why), "cuda:" + std::to_string((build.gpus + 1) % build.gpus));
+    EXPECT_EQ(resolve_device("cuda:" + std::to_string(build.gpus), 0, &why), "");
+    EXPECT_NE(why.find("sees " + std::to_string(build.gpus)), std::string::npos) << why;
+  }
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "CPU", "cuda:0:1", ""}) {
+    why.clear();
+    EXPECT_EQ(resolve_device(bad, 0, &why), "") << bad;
+    EXPECT_NE(why.find("valid: auto, cpu, cuda, cuda:N"), std::string::npos) << bad << ": " << why;
+  }
+  EXPECT_EQ(build.cuda, !build.cuda_version.empty());
+}
+
+// A CPU model reads host memory: infer_device() is infer(), with no copy.
+TEST(Device, HostModelTakesHostPointersOnTheDevicePath) {
+  auto m = make_local_client(spec2to1(), "cpu");
+  EXPECT_EQ(m->memory_space(), MemorySpace::Host);
+  auto x = inputs(100);
+  std::vector<float> a(100), b(100);
+  m->infer(x.data(), 100, a.data());
+  m->infer_device(x.data(), 100, b.data());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(m->bytes_copied(), 0);
+  EXPECT_NE(m->describe().find("on cpu"), std::string::npos) << m->describe();
+}
+
+}  // namespace
+}  // namespace motifbench::surrogates

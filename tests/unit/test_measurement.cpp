@@ -11,7 +11,11 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <dlfcn.h>
+
+#include "core/nccl_reducer.hpp"
 #include "core/null_motif.hpp"
+#include "coupling/components.hpp"
 #include "core/run_context_impl.hpp"
 #include "core/runner.hpp"
 #include "measure/counters.hpp"
@@ -156,6 +160,61 @@ TEST(Nvml, MissingLibraryOrGpuIsUnavailableWithTheReason) {
   EXPECT_EQ(make_nvml_meter(MOTIFBENCH_FAKE_NVML, &why), nullptr);
   unsetenv("FAKE_NVML_GPUS");
   EXPECT_NE(why.find("no GPU"), std::string::npos) << why;
+}
+
+TEST(Nvml, NamesTheGpusForTheContext) {
+  std::string detail;
+  EXPECT_EQ(nvml_gpu_names(MOTIFBENCH_FAKE_NVML, &detail), (std::vector<std::string>{"Fake GPU", "Fake GPU"}));
+  EXPECT_NE(detail.find("nvmlDeviceGetName"), std::string::npos) << detail;
+  EXPECT_TRUE(nvml_gpu_names("/nonexistent/libnvidia-ml.so.1", &detail).empty());
+  EXPECT_NE(detail.find("cannot load"), std::string::npos) << detail;
+}
+
+// The NCCL reducer's dlopen path against a stand-in NCCL (one rank): the
+// communicator is made on the rank's device, the sum is in place, and the
+// stream is synchronised before allreduce_sum returns.
+TEST(Nccl, ReducesThroughDlopenOnTheRanksDevice) {
+  std::vector<std::string> channels;
+  auto r = detail::make_nccl_reducer(MOTIFBENCH_FAKE_NCCL, 3,
+                                     [&](const char* c, double ns) {
+                                       EXPECT_GE(ns, 0.0);
+                                       channels.emplace_back(c);
+                                     });
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->memory_space(), MemorySpace::Cuda);
+  EXPECT_EQ(r->world_size(), 1);
+  void* lib = dlopen(MOTIFBENCH_FAKE_NCCL, RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(lib, nullptr);
+  auto count = [&](const char* name) { return reinterpret_cast<int (*)()>(dlsym(lib, name))(); };
+  EXPECT_EQ(count("fake_nccl_device"), 3);
+  std::vector<float> g{1.0f, -2.0f, 3.5f};
+  r->allreduce_sum(g.data(), g.size());
+  EXPECT_EQ(g, (std::vector<float>{1.0f, -2.0f, 3.5f}));  // the sum over one rank
+  EXPECT_EQ(count("fake_nccl_allreduces"), 1);
+  EXPECT_EQ(count("fake_nccl_synced"), 1);
+  EXPECT_EQ(reinterpret_cast<std::size_t (*)()>(dlsym(lib, "fake_nccl_last_count"))(), 3u);
+  EXPECT_EQ(channels, (std::vector<std::string>{"straggler_wait", "allreduce"}));
+  dlclose(lib);
+}
+
+TEST(Nccl, MissingLibraryIsAClearError) {
+  try {
+    detail::make_nccl_reducer("/nonexistent/libnccl.so.2", 0, [](const char*, double) {});
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot load NCCL (/nonexistent/libnccl.so.2)"), std::string::npos)
+        << e.what();
+  }
+}
+
+// In a build with every component, every mode is available; the messages for
+// a missing one name the CMake option and what the build can run.
+TEST(Components, FullBuildHasEveryModeAndMessagesNameTheOption) {
+  for (const char* c : {"grpc", "redis", "mpi"}) EXPECT_TRUE(detail::have_component(c)) << c;
+  for (Coupling m : all_couplings()) EXPECT_EQ(detail::coupling_unavailable(m, "auto"), "") << to_string(m);
+  const std::string why = detail::missing_component_message("grpc");
+  EXPECT_NE(why.find("MOTIFBENCH_WITH_GRPC=OFF"), std::string::npos) << why;
+  EXPECT_NE(why.find("semi-tight and loose"), std::string::npos) << why;
 }
 
 TEST(Counters, UnavailableSaysWhyAndNoneIsOff) {

@@ -27,10 +27,11 @@ class AsyncInference {
   AsyncInference(const AsyncInference&) = delete;
   AsyncInference& operator=(const AsyncInference&) = delete;
 
-  /// Starts infer(in, batch, out); returns at once. `in` and `out` must stay
-  /// valid until wait() returns. One inference at a time: throws
+  /// Starts infer(in, batch, out), or infer_device() when `device` (pointers
+  /// into the client's memory_space()); returns at once. `in` and `out` must
+  /// stay valid until wait() returns. One inference at a time: throws
   /// std::logic_error when one is in flight.
-  void start(const float* in, std::int64_t batch, float* out);
+  void start(const float* in, std::int64_t batch, float* out, bool device = false);
   /// Blocks until the inference started last is done; rethrows its exception.
   /// Returns its duration on the worker, in nanoseconds.
   double wait();
@@ -49,7 +50,7 @@ class AsyncInference {
   const float* m_in = nullptr;
   float* m_out = nullptr;
   std::int64_t m_batch = 0;
-  bool m_pending = false, m_done = true, m_stop = false;
+  bool m_pending = false, m_done = true, m_stop = false, m_device = false;
   std::exception_ptr m_error;
   double m_last_ns = 0, m_busy_ns = 0, m_waited_ns = 0;
   std::thread m_worker;  // last: starts once everything above exists

@@ -81,6 +81,9 @@ std::unique_ptr<EnergyMeter> make_unavailable_meter(const std::string& reason);
 /// Returns nullptr and sets `why_not` when the library, its symbols or a GPU
 /// with an energy counter are missing.
 std::unique_ptr<EnergyMeter> make_nvml_meter(const std::string& library, std::string* why_not);
+/// The model names of the GPUs that make_nvml_meter would read; empty, with
+/// the reason in `detail`, when it would not.
+std::vector<std::string> nvml_gpu_names(const std::string& library, std::string* detail);
 
 /// Selects by name: auto | powercap | cray | estimated | none. `auto` tries the
 /// measured sources in order and falls back to `estimated`. A measured source

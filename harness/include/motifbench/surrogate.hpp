@@ -28,6 +28,12 @@ struct SurrogateSpec {
   double learning_rate = 1e-3;
 };
 
+/// Where a client's model reads and writes tensors without a copy.
+enum class MemorySpace {
+  Host,  ///< host memory: CPU models, and every remote client
+  Cuda,  ///< a CUDA device's memory: a tight model placed on a GPU
+};
+
 /// Data-parallel training: sums a flat gradient buffer across all workers.
 /// The harness provides one over MPI (RunContext::gradient_reducer()).
 class GradientReducer {
@@ -40,6 +46,9 @@ class GradientReducer {
   /// worker before it, since the reducer was made.
   virtual double allreduce_s() const = 0;
   virtual double straggler_wait_s() const = 0;
+  /// Where allreduce_sum()'s buffer must be: Host (MPI), or Cuda (NCCL on
+  /// the model's GPU). A model elsewhere copies its gradients there and back.
+  virtual MemorySpace memory_space() const { return MemorySpace::Host; }
 };
 
 struct TrainOptions {
@@ -66,7 +75,18 @@ class SurrogateClient {
   /// Batched forward pass. `in` is [batch x in_features] row-major and `out` is
   /// [batch x out_features]; both are owned by the caller and must stay valid for
   /// the call. The tight implementation wraps them without copying.
+  /// The pointers are host memory; a model on a GPU copies them there and
+  /// back (counted in bytes_copied()). For Kokkos Views in any memory space,
+  /// use motifbench::infer_views() (motifbench/model_io.hpp).
   virtual void infer(const float* in, std::int64_t batch, float* out) = 0;
+
+  /// infer() on pointers into memory_space() (device memory when it is Cuda),
+  /// with no copy; returns when the outputs are written (the device's stream
+  /// is synchronised). Clients whose memory_space() is Host take host pointers.
+  virtual void infer_device(const float* in, std::int64_t batch, float* out) { infer(in, batch, out); }
+
+  /// Where infer_device()'s pointers must point.
+  virtual MemorySpace memory_space() const { return MemorySpace::Host; }
 
   /// Trains on n samples (x: [n x in_features], y: [n x out_features]) with MSE
   /// loss and Adam, and makes the new weights live for later infer() calls

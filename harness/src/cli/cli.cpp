@@ -1,6 +1,5 @@
 #include "cli/cli.hpp"
 
-#include <mpi.h>
 
 #include <dlfcn.h>
 #include <unistd.h>
@@ -22,6 +21,9 @@
 #include "core/plugins.hpp"
 #include "core/null_motif.hpp"
 #include "core/runner.hpp"
+#include "core/run_context_impl.hpp"
+#include "coupling/components.hpp"
+#include "motifbench/energy.hpp"
 #include "coupling/environment.hpp"
 #include "motifbench/surrogates/server.hpp"
 #include "motifbench/registry.hpp"
@@ -53,6 +55,15 @@ std::string coupling_list(const std::vector<Coupling>& cs) {
   return join(names);
 }
 
+// The optional components of this build, one line each.
+std::string components_text() {
+  std::string out = "components of this build:\n";
+  for (const auto& c : build_components())
+    out += std::string("  ") + c.name + std::string(7 - std::string(c.name).size(), ' ') + (c.built ? "yes  " : "no   ") +
+           c.enables + "\n";
+  return out;
+}
+
 void print_list(const Registry& reg) {
   std::printf("motifs (%zu):\n", reg.motifs().size());
   for (const auto& m : reg.motifs()) {
@@ -61,6 +72,7 @@ void print_list(const Registry& reg) {
   }
   std::printf("\ncoupling modes: tight (in process), semi-tight (server on the node), loose (remote service), "
               "none (AI off: the baseline)\n");
+  std::printf("\n%s", components_text().c_str());
 }
 
 struct Options {
@@ -156,6 +168,8 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
     if (!why.empty()) return fail(why);
   }
   if (const std::string why = check_harness_config(cfg); !why.empty()) return fail(why);
+  if (const std::string why = coupling_unavailable(*coupling, cfg.get_string("coupling.staging")); !why.empty())
+    return fail(why);
   // The embedded servers must admit every request the ranks keep in flight:
   // one setting for both sides, refused up front instead of RESOURCE_EXHAUSTED
   // mid-run. (Collective: every rank reaches the same verdict.)
@@ -215,7 +229,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
       writable = 0;
     }
   }
-  if (mpi_active()) MPI_Bcast(&writable, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  writable = world_bcast_int(writable);
   if (!writable) return kExitUsage;
 
   if (rank == 0) {
@@ -235,6 +249,8 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   // Taken before the run, so start_time_utc is the start.
   SystemContext context = gather_system_context(argv, nranks);
   context.mpi_init = g_mpi_reason;
+  context.model_device = model_device(cfg);  // checked with the config above, so it resolves
+  context.gpus = nvml_gpu_names(cfg.get_string("energy.nvml_library"), &context.gpus_detail);
   {
     RunRequest req{info, *coupling, o.size, argv, rank, nranks, o.quiet};
     std::unique_ptr<CouplingEnv> env;
@@ -336,7 +352,10 @@ int cli_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (o.version) {
-      if (rank == 0) std::printf("motifbench %s (result schema %s)\n", MOTIFBENCH_VERSION, MOTIFBENCH_SCHEMA_VERSION);
+      if (rank == 0) {
+        std::printf("motifbench %s (result schema %s)\n", MOTIFBENCH_VERSION, MOTIFBENCH_SCHEMA_VERSION);
+        std::printf("%s", components_text().c_str());
+      }
     } else {
       code = run(o, args, rank, nranks);
     }

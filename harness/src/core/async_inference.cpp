@@ -18,10 +18,11 @@ AsyncInference::~AsyncInference() {
   m_worker.join();
 }
 
-void AsyncInference::start(const float* in, std::int64_t batch, float* out) {
+void AsyncInference::start(const float* in, std::int64_t batch, float* out, bool device) {
   {
     std::lock_guard<std::mutex> l(m_mutex);
     if (!m_done) throw std::logic_error("AsyncInference::start: an inference is in flight; wait() for it first");
+    m_device = device;
     m_in = in;
     m_batch = batch;
     m_out = out;
@@ -50,11 +51,15 @@ void AsyncInference::loop() {
     const float* in = m_in;
     float* out = m_out;
     const std::int64_t batch = m_batch;
+    const bool device = m_device;
     l.unlock();
     const std::int64_t t0 = now_ns();
     std::exception_ptr error;
     try {
-      m_client.infer(in, batch, out);
+      if (device)
+        m_client.infer_device(in, batch, out);
+      else
+        m_client.infer(in, batch, out);
     } catch (...) {
       error = std::current_exception();
     }

@@ -1,5 +1,6 @@
 #include "core/harness_config.hpp"
 
+#include "motifbench/surrogates/local.hpp"
 #include "motifbench/surrogates/server.hpp"
 
 namespace motifbench::detail {
@@ -44,6 +45,16 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_string("coupling.tls_cert", "", "TLS: PEM certificate the embedded servers present (needs tls_key and tls_ca)");
   s.add_string("coupling.tls_key", "", "TLS: the embedded servers' PEM private key (owner-only file)");
   s.add_int("coupling.max_queue_delay_us", 500, 0, 10000000, "server dynamic batching: longest queue wait");
+  s.add_string("coupling.device", "auto",
+               "where the models run (tight in-process, and the embedded servers): auto (cuda:<local rank mod GPUs> "
+               "when LibTorch sees a GPU, else cpu), cpu, cuda, cuda:N");
+  s.add_choice("coupling.reducer", "auto", {"auto", "mpi", "nccl"},
+               "data-parallel gradient sums: auto is NCCL when the tight models are on GPUs and there are several "
+               "ranks (MPI when NCCL does not load), else MPI");
+  s.add_string("coupling.nccl_library", "libnccl.so.2", "NCCL library to dlopen (no build dependency on NCCL)");
+  s.add_choice("coupling.tensor_copy", "auto", {"auto", "always"},
+               "tensors between the mini-app's Views and the model: auto copies only where the memory spaces "
+               "differ (timed as copy_to_model / copy_from_model); always copies host Views too, to measure that path");
   s.add_choice("energy.source", "auto", {"auto", "powercap", "cray", "estimated", "none"},
                "energy source; auto tries powercap, then cray, then the estimate");
   s.add_real("energy.watts_per_core", 12.0, 0.0, 1000.0, "estimate: watts per busy core (CPU-seconds x this)");
@@ -65,6 +76,7 @@ std::string check_harness_config(const Config& cfg) {
     return "coupling.tls_cert: the clients need coupling.tls_ca (the root certificate that signed it) to verify the "
            "servers";
   std::string pem, why;
+  if (surrogates::resolve_device(cfg.get_string("coupling.device"), 0, &why).empty()) return "coupling.device: " + why;
   if (!ca.empty() && !surrogates::read_pem(ca, false, &pem, &why)) return "coupling.tls_ca: " + why;
   if (!cert.empty() && !surrogates::read_pem(cert, false, &pem, &why)) return "coupling.tls_cert: " + why;
   if (!key.empty() && !surrogates::read_pem(key, true, &pem, &why)) return "coupling.tls_key: " + why;

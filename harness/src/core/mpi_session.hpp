@@ -7,6 +7,7 @@
 // MOTIFBENCH_MPI=on asks for it. Everything else runs as one rank.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct MpiDecision {
 MpiDecision decide_mpi(const char* (*lookup)(const char*));
 
 // Initialises MPI (MPI_THREAD_FUNNELED) if decided; returns the decision.
+// In a build without MPI (MOTIFBENCH_WITH_MPI=OFF) a launcher's environment
+// is an error (d.error): N copies of one rank would each write the result.
 MpiDecision start_mpi(int* argc, char*** argv);
 // True between a start_mpi that initialised MPI and stop_mpi.
 bool mpi_active();
@@ -41,6 +44,8 @@ struct NodeLayout {
   int local_size = 1;    // ranks on the node
 };
 const NodeLayout& node_layout();
+// The host and node names of this process, without MPI (node_layout's start).
+NodeLayout local_node_names();
 int node_local_ranks();
 // World rank 0's text on every rank. Collective.
 std::string world_bcast_text(const std::string& text);
@@ -48,5 +53,15 @@ std::string world_bcast_text(const std::string& text);
 std::string node_bcast_text(const std::string& text);
 // Every rank's text, in world rank order. Collective.
 std::vector<std::string> allgather_text(const std::string& mine);
+// Every rank's text at rank 0, in world rank order (empty elsewhere). Collective.
+std::vector<std::string> gather_text(const std::string& mine);
+// Collectives over MPI_COMM_WORLD; without MPI, the operation over one rank.
+void world_barrier();
+bool world_any(bool local);  // logical or
+void world_sum(double* values, std::size_t n);
+void world_sum(float* values, std::size_t n);
+int world_bcast_int(int value);
+// MPI_Get_library_version's first line ("" without MPI).
+std::string mpi_library_version();
 
 }  // namespace motifbench::detail

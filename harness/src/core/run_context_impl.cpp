@@ -4,12 +4,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-
-#include <mpi.h>
+#include <stdexcept>
 
 #include <Kokkos_Core.hpp>
 
 #include "core/mpi_session.hpp"
+#include "core/nccl_reducer.hpp"
 #include "motifbench/surrogates/local.hpp"
 
 namespace motifbench {
@@ -20,6 +20,14 @@ std::int64_t now_ns() {
 }
 
 namespace detail {
+
+std::string model_device(const Config& config) {
+  std::string why;
+  const std::string device =
+      surrogates::resolve_device(config.get_string("coupling.device"), node_layout().local_rank, &why);
+  if (device.empty()) throw std::runtime_error("coupling.device: " + why);
+  return device;
+}
 
 RunContextImpl::RunContextImpl(const Config& config, Coupling coupling, std::uint64_t seed, int rank, int nranks,
                                CouplingEnv* env)
@@ -98,7 +106,7 @@ void RunContextImpl::record_latency_ns(const std::string& channel, double ns) {
 std::unique_ptr<SurrogateClient> RunContextImpl::make_surrogate(const SurrogateSpec& spec) {
   switch (m_coupling) {
     case Coupling::None: return nullptr;
-    case Coupling::Tight: return surrogates::make_local_client(spec);
+    case Coupling::Tight: return surrogates::make_local_client(spec, model_device(m_config));
     case Coupling::SemiTight:
     case Coupling::Loose:
       if (m_env == nullptr) break;
@@ -121,9 +129,9 @@ class MpiReducer final : public GradientReducer {
   void allreduce_sum(float* data, std::size_t n) override {
     // One rank (MPI not initialised) is a sum over itself: timed as nothing.
     const auto t0 = now_ns();
-    if (m_size > 1) MPI_Barrier(MPI_COMM_WORLD);
+    if (m_size > 1) world_barrier();
     const auto t1 = now_ns();
-    if (m_size > 1) MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    if (m_size > 1) world_sum(data, n);
     const auto t2 = now_ns();
     m_ctx.record_latency_ns("straggler_wait", static_cast<double>(t1 - t0));
     m_ctx.record_latency_ns("allreduce", static_cast<double>(t2 - t1));
@@ -143,10 +151,28 @@ class MpiReducer final : public GradientReducer {
 }  // namespace
 
 void RunContextImpl::allreduce_sum(double* values, std::size_t n) {
-  if (m_nranks > 1) MPI_Allreduce(MPI_IN_PLACE, values, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  if (m_nranks > 1) world_sum(values, n);
 }
 
 GradientReducer* RunContextImpl::gradient_reducer() {
+  if (m_reducer) return m_reducer.get();
+  // NCCL where the gradients live on a GPU and there are ranks to sum over.
+  const std::string kind = m_config.get_string("coupling.reducer");
+  const std::string device = m_coupling == Coupling::Tight ? model_device(m_config) : std::string("cpu");
+  const bool on_gpu = device.rfind("cuda", 0) == 0;
+  if (kind == "nccl" && !on_gpu)
+    throw std::runtime_error("coupling.reducer=nccl: the models are on '" + device +
+                             "', not a GPU (NCCL reduces GPU memory; tight coupling with coupling.device=cuda); "
+                             "valid here: auto, mpi");
+  if (kind == "nccl" || (kind == "auto" && on_gpu && m_nranks > 1)) {
+    auto sink = [this](const char* channel, double ns) { record_latency_ns(channel, ns); };
+    try {
+      m_reducer = make_nccl_reducer(m_config.get_string("coupling.nccl_library"), std::stoi(device.substr(5)), sink);
+    } catch (const std::runtime_error& e) {
+      if (kind == "nccl") throw std::runtime_error(std::string("coupling.reducer=nccl: ") + e.what());
+      std::fprintf(stderr, "motifbench: warning: NCCL unavailable (%s); gradients are summed over MPI\n", e.what());
+    }
+  }
   if (!m_reducer) m_reducer = std::make_unique<MpiReducer>(*this);
   return m_reducer.get();
 }

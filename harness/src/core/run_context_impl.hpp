@@ -15,6 +15,11 @@
 
 namespace motifbench::detail {
 
+/// The LibTorch device of this rank's tight models (coupling.device resolved
+/// for the rank's place on its node). Throws std::runtime_error naming the
+/// valid choices when the device is malformed or absent.
+std::string model_device(const Config& config);
+
 class RunContextImpl final : public RunContext {
  public:
   /// env may be null only for contexts that never ask for a client or store.

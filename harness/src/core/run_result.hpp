@@ -20,8 +20,18 @@ struct SystemContext {
   std::uint64_t memory_bytes = 0;
   std::string kokkos_version, kokkos_backend;
   int kokkos_concurrency = 0;
+  std::vector<std::string> kokkos_backends;       // every enabled execution space
+  std::vector<std::string> kokkos_architectures;  // Kokkos_ARCH_* it was built for
+  std::string kokkos_memory_space;                // the default execution space's
   std::string torch_version;
   int torch_threads = 0;
+  bool torch_cuda = false;         // LibTorch built with CUDA
+  std::string torch_cuda_version;  // its CUDA runtime
+  int torch_gpus = 0;              // GPUs it sees
+  std::string model_device;        // where this run's tight models run (coupling.device resolved)
+  std::vector<std::string> gpus;   // GPU models (NVML), empty without
+  std::string gpus_detail;         // where the list came from, or why it is empty
+  std::map<std::string, bool> components;  // optional components of this build
   std::string mpi_library;
   int mpi_ranks = 1;
   std::string mpi_init;  // initialised or not, and why

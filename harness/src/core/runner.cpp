@@ -1,6 +1,5 @@
 #include "core/runner.hpp"
 
-#include <mpi.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +9,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include "core/mpi_session.hpp"
 #include "core/null_motif.hpp"
 #include "core/run_context_impl.hpp"
 #include "motifbench/energy.hpp"
@@ -40,30 +40,19 @@ std::vector<Samples> gather_by_rank(const Samples& mine, int rank, int nranks) {
   if (nranks == 1) return {mine};
   std::vector<char> buf;
   for (const auto& [name, v] : mine) append_channel(buf, name, v);
-  int bytes = static_cast<int>(buf.size());
-  std::vector<int> sizes(nranks), displs(nranks);
-  MPI_Gather(&bytes, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
-  std::vector<char> all;
-  if (rank == 0) {
-    int off = 0;
-    for (int r = 0; r < nranks; ++r) {
-      displs[r] = off;
-      off += sizes[r];
-    }
-    all.resize(static_cast<std::size_t>(off));
-  }
-  MPI_Gatherv(buf.data(), bytes, MPI_CHAR, all.data(), sizes.data(), displs.data(), MPI_CHAR, 0, MPI_COMM_WORLD);
+  const auto texts = gather_text(std::string(buf.begin(), buf.end()));
   std::vector<Samples> out;
   if (rank != 0) return out;
-  out.resize(static_cast<std::size_t>(nranks));
-  for (int r = 0; r < nranks; ++r) {
-    std::size_t pos = static_cast<std::size_t>(displs[r]);
-    const std::size_t end = pos + static_cast<std::size_t>(sizes[r]);
+  out.resize(texts.size());
+  for (std::size_t r = 0; r < texts.size(); ++r) {
+    const std::string& all = texts[r];
+    std::size_t pos = 0;
     auto get = [&](void* p, std::size_t n) {
-      std::copy(all.begin() + pos, all.begin() + pos + n, static_cast<char*>(p));
+      std::copy(all.begin() + static_cast<std::ptrdiff_t>(pos), all.begin() + static_cast<std::ptrdiff_t>(pos + n),
+                static_cast<char*>(p));
       pos += n;
     };
-    while (pos < end) {
+    while (pos < all.size()) {
       std::uint64_t len = 0, n = 0;
       get(&len, sizeof len);
       std::string name(len, '\0');
@@ -89,17 +78,14 @@ Samples merge_ranks(const std::vector<Samples>& by_rank) {
 // leaks across the edge, and every rank starts and stops together.
 void fence_and_barrier(int nranks) {
   Kokkos::fence();
-  if (nranks > 1) MPI_Barrier(MPI_COMM_WORLD);
+  if (nranks > 1) world_barrier();
 }
 
 // The ranks' loop decisions, agreed: a step may hold collectives, so one rank
 // leaving its loop while another steps again would leave both waiting. True
 // when any rank says so.
 bool any_rank(bool local, int nranks) {
-  if (nranks <= 1) return local;
-  int v = local ? 1 : 0;
-  MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
-  return v != 0;
+  return nranks <= 1 ? local : world_any(local);
 }
 
 // CPU time of every process of the run over one repetition: this rank (summed
@@ -149,7 +135,7 @@ struct ComponentSampler {
     double self = self_cpu_s() - self_start;
     std::vector<ComponentCpu> out;
     if (nranks > 1 && collective) {
-      MPI_Allreduce(MPI_IN_PLACE, &self, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+      world_sum(&self, 1);
       out.push_back(ComponentCpu{"ranks", 0, self, true, std::to_string(nranks) + " ranks, MPI sum of getrusage"});
     } else if (nranks > 1) {
       out.push_back(ComponentCpu{"rank 0", 0, self, true, "getrusage"});

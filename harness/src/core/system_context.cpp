@@ -1,5 +1,4 @@
 #include <dlfcn.h>
-#include <mpi.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "build_info.hpp"
 #include "core/mpi_session.hpp"
 #include "core/runner.hpp"
+#include "coupling/components.hpp"
 #include "motifbench/surrogates/local.hpp"
 
 extern char** environ;
@@ -26,6 +26,84 @@ bool build_git_dirty();
 bool build_git_known();
 
 namespace {
+
+std::vector<std::string> kokkos_backends() {
+  std::vector<std::string> out;
+#ifdef KOKKOS_ENABLE_SERIAL
+  out.push_back("Serial");
+#endif
+#ifdef KOKKOS_ENABLE_OPENMP
+  out.push_back("OpenMP");
+#endif
+#ifdef KOKKOS_ENABLE_THREADS
+  out.push_back("Threads");
+#endif
+#ifdef KOKKOS_ENABLE_HPX
+  out.push_back("HPX");
+#endif
+#ifdef KOKKOS_ENABLE_CUDA
+  out.push_back("Cuda");
+#endif
+#ifdef KOKKOS_ENABLE_HIP
+  out.push_back("HIP");
+#endif
+#ifdef KOKKOS_ENABLE_SYCL
+  out.push_back("SYCL");
+#endif
+#ifdef KOKKOS_ENABLE_OPENMPTARGET
+  out.push_back("OpenMPTarget");
+#endif
+  return out;
+}
+
+// The architectures Kokkos was configured for (the common ones; others show
+// in Kokkos::print_configuration).
+std::vector<std::string> kokkos_architectures() {
+  std::vector<std::string> out;
+#ifdef KOKKOS_ARCH_NATIVE
+  out.push_back("NATIVE");
+#endif
+#ifdef KOKKOS_ARCH_SKX
+  out.push_back("SKX");
+#endif
+#ifdef KOKKOS_ARCH_ZEN3
+  out.push_back("ZEN3");
+#endif
+#ifdef KOKKOS_ARCH_ZEN4
+  out.push_back("ZEN4");
+#endif
+#ifdef KOKKOS_ARCH_ARMV8_THUNDERX2
+  out.push_back("ARMV8_THUNDERX2");
+#endif
+#ifdef KOKKOS_ARCH_ARMV9_GRACE
+  out.push_back("ARMV9_GRACE");
+#endif
+#ifdef KOKKOS_ARCH_VOLTA70
+  out.push_back("VOLTA70");
+#endif
+#ifdef KOKKOS_ARCH_AMPERE80
+  out.push_back("AMPERE80");
+#endif
+#ifdef KOKKOS_ARCH_ADA89
+  out.push_back("ADA89");
+#endif
+#ifdef KOKKOS_ARCH_HOPPER90
+  out.push_back("HOPPER90");
+#endif
+#ifdef KOKKOS_ARCH_BLACKWELL100
+  out.push_back("BLACKWELL100");
+#endif
+#ifdef KOKKOS_ARCH_AMD_GFX90A
+  out.push_back("AMD_GFX90A");
+#endif
+#ifdef KOKKOS_ARCH_AMD_GFX942
+  out.push_back("AMD_GFX942");
+#endif
+#ifdef KOKKOS_ARCH_INTEL_PVC
+  out.push_back("INTEL_PVC");
+#endif
+  return out;
+}
 
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
@@ -127,16 +205,19 @@ SystemContext gather_system_context(const std::vector<std::string>& argv, int nr
                      std::to_string(KOKKOS_VERSION % 100);
   c.kokkos_backend = Kokkos::DefaultExecutionSpace::name();
   c.kokkos_concurrency = Kokkos::DefaultExecutionSpace().concurrency();
+  c.kokkos_backends = kokkos_backends();
+  c.kokkos_architectures = kokkos_architectures();
+  c.kokkos_memory_space = Kokkos::DefaultExecutionSpace::memory_space::name();
+  const auto torch = surrogates::torch_build();
+  c.torch_cuda = torch.cuda;
+  c.torch_cuda_version = torch.cuda_version;
+  c.torch_gpus = torch.gpus;
+  for (const auto& comp : build_components()) c.components[comp.name] = comp.built;
   c.torch_version = surrogates::torch_version();
   c.torch_threads = surrogates::threads();
   c.run_threads = surrogates::threads();  // the CLI gives every library this count
   c.ranks_on_node = node_local_ranks();
-  std::array<char, MPI_MAX_LIBRARY_VERSION_STRING> lib{};
-  int len = 0;
-  MPI_Get_library_version(lib.data(), &len);
-  c.mpi_library = std::string(lib.data(), static_cast<std::size_t>(len));
-  auto nl = c.mpi_library.find('\n');
-  if (nl != std::string::npos) c.mpi_library = c.mpi_library.substr(0, nl);
+  c.mpi_library = mpi_library_version();
   c.mpi_ranks = nranks;
   // Recorded when the binary was built, not read from whatever is checked out now.
   c.git_commit = build_git_commit();

@@ -184,6 +184,9 @@ class GrpcClient final : public SurrogateClient {
         m_sink("rpc_server_compute", static_cast<double>(it->second.int64_param()));
         m_sink("rpc_wire", rtt - static_cast<double>(it->second.int64_param()));
       }
+      // serve --device cuda: the host <-> device copies inside the server's compute.
+      auto copied = params.find("device_copy_ns");
+      if (copied != params.end()) m_sink("rpc_server_device_copy", static_cast<double>(copied->second.int64_param()));
       auto queued = params.find("queue_ns");
       if (queued != params.end() && queued->second.int64_param() > 0)
         m_sink("rpc_server_queue", static_cast<double>(queued->second.int64_param()));

@@ -1,7 +1,6 @@
 #include "coupling/services.hpp"
 
 #include <fcntl.h>
-#include <hiredis/hiredis.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -26,6 +25,8 @@
 #include <thread>
 
 #include "coupling/grpc_client.hpp"
+#include "coupling/stores.hpp"
+#include "motifbench/surrogates/local.hpp"
 
 namespace motifbench::detail {
 namespace {
@@ -373,24 +374,11 @@ ServiceInfo Services::start_redis(double timeout_s) {
         m_children.pop_back();
         break;  // exited (e.g. the port was taken meanwhile): try another
       }
-      timeval tv{0, 200000};
-      redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
-      if (c != nullptr && c->err == 0) {
-        auto* a = static_cast<redisReply*>(redisCommand(c, "AUTH %s", m_redis_password.c_str()));
-        if (a) freeReplyObject(a);
-        auto* r = static_cast<redisReply*>(redisCommand(c, "INFO server"));
-        std::string version = "unknown";
-        if (r != nullptr && r->type == REDIS_REPLY_STRING) {
-          std::string info(r->str, r->len);
-          auto p = info.find("redis_version:");
-          if (p != std::string::npos) version = info.substr(p + 14, info.find('\r', p) - p - 14);
-        }
-        bool ok = r != nullptr && r->type != REDIS_REPLY_ERROR;
-        if (r) freeReplyObject(r);
-        redisFree(c);
-        if (ok) return ServiceInfo{"redis", "127.0.0.1:" + std::to_string(port), version, true, pid};
-      } else if (c != nullptr) {
-        redisFree(c);
+      try {
+        const std::string version = probe_redis("127.0.0.1", port, 0.2, m_redis_password);
+        return ServiceInfo{"redis", "127.0.0.1:" + std::to_string(port), version, true, pid};
+      } catch (const std::runtime_error&) {
+        // not up yet
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -428,6 +416,11 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
                                      "--max-batch-rows", std::to_string(s.max_batch_rows), "--max-queue-delay-us",
                                      std::to_string(s.max_queue_delay_us)};
     if (!s.tls_cert_file.empty()) args.insert(args.end(), {"--tls-cert", s.tls_cert_file, "--tls-key", s.tls_key_file});
+    // Server i of a node takes that node's GPU i (mod the GPUs), as ranks do.
+    std::string why;
+    const std::string device = surrogates::resolve_device(s.device, i, &why);
+    if (device.empty()) throw std::runtime_error("coupling.device: " + why);
+    args.insert(args.end(), {"--device", device});
     pid_t pid = spawn(args, &fd);
     m_children.push_back(Child{pid, "motifbench serve", socket_path});
     fds.push_back(fd);

@@ -40,6 +40,7 @@ struct ServeSettings {
   std::string tls_ca_pem, tls_server_name;  ///< how this process verifies them
   long max_batch_rows = 0;
   long max_queue_delay_us = 500;
+  std::string device = "cpu";  ///< coupling.device: auto, cpu, cuda, cuda:N
 };
 
 /// Owns embedded children; stops them (SIGTERM, then SIGKILL after 2 s) and

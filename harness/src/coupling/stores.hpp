@@ -22,5 +22,8 @@ std::unique_ptr<StagingStore> make_file_store(const std::string& base_dir);
 /// Throws std::runtime_error when unreachable or when Redis refuses it.
 std::unique_ptr<StagingStore> make_redis_store(const std::string& host, int port, double timeout_s,
                                                const std::string& password = "");
+/// Connects (and authenticates) once; returns the server's redis_version.
+/// Throws std::runtime_error when unreachable or refused.
+std::string probe_redis(const std::string& host, int port, double timeout_s, const std::string& password);
 
 }  // namespace motifbench::detail

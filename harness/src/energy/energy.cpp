@@ -213,6 +213,8 @@ class NvmlMeter final : public EnergyMeter {
     return r;
   }
 
+ const std::vector<std::string>& names() const { return m_names; }
+
  private:
   void* m_lib;
   std::string m_library;
@@ -319,6 +321,17 @@ std::unique_ptr<EnergyMeter> make_nvml_meter(const std::string& library, std::st
     names.emplace_back(buf);
   }
   return std::make_unique<NvmlMeter>(lib, library, energy, shutdown, std::move(devices), std::move(names));
+}
+
+std::vector<std::string> nvml_gpu_names(const std::string& library, std::string* detail) {
+  std::string why;
+  auto meter = make_nvml_meter(library, &why);
+  if (!meter) {
+    *detail = why;
+    return {};
+  }
+  *detail = "nvmlDeviceGetName via " + library;
+  return static_cast<const NvmlMeter&>(*meter).names();
 }
 
 std::unique_ptr<EnergyMeter> make_unavailable_meter(const std::string& reason) {

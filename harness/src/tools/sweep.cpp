@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.hpp"
+#include "coupling/components.hpp"
 #include "core/plugins.hpp"
 #include "motifbench/registry.hpp"
 #include "report/json_result.hpp"
@@ -155,6 +156,8 @@ int sweep_main(int argc, char** argv) {
       const std::string cname = to_string(c);
       if (couplings != "all" && std::find(wanted_couplings.begin(), wanted_couplings.end(), cname) == wanted_couplings.end())
         continue;
+      // "all" means all that this build has (a build without gRPC: tight, none).
+      if (couplings == "all" && !coupling_unavailable(c, "auto").empty()) continue;
       for (const auto& size : size_list) {
         const std::string stem = m->name + "_" + cname + "_" + size;
         const std::string file = out_dir + "/" + stem + ".json", log = out_dir + "/" + stem + ".log";

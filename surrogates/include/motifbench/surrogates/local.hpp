@@ -10,9 +10,25 @@
 namespace motifbench::surrogates {
 
 /// An in-process client: the built-in MLP of `spec`, or the TorchScript model at
-/// spec.path. Throws std::runtime_error when the file cannot be loaded or its
-/// shapes do not match the spec.
-std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec);
+/// spec.path, on `device` (auto, cpu, cuda or cuda:N; see resolve_device).
+/// Throws std::runtime_error when the file cannot be loaded, its shapes do
+/// not match the spec, or the device is not there.
+std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec, const std::string& device = "cpu");
+
+/// The LibTorch device for a requested one: "cpu"; "cuda:N"; "cuda" (the
+/// GPU local_rank mod the GPUs LibTorch sees); "auto" (that GPU when there is
+/// one, else cpu). Returns "" with `why` (naming the valid choices) when the
+/// device is malformed or absent.
+std::string resolve_device(const std::string& requested, int local_rank, std::string* why);
+
+/// What this LibTorch was built with and sees.
+struct TorchBuild {
+  std::string version;
+  bool cuda = false;         ///< built with CUDA
+  std::string cuda_version;  ///< CUDA runtime it was built against ("" without)
+  int gpus = 0;              ///< GPUs it sees
+};
+TorchBuild torch_build();
 
 /// Sets LibTorch's intra-op threads (0: one per online core). Call once, before
 /// any model runs. Inter-op threads are set to 1: the harness never runs two

@@ -36,6 +36,11 @@ struct ServerOptions {
   /// at most. Only POSIX shared-memory objects owned by the server's own user
   /// can be registered.
   int max_shm_regions = 64;
+  /// Where hosted models run: "cpu" or "cuda:N" (serve --device, resolved by
+  /// resolve_device). On a GPU the request's tensors are copied to it and
+  /// back; that time is part of server_compute_ns and reported beside it as
+  /// device_copy_ns.
+  std::string device = "cpu";
 };
 
 class InferenceServer {
