@@ -6,7 +6,7 @@ include(CMakePackageConfigHelpers)
 set(MOTIFBENCH_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/motifbench)
 
 install(TARGETS motifbench EXPORT motifbenchTargets RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS motifbench_api EXPORT motifbenchTargets)
+install(TARGETS motifbench_headers motifbench_api EXPORT motifbenchTargets)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/harness/include/motifbench DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.hpp")
 install(FILES ${PROJECT_SOURCE_DIR}/results-schema/result.schema.json ${PROJECT_SOURCE_DIR}/results-schema/VERSION

@@ -13,3 +13,16 @@ if(Kokkos_INCLUDE_DIRS)
   endif()
 endif()
 set(MOTIFBENCH_KOKKOS_VERSION "${Kokkos_VERSION}")
+
+# A Kokkos with CUDA compiles Kokkos code with the compiler it names
+# (nvcc_wrapper); kokkos_compilation() sets that per target, so the LibTorch
+# targets keep the host compiler (configure with -DCMAKE_CXX_COMPILER=g++).
+set(MOTIFBENCH_KOKKOS_DEVICE_COMPILER OFF)
+if(COMMAND kokkos_compilation AND ("CUDA" IN_LIST Kokkos_DEVICES) AND NOT CMAKE_CXX_COMPILER MATCHES "nvcc_wrapper")
+  set(MOTIFBENCH_KOKKOS_DEVICE_COMPILER ON)
+endif()
+function(motifbench_kokkos_target target)
+  if(MOTIFBENCH_KOKKOS_DEVICE_COMPILER)
+    kokkos_compilation(TARGET ${target})
+  endif()
+endfunction()

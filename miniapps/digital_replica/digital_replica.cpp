@@ -281,7 +281,9 @@ class DigitalReplica final : public Motif {
     Features xs;
     Field ys;
     label_space(samples, xs, ys);
-    auto rep = m_surrogate->train(xs.data(), ys.data(), samples, TrainOptions{epochs, 256, ctx.seed()});
+    auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), xs);  // train() reads host memory
+    auto hy = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ys);
+    auto rep = m_surrogate->train(hx.data(), hy.data(), samples, TrainOptions{epochs, 256, ctx.seed()});
     m_pretrain_loss = rep.loss_last;
   }
 

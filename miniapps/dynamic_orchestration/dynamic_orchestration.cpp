@@ -141,7 +141,9 @@ class DynamicOrchestration final : public Motif {
       ScopedPhase p(ctx, m_ph_stage);
       const std::string key = "dynamic_orchestration/" + std::to_string(ctx.rank()) + "/frames";
       const std::size_t n = static_cast<std::size_t>(m_members) * m_features * sizeof(float);
-      ctx.staging().put(key, m_frames.data(), n);
+      // Staging stores read host memory (a no-op mirror when the Views are there).
+      auto host_frames = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_frames);
+      ctx.staging().put(key, host_frames.data(), n);
       if (!ctx.staging().get(key, bytes) || bytes.size() != n)
         throw std::runtime_error("staging store " + ctx.staging().describe() + " lost the frames");
       ctx.declare_work(m_ph_stage, Work{double(m_members), 2.0 * n, 0, double(n)});
