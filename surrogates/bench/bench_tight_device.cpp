@@ -15,14 +15,12 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "motifbench/surrogates/local.hpp"
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using motifbench::bench::median;
 
 void BM_TightVsBareOnDevice(benchmark::State& state) {
   if (!torch::cuda::is_available()) {
@@ -39,20 +37,7 @@ void BM_TightVsBareOnDevice(benchmark::State& state) {
   const torch::Device dev("cuda:0");
   torch::nn::Sequential bare(torch::nn::Linear(2, width), torch::nn::Tanh(), torch::nn::Linear(width, width),
                              torch::nn::Tanh(), torch::nn::Linear(width, 1));
-  {
-    const std::string path = "motifbench_bench_device_weights.pt";
-    client->save(path);
-    auto saved = torch::jit::load(path);
-    std::remove(path.c_str());
-    torch::NoGradGuard ng;
-    int layer = 0;
-    for (auto& m : bare->children())
-      if (auto* lin = m->as<torch::nn::Linear>()) {
-        lin->weight.copy_(saved.attr("w" + std::to_string(layer)).toTensor());
-        lin->bias.copy_(saved.attr("b" + std::to_string(layer)).toTensor());
-        ++layer;
-      }
-  }
+  motifbench::bench::copy_client_weights(*client, bare, "motifbench_bench_device_weights.pt");
   bare->to(dev);
   // The caller's device buffers (what a Kokkos CUDA View holds).
   auto x = torch::rand({n, 2}, torch::TensorOptions().device(dev));

@@ -21,16 +21,14 @@
 
 #include <Kokkos_Core.hpp>
 
+#include "bench_common.hpp"
 #include "motifbench/surrogates/local.hpp"
 
 namespace {
 
 using Features = Kokkos::View<float* [2], Kokkos::LayoutRight>;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using motifbench::bench::median;
 
 double seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -85,28 +83,15 @@ void BM_TightVsBareForward(benchmark::State& state) {
   }
   torch::nn::Sequential bare(torch::nn::Linear(2, width), torch::nn::Tanh(), torch::nn::Linear(width, width),
                              torch::nn::Tanh(), torch::nn::Linear(width, 1));
-  {
-    // Identical weights: export the client's model and copy its parameters.
-    const std::string path = "motifbench_bench_weights.pt";
-    client->save(path);
-    auto saved = torch::jit::load(path);
-    std::remove(path.c_str());
-    torch::NoGradGuard ng;
-    int layer = 0;
-    for (auto& m : bare->children()) {
-      if (auto* lin = m->as<torch::nn::Linear>()) {
-        lin->weight.copy_(saved.attr("w" + std::to_string(layer)).toTensor());
-        lin->bias.copy_(saved.attr("b" + std::to_string(layer)).toTensor());
-        auto wt = lin->weight.contiguous(), bt = lin->bias.contiguous();
-        blas.w.emplace_back(wt.data_ptr<float>(), wt.data_ptr<float>() + wt.numel());
-        blas.b.emplace_back(bt.data_ptr<float>(), bt.data_ptr<float>() + bt.numel());
-        blas.in.push_back(wt.size(1));
-        blas.out.push_back(wt.size(0));
-        ++layer;
-      }
-    }
-    blas.act.resize(blas.w.size());
+  // Identical weights: export the client's model and copy its parameters.
+  for (auto* lin : motifbench::bench::copy_client_weights(*client, bare, "motifbench_bench_weights.pt")) {
+    auto wt = lin->weight.contiguous(), bt = lin->bias.contiguous();
+    blas.w.emplace_back(wt.data_ptr<float>(), wt.data_ptr<float>() + wt.numel());
+    blas.b.emplace_back(bt.data_ptr<float>(), bt.data_ptr<float>() + bt.numel());
+    blas.in.push_back(wt.size(1));
+    blas.out.push_back(wt.size(0));
   }
+  blas.act.resize(blas.w.size());
   Features features("bench::features", n);
   Kokkos::View<float*> out("bench::out", n);
   Kokkos::parallel_for(
