@@ -236,6 +236,10 @@ class AdaptiveTraining final : public Motif {
 
   void train_round(RunContext& ctx) {
     const auto n = static_cast<std::int64_t>(m_data_y.size());
+    // The population trains concurrently, one step each per round: the cost
+    // to the target is counted at the end of the round that reached it, so
+    // it does not depend on where the winner sits in the list of trials.
+    bool reached_now = false;
     for (auto& t : m_trials) {
       if (!t.active) continue;
       {
@@ -249,10 +253,8 @@ class AdaptiveTraining final : public Motif {
       }
       ++t.steps;
       t.accuracy = accuracy(ctx, *t.model);
-      if (!m_reached && t.accuracy >= m_target) {
-        m_reached = true;
-        m_time_to_target_s = (now_ns() - m_t0) * 1e-9;
-        m_samples_to_target = m_trained_samples;
+      if (!m_reached && !reached_now && t.accuracy >= m_target) {
+        reached_now = true;
         ctx.metrics().event("target_reached", {{"trial_index", double(t.id)},
                                               {"accuracy_fraction", t.accuracy},
                                               {"round_index", double(m_round)},
@@ -282,6 +284,11 @@ class AdaptiveTraining final : public Motif {
                                                 {"round_index", double(m_round)}});
         }
       }
+    }
+    if (reached_now) {
+      m_reached = true;
+      m_time_to_target_s = (now_ns() - m_t0) * 1e-9;
+      m_samples_to_target = m_trained_samples;
     }
     // Keep the population full while trials remain.
     int active = 0;
@@ -328,10 +335,12 @@ void register_adaptive_training(Registry& registry) {
     return "";
   };
   info.sizes = {
-      {"tiny", budget_profile({{"population.size", "6"}, {"population.trials", "12"}, {"search.rounds", "60"},
+      // tiny: one fixed set of trials trained at once; small and up: ASHA
+      // also spawns trials into the slots that early stopping frees.
+      {"tiny", budget_profile({{"population.size", "12"}, {"population.trials", "12"}, {"search.rounds", "60"},
                      {"data.batch", "256"}, {"data.window", "2048"}, {"val.samples", "512"}, {"asha.max_steps", "36"},
                      {"asha.min_steps", "4"}, {"target.accuracy", "0.6"}, {"run.repetitions", "1"}})},
-      {"small", budget_profile({{"search.rounds", "150"}, {"target.accuracy", "0.8"}})},
+      {"small", budget_profile({{"population.size", "16"}, {"search.rounds", "150"}, {"target.accuracy", "0.8"}})},
       {"medium", budget_profile({{"population.size", "32"}, {"population.trials", "128"}, {"search.rounds", "600"},
                        {"data.batch", "4096"}, {"data.window", "65536"}, {"asha.max_steps", "324"},
                        {"target.accuracy", "0.9"}})},
