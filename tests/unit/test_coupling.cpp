@@ -1,5 +1,6 @@
 // Coupling layer: staging stores, the inference server and the gRPC client.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,7 +57,7 @@ TEST(Stores, SharedMemoryCleansUpItsSegments) {
     EXPECT_EQ(e.path().filename().string().rfind(prefix.substr(1), 0), std::string::npos) << e.path();
 }
 
-TEST(Stores, SharedMemoryIsPrivateAndMappedOnce) {
+TEST(Stores, SharedMemoryIsOwnerOnlyMappedOnceAndSharedByPrefix) {
   const std::string prefix = "/motifbench-" + std::to_string(getpid()) + "-private";
   auto count = [&] {
     int n = 0;
@@ -69,14 +70,72 @@ TEST(Stores, SharedMemoryIsPrivateAndMappedOnce) {
     }
     return n;
   };
-  auto a = make_shm_store(prefix), b = make_shm_store(prefix);
+  auto a = make_shm_store(prefix), b = make_shm_store(prefix), other = make_shm_store(prefix + "-other");
   std::vector<char> kib(1024, 'k'), out;
   for (int i = 0; i < 100; ++i) a->put("same", kib.data(), kib.size());
-  b->put("same", "b", 1);
-  EXPECT_EQ(count(), 2) << "one segment per key and store, reused by every put; two stores never share a name";
-  ASSERT_TRUE(a->get("same", out));
+  EXPECT_EQ(count(), 1) << "one segment per key, reused by every put";
+  ASSERT_TRUE(b->get("same", out)) << "a store with the same prefix (another rank of the node) finds the key";
   EXPECT_EQ(out, kib);
-  EXPECT_NE(a->describe(), b->describe()) << "names carry random bits, so they cannot be predicted";
+  b->put("same", "b", 1);  // and writes it
+  ASSERT_TRUE(a->get("same", out));
+  EXPECT_EQ(out, std::vector<char>{'b'});
+  EXPECT_EQ(count(), 1);
+  EXPECT_FALSE(other->get("same", out)) << "another prefix (another run) never sees it";
+}
+
+// Many producers, one consumer, in separate processes: the ranks of a node.
+// Each child puts under its own key and into one shared key, growing it; the
+// parent reads everything. Bounded: 4 children, 200 puts each.
+TEST(Stores, SharedMemoryManyProcessesOneConsumerNoTornValues) {
+  const std::string prefix = "/motifbench-" + std::to_string(getpid()) + "-node";
+  auto consumer = make_shm_store(prefix);
+  consumer->put("shared", "", 0);  // created by the consumer, so it outlives the producers
+  std::vector<pid_t> kids;
+  for (int k = 0; k < 4; ++k) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int rc = 0;
+      try {
+        auto producer = make_shm_store(prefix);
+        for (int i = 0; i < 200; ++i) {
+          // Every value is one repeated byte: a torn read mixes two bytes.
+          std::vector<char> v(static_cast<std::size_t>(1 + (i * 97 + k * 4099) % 20000), static_cast<char>('a' + k));
+          producer->put("shared", v.data(), v.size());
+        }
+        const std::string mine = "rank" + std::to_string(k);
+        producer->put(mine, mine.data(), mine.size());
+        _exit(0);  // no destructors: the consumer reads (and erases) what this rank made
+      } catch (...) {
+        rc = 1;
+      }
+      _exit(rc);
+    }
+    kids.push_back(pid);
+  }
+  std::vector<char> out;
+  int reads = 0;
+  for (int i = 0; i < 2000; ++i) {
+    if (!consumer->get("shared", out)) continue;
+    ++reads;
+    for (char c : out) ASSERT_EQ(c, out.front()) << "a torn value: a get saw two puts at once";
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  EXPECT_GT(reads, 0);
+  for (int k = 0; k < 4; ++k) {
+    const std::string mine = "rank" + std::to_string(k);
+    ASSERT_TRUE(consumer->get(mine, out)) << mine;
+    EXPECT_EQ(std::string(out.begin(), out.end()), mine);
+    consumer->erase(mine);
+    EXPECT_FALSE(consumer->get(mine, out));
+  }
+  consumer.reset();
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+    EXPECT_EQ(e.path().filename().string().rfind(prefix.substr(1), 0), std::string::npos) << e.path() << " left";
 }
 
 TEST(Stores, FilesInAPrivateFolderRemovedWithTheStore) {

@@ -162,11 +162,13 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   for (const auto& e : env->remote.endpoints) all_unix = all_unix && e.rfind("unix:", 0) == 0;
   env->remote.shared_memory = shm == "on" || (shm == "auto" && all_unix);
 
-  const std::string tag = "motifbench-" + std::to_string(getpid()) + "-r" + std::to_string(rank);
   if (kind == "memory") {
     env->store = make_memory_store();
   } else if (kind == "shm") {
-    env->store = make_shm_store("/" + tag);
+    // One prefix per node, from its first rank: the node's ranks share keys.
+    const std::string node_prefix =
+        node_bcast_text(node.local_rank == 0 ? "/motifbench-" + std::to_string(getpid()) + "-" + random_hex(8) : "");
+    env->store = make_shm_store(node_prefix);
   } else if (kind == "file") {
     std::string dir = cfg.get_string("coupling.file_dir");
     env->store = make_file_store(dir.empty() ? std::string("/tmp") : dir);

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -38,84 +40,178 @@ class MemoryStore final : public StagingStore {
   std::map<std::string, std::vector<char>> m_map;
 };
 
-// Segment layout: [std::uint64_t size][bytes]. One segment per key, created
-// once (O_CREAT | O_EXCL, mode 0600, a name no other user can predict: the
-// prefix carries 64 random bits) and mapped once; later puts of the key copy
-// into the mapping, growing it (to the next power of two) only when needed.
+// One segment per key, shared by every rank of the node: its name is the
+// node's prefix (64 random bits that rank 0 of the node chose, so no other
+// user can predict it) and a hash of the key, so any rank finds a key that
+// another put. Layout: a header (a sequence number, the value's size, the
+// key's length), the key (to refuse a hash collision), then the value. The
+// first put creates the segment (O_CREAT | O_EXCL, mode 0600); later puts,
+// by any rank, copy into it, growing it (to the next power of two) only when
+// needed, and never shrinking it. Writers take the sequence number from even
+// to odd and back (one writer at a time); readers copy and retry when it
+// moved (a seqlock), so a get never returns half of a put. Each rank maps a
+// segment once and remaps only when another rank grew it. The rank that
+// created a segment unlinks it when its store goes (or erase() does).
 class ShmStore final : public StagingStore {
  public:
-  explicit ShmStore(std::string prefix) : m_prefix(std::move(prefix) + "-" + random_hex(8)) {}
+  explicit ShmStore(std::string prefix) : m_prefix(std::move(prefix)) {}
   ~ShmStore() override {
     for (auto& [key, seg] : m_segments) release(seg);
   }
   void put(const std::string& key, const void* data, std::size_t bytes) override {
-    const std::size_t total = sizeof(std::uint64_t) + bytes;
-    auto it = m_segments.find(key);
-    if (it == m_segments.end()) it = m_segments.emplace(key, create(segment_name())).first;
-    Segment& seg = it->second;
-    if (seg.capacity < total) grow(seg, total);
-    std::uint64_t n = bytes;
-    std::memcpy(seg.map, &n, sizeof n);
-    std::memcpy(static_cast<char*>(seg.map) + sizeof n, data, bytes);
+    Segment& seg = segment(key, true);
+    const std::size_t need = data_offset(key) + bytes;
+    // Writer lock (the sequence number from even to odd), held while growing
+    // too, so that two ranks never race an ftruncate into a shrink.
+    for (;;) {
+      std::uint64_t s = header(seg)->seq.load(std::memory_order_relaxed);
+      if ((s & 1) == 0 && header(seg)->seq.compare_exchange_weak(s, s + 1, std::memory_order_acquire)) break;
+    }
+    if (seg.capacity < need) {  // this rank's mapping is short: grown elsewhere, or to grow
+      if (current_size(seg) < need) grow(seg, need);
+      remap(seg);
+    }
+    header(seg)->size = bytes;
+    std::memcpy(static_cast<char*>(seg.map) + data_offset(key), data, bytes);
+    header(seg)->seq.fetch_add(1, std::memory_order_release);
   }
   bool get(const std::string& key, std::vector<char>& out) override {
-    auto it = m_segments.find(key);
-    if (it == m_segments.end() || it->second.map == nullptr) return false;
-    std::uint64_t n = 0;
-    std::memcpy(&n, it->second.map, sizeof n);
-    const char* p = static_cast<const char*>(it->second.map) + sizeof n;
-    out.assign(p, p + n);
-    return true;
+    Segment* seg = find(key);
+    if (seg == nullptr) return false;
+    for (;;) {
+      auto* h = header(*seg);
+      const std::uint64_t s1 = h->seq.load(std::memory_order_acquire);
+      if (s1 & 1) continue;  // a put is writing
+      const std::uint64_t n = h->size;
+      if (data_offset(key) + n > seg->capacity) {  // another rank grew it
+        remap(*seg);
+        continue;
+      }
+      const char* p = static_cast<const char*>(seg->map) + data_offset(key);
+      out.assign(p, p + n);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (h->seq.load(std::memory_order_relaxed) == s1) return s1 != 0;  // 0: created, never put
+    }
   }
   void erase(const std::string& key) override {
     auto it = m_segments.find(key);
-    if (it == m_segments.end()) return;
-    release(it->second);
-    m_segments.erase(it);
+    if (it != m_segments.end()) {
+      it->second.created = true;  // whoever erases unlinks
+      release(it->second);
+      m_segments.erase(it);
+    } else {
+      shm_unlink(segment_name(key).c_str());
+    }
   }
-  std::string describe() const override { return "POSIX shared memory /dev/shm" + m_prefix + ".*"; }
+  std::string describe() const override {
+    return "POSIX shared memory /dev/shm" + m_prefix + ".* (one segment per key, shared by the node's ranks)";
+  }
   std::string kind() const override { return "shm"; }
 
  private:
+  struct Header {
+    std::atomic<std::uint64_t> seq;
+    std::uint64_t size;
+    std::atomic<std::uint64_t> key_bytes;  // the key's length + 1, once it is written (0 before)
+  };
   struct Segment {
     std::string name;
     int fd = -1;
     void* map = nullptr;
     std::size_t capacity = 0;
+    bool created = false;  // by this store: unlinked when it goes
   };
-  std::string segment_name() { return m_prefix + "." + std::to_string(m_next++); }
-  Segment create(const std::string& name) {
-    Segment seg;
-    seg.name = name;
-    seg.fd = shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-    if (seg.fd < 0)
-      throw std::runtime_error("shared memory: shm_open " + name + ": " + std::strerror(errno) +
-                               (errno == EEXIST ? " (a segment of that name exists already: refusing to use it)" : ""));
-    remember_shm_segment(name);
-    return seg;
+  static Header* header(Segment& seg) { return static_cast<Header*>(seg.map); }
+  static std::size_t data_offset(const std::string& key) { return sizeof(Header) + (key.size() + 7) / 8 * 8; }
+  std::string segment_name(const std::string& key) const {
+    std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
+    for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    return m_prefix + "." + hex;
   }
-  void grow(Segment& seg, std::size_t total) {
+  // This rank's mapping of `key`, opening (or, for a put, creating) it.
+  Segment& segment(const std::string& key, bool create) {
+    if (Segment* seg = find(key)) return *seg;
+    if (!create) throw std::logic_error("ShmStore::segment");
+    Segment seg;
+    seg.name = segment_name(key);
+    seg.fd = shm_open(seg.name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+    if (seg.fd >= 0) {
+      seg.created = true;
+      remember_shm_segment(seg.name);
+      grow(seg, data_offset(key));
+      std::memcpy(static_cast<char*>(seg.map) + sizeof(Header), key.data(), key.size());
+      header(seg)->key_bytes.store(key.size() + 1, std::memory_order_release);  // the key is there
+      return m_segments.emplace(key, seg).first->second;
+    }
+    if (errno != EEXIST)
+      throw std::runtime_error("shared memory: shm_open " + seg.name + ": " + std::strerror(errno));
+    if (Segment* other = find(key)) return *other;  // another rank created it meanwhile
+    throw std::runtime_error("shared memory: " + seg.name + " exists but cannot be opened");
+  }
+  // Opens a segment another rank created; nullptr when there is none.
+  Segment* find(const std::string& key) {
+    auto it = m_segments.find(key);
+    if (it != m_segments.end()) return &it->second;
+    Segment seg;
+    seg.name = segment_name(key);
+    seg.fd = shm_open(seg.name.c_str(), O_RDWR | O_CLOEXEC, 0);
+    if (seg.fd < 0) return nullptr;
+    struct stat st {};
+    if (fstat(seg.fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+      close(seg.fd);
+      throw std::runtime_error("shared memory: " + seg.name + " is not this user's owner-only segment: refusing it");
+    }
+    // Its creator may not have sized it yet: wait for the header (bounded).
+    for (int i = 0; i < 10000 && current_size(seg) < sizeof(Header); ++i) usleep(100);
+    if (current_size(seg) < sizeof(Header)) {
+      close(seg.fd);
+      return nullptr;
+    }
+    remap(seg);
+    auto* h = header(seg);
+    for (int i = 0; i < 10000 && h->key_bytes.load(std::memory_order_acquire) == 0; ++i) usleep(100);
+    if (h->key_bytes.load(std::memory_order_acquire) != key.size() + 1 ||
+        std::memcmp(static_cast<char*>(seg.map) + sizeof(Header), key.data(), key.size()) != 0) {
+      release(seg);
+      throw std::runtime_error("shared memory: two keys share the segment " + seg.name + " (hash collision)");
+    }
+    return &m_segments.emplace(key, seg).first->second;
+  }
+  static std::size_t current_size(const Segment& seg) {
+    struct stat st {};
+    return fstat(seg.fd, &st) == 0 ? static_cast<std::size_t>(st.st_size) : 0;
+  }
+  // Grows the object (never shrinks it) and maps it whole.
+  static void grow(Segment& seg, std::size_t total) {
     std::size_t cap = 4096;
     while (cap < total) cap *= 2;
+    if (current_size(seg) < cap && ftruncate(seg.fd, static_cast<off_t>(cap)) != 0)
+      throw std::runtime_error("shared memory: ftruncate " + seg.name + ": " + std::strerror(errno));
+    remap(seg);
+  }
+  static void remap(Segment& seg) {
+    const std::size_t size = current_size(seg);
+    if (seg.map != nullptr && size == seg.capacity) return;
     if (seg.map != nullptr) munmap(seg.map, seg.capacity);
     seg.map = nullptr;
-    if (ftruncate(seg.fd, static_cast<off_t>(cap)) != 0)
-      throw std::runtime_error("shared memory: ftruncate " + seg.name + ": " + std::strerror(errno));
-    void* p = mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_SHARED, seg.fd, 0);
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, seg.fd, 0);
     if (p == MAP_FAILED) throw std::runtime_error("shared memory: mmap " + seg.name + ": " + std::strerror(errno));
     seg.map = p;
-    seg.capacity = cap;
+    seg.capacity = size;
   }
   static void release(Segment& seg) {
     if (seg.map != nullptr) munmap(seg.map, seg.capacity);
     if (seg.fd >= 0) close(seg.fd);
-    shm_unlink(seg.name.c_str());
-    forget_shm_segment(seg.name);
+    if (seg.created) {
+      shm_unlink(seg.name.c_str());
+      forget_shm_segment(seg.name);
+    }
     seg.map = nullptr;
     seg.fd = -1;
   }
   std::string m_prefix;
-  std::uint64_t m_next = 0;
   std::map<std::string, Segment> m_segments;
 };
 

@@ -9,11 +9,14 @@
 namespace motifbench::detail {
 
 std::unique_ptr<StagingStore> make_memory_store();
-/// POSIX shared memory: one segment per key, named /<prefix>-<64 random bits>.<n>,
-/// created with O_EXCL and mode 0600 (an existing name is an error, never
-/// reused) and mapped once; later puts copy into the mapping. Segments are
-/// unlinked when the store is destroyed (and by the cleanup of a signalled
-/// run, via the registry in services.hpp).
+/// POSIX shared memory, shared by the ranks of a node: one segment per key,
+/// named <prefix>.<hash of the key>, created with O_CREAT | O_EXCL and mode
+/// 0600 by the first put (by any rank) and mapped once per rank; a get by any
+/// rank with the same prefix finds it. `prefix` must carry randomness no
+/// other user can predict (prepare_coupling: the node leader's pid and 64
+/// random bits). A segment is unlinked by the rank that created it when its
+/// store is destroyed (and by the cleanup of a signalled run, via the
+/// registry in services.hpp), or by erase().
 std::unique_ptr<StagingStore> make_shm_store(const std::string& prefix);
 /// Files in a private folder made with mkdtemp (mode 0700) under `base_dir`;
 /// the folder and its files are removed when the store goes.
