@@ -342,6 +342,63 @@ BENCHMARK(BM_GrpcEcho)->Apply(payloads)->UseRealTime();
 BENCHMARK(BM_GrpcModelInfer)->Apply(payloads)->UseRealTime();
 BENCHMARK(BM_HiredisRawSetGet)->Apply(payloads1)->UseRealTime();
 BENCHMARK(BM_RedisStorePutGet)->Apply(payloads1)->UseRealTime();
+// Many producers, one consumer through the node-shared shared-memory store:
+// range(0) producer threads (beyond the core count on purpose), each with its
+// own handle on the node's store as a rank would have, put 1 KiB under their
+// own key 2000 times, the payload carrying the put's number; one consumer
+// thread reads every key round-robin until it has seen each producer's last
+// put. Reports the aggregate put rate, the consumer's gets, and how often a
+// get found a newer value than the one before (fresh_fraction).
+void BM_ShmManyProducersOneConsumer(benchmark::State& state) {
+  const int producers = static_cast<int>(state.range(0));
+  constexpr int kPuts = 2000;
+  constexpr std::size_t kBytes = 1024;
+  static int run = 0;
+  double gets = 0, fresh = 0, puts = 0;
+  for (auto _ : state) {
+    const std::string prefix = "/motifbench-bench-" + std::to_string(getpid()) + "-mp" + std::to_string(run++);
+    std::vector<std::thread> threads;
+    // Each producer's handle lives until the consumer is done: its creator
+    // unlinks a segment when the handle goes.
+    std::vector<std::unique_ptr<StagingStore>> handles(static_cast<std::size_t>(producers));
+    for (int p = 0; p < producers; ++p)
+      threads.emplace_back([&, p] {
+        auto& store = handles[static_cast<std::size_t>(p)];
+        store = make_shm_store(prefix);
+        std::vector<char> v(kBytes);
+        for (int i = 1; i <= kPuts; ++i) {
+          std::memcpy(v.data(), &i, sizeof i);
+          store->put("producer" + std::to_string(p), v.data(), v.size());
+        }
+      });
+    auto consumer = make_shm_store(prefix);
+    std::vector<int> last(static_cast<std::size_t>(producers), 0);
+    std::vector<char> out;
+    int done = 0;
+    while (done < producers) {
+      for (int p = 0; p < producers; ++p) {
+        if (last[static_cast<std::size_t>(p)] == kPuts) continue;
+        if (!consumer->get("producer" + std::to_string(p), out) || out.size() != kBytes) continue;
+        int seen = 0;
+        std::memcpy(&seen, out.data(), sizeof seen);
+        ++gets;
+        if (seen > last[static_cast<std::size_t>(p)]) {
+          ++fresh;
+          last[static_cast<std::size_t>(p)] = seen;
+          if (seen == kPuts) ++done;
+        }
+      }
+    }
+    for (auto& t : threads) t.join();
+    handles.clear();
+    puts += static_cast<double>(producers) * kPuts;
+  }
+  state.counters["puts_per_s"] = benchmark::Counter(puts, benchmark::Counter::kIsRate);
+  state.counters["consumer_gets"] = gets / static_cast<double>(state.iterations());
+  state.counters["fresh_fraction"] = gets > 0 ? fresh / gets : 0;
+  state.counters["producers"] = producers;
+}
+
 BENCHMARK_TEMPLATE(BM_StorePutGet, 0)->Name("BM_MemoryStorePutGet")->Apply(payloads1)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_StorePutGet, 1)->Name("BM_ShmStorePutGet")->Apply(payloads1)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_StorePutGet, 2)->Name("BM_FileStorePutGet")->Apply(payloads1)->UseRealTime();
@@ -350,6 +407,7 @@ BENCHMARK(BM_Memcpy)->Apply(payloads1)->UseRealTime();
 BENCHMARK(BM_InferBatch1)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_SemiTightBatch1VsPingPong)->UseRealTime();
 BENCHMARK(BM_SemiTightVsTightLargeBatch)->Arg(16384)->Arg(262144)->UseRealTime();
+BENCHMARK(BM_ShmManyProducersOneConsumer)->Arg(1)->Arg(2)->Arg(8)->Arg(32)->UseRealTime();
 
 }  // namespace
 
