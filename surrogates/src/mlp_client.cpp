@@ -63,7 +63,7 @@ class LocalClient final : public SurrogateClient {
       c10::InferenceMode guard;
       const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
       auto x = torch::from_blob(const_cast<float*>(in), {batch, m_spec.in_features}, opts).to(m_device);
-      auto r = forward_device(x);
+      auto r = forward(x);
       torch::from_blob(out, {batch, m_spec.out_features}, opts).copy_(r);  // synchronous: the output is on the host
       m_copied += (x.numel() + r.numel()) * static_cast<std::int64_t>(sizeof(float));
       return;
@@ -140,7 +140,7 @@ class LocalClient final : public SurrogateClient {
         auto xb = x.index_select(0, sel);
         auto yb = y.index_select(0, sel);
         m_optimizer->zero_grad();
-        auto loss = torch::mse_loss(forward_train(xb), yb);
+        auto loss = torch::mse_loss(forward(xb), yb);
         loss.backward();
         if (opt.reducer != nullptr && opt.reducer->world_size() > 1) average_gradients(*opt.reducer);
         m_optimizer->step();
@@ -192,14 +192,8 @@ class LocalClient final : public SurrogateClient {
     return os.str();
   }
 
-  torch::Tensor forward_device(const torch::Tensor& x) {
-    if (m_script) return m_script->forward({x}).toTensor();
-    torch::Tensor h = x;
-    for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) h = activate(m_layers[i]->forward(h), m_spec.activation);
-    return m_layers.back()->forward(h);
-  }
-
-  torch::Tensor forward_train(const torch::Tensor& x) {
+  // The model on a tensor of its device, into a new tensor (autograd as the caller's mode says).
+  torch::Tensor forward(const torch::Tensor& x) {
     if (m_script) return m_script->forward({x}).toTensor();
     torch::Tensor h = x;
     for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) h = activate(m_layers[i]->forward(h), m_spec.activation);

@@ -1,5 +1,7 @@
 // Coupling layer: staging stores, the inference server and the gRPC client.
 #include <gtest/gtest.h>
+#include <chrono>
+#include <fstream>
 #include <sys/wait.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
@@ -136,6 +138,36 @@ TEST(Stores, SharedMemoryManyProcessesOneConsumerNoTornValues) {
   consumer.reset();
   for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
     EXPECT_EQ(e.path().filename().string().rfind(prefix.substr(1), 0), std::string::npos) << e.path() << " left";
+}
+
+// A rank killed in the middle of a put leaves the segment's sequence number
+// odd: the others end with an error after 5 s instead of spinning forever.
+TEST(Stores, SharedMemoryHeldByADeadWriterIsAnErrorNotAHang) {
+  const std::string prefix = "/motifbench-" + std::to_string(getpid()) + "-dead";
+  auto s = make_shm_store(prefix);
+  s->put("k", "abc", 3);
+  std::string file;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+    if (e.path().filename().string().rfind(prefix.substr(1), 0) == 0) file = e.path().string();
+  ASSERT_FALSE(file.empty());
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    std::uint64_t seq = 0;
+    f.read(reinterpret_cast<char*>(&seq), sizeof seq);
+    seq |= 1;  // a put that never finished
+    f.seekp(0);
+    f.write(reinterpret_cast<const char*>(&seq), sizeof seq);
+  }
+  std::vector<char> out;
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    s->get("k", out);
+    FAIL() << "a get of a segment held forever returned";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("held by a put"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  EXPECT_THROW(s->put("k", "d", 1), std::runtime_error);
 }
 
 TEST(Stores, FilesInAPrivateFolderRemovedWithTheStore) {

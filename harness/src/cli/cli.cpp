@@ -1,6 +1,5 @@
 #include "cli/cli.hpp"
 
-
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -170,12 +169,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   if (const std::string why = check_harness_config(cfg); !why.empty()) return fail(why);
   if (const std::string why = coupling_unavailable(*coupling, cfg.get_string("coupling.staging")); !why.empty())
     return fail(why);
-  if (cfg.get_string("coupling.reducer") == "nccl") {
-    const std::string device = *coupling == Coupling::Tight ? model_device(cfg) : std::string("cpu");
-    if (device.rfind("cuda", 0) != 0)
-      return fail("coupling.reducer=nccl sums gradients in GPU memory, but the models of this run are on '" + device +
-                  "' (NCCL needs --coupling=tight with coupling.device=cuda on a GPU); valid here: auto, mpi");
-  }
+  if (const std::string why = reducer_refusal(cfg, *coupling); !why.empty()) return fail(why);
   // The embedded servers must admit every request the ranks keep in flight:
   // one setting for both sides, refused up front instead of RESOURCE_EXHAUSTED
   // mid-run. (Collective: every rank reaches the same verdict.)

@@ -29,6 +29,14 @@ std::string model_device(const Config& config) {
   return device;
 }
 
+std::string reducer_refusal(const Config& config, Coupling coupling) {
+  if (config.get_string("coupling.reducer") != "nccl") return "";
+  const std::string device = coupling == Coupling::Tight ? model_device(config) : std::string("cpu");
+  if (device.rfind("cuda", 0) == 0) return "";
+  return "coupling.reducer=nccl sums gradients in GPU memory, but the models of this run are on '" + device +
+         "' (NCCL needs --coupling=tight with coupling.device=cuda on a GPU); valid here: auto, mpi";
+}
+
 RunContextImpl::RunContextImpl(const Config& config, Coupling coupling, std::uint64_t seed, int rank, int nranks,
                                CouplingEnv* env)
     : m_config(config), m_coupling(coupling), m_seed(seed), m_rank(rank), m_nranks(nranks), m_env(env) {}
@@ -160,10 +168,7 @@ GradientReducer* RunContextImpl::gradient_reducer() {
   const std::string kind = m_config.get_string("coupling.reducer");
   const std::string device = m_coupling == Coupling::Tight ? model_device(m_config) : std::string("cpu");
   const bool on_gpu = device.rfind("cuda", 0) == 0;
-  if (kind == "nccl" && !on_gpu)
-    throw std::runtime_error("coupling.reducer=nccl: the models are on '" + device +
-                             "', not a GPU (NCCL reduces GPU memory; tight coupling with coupling.device=cuda); "
-                             "valid here: auto, mpi");
+  if (const std::string why = reducer_refusal(m_config, m_coupling); !why.empty()) throw std::runtime_error(why);
   if (kind == "nccl" || (kind == "auto" && on_gpu && m_nranks > 1)) {
     auto sink = [this](const char* channel, double ns) { record_latency_ns(channel, ns); };
     try {

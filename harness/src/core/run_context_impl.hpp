@@ -19,6 +19,9 @@ namespace motifbench::detail {
 /// for the rank's place on its node). Throws std::runtime_error naming the
 /// valid choices when the device is malformed or absent.
 std::string model_device(const Config& config);
+/// Why coupling.reducer cannot be had in this run ("" when it can): NCCL
+/// needs the tight models on a GPU.
+std::string reducer_refusal(const Config& config, Coupling coupling);
 
 class RunContextImpl final : public RunContext {
  public:

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -63,7 +64,7 @@ class ShmStore final : public StagingStore {
     const std::size_t need = data_offset(key) + bytes;
     // Writer lock (the sequence number from even to odd), held while growing
     // too, so that two ranks never race an ftruncate into a shrink.
-    for (;;) {
+    for (Patience wait(seg.name);; wait()) {
       std::uint64_t s = header(seg)->seq.load(std::memory_order_relaxed);
       if ((s & 1) == 0 && header(seg)->seq.compare_exchange_weak(s, s + 1, std::memory_order_acquire)) break;
     }
@@ -78,7 +79,7 @@ class ShmStore final : public StagingStore {
   bool get(const std::string& key, std::vector<char>& out) override {
     Segment* seg = find(key);
     if (seg == nullptr) return false;
-    for (;;) {
+    for (Patience wait(seg->name);; wait()) {
       auto* h = header(*seg);
       const std::uint64_t s1 = h->seq.load(std::memory_order_acquire);
       if (s1 & 1) continue;  // a put is writing
@@ -109,6 +110,23 @@ class ShmStore final : public StagingStore {
   std::string kind() const override { return "shm"; }
 
  private:
+  // A put holds a segment for microseconds; one held for seconds belongs to a
+  // rank that died mid-put, so waiting for it ends in an error, not a hang.
+  class Patience {
+   public:
+    explicit Patience(const std::string& name) : m_name(name), m_deadline(std::chrono::steady_clock::now() + kLimit) {}
+    void operator()() {
+      if ((++m_spins & 1023) == 0 && std::chrono::steady_clock::now() > m_deadline)
+        throw std::runtime_error("shared memory: " + m_name +
+                                 " has been held by a put for over 5 s (a rank died while writing it?)");
+    }
+
+   private:
+    static constexpr std::chrono::seconds kLimit{5};
+    const std::string& m_name;
+    std::chrono::steady_clock::time_point m_deadline;
+    std::uint64_t m_spins = 0;
+  };
   struct Header {
     std::atomic<std::uint64_t> seq;
     std::uint64_t size;
