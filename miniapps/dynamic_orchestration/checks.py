@@ -9,12 +9,19 @@ BAD_INPUT = [
     ("ensemble of 0", ["--set", "ensemble.members=0"], "expected an integer in [1,"),
     ("churn not below the ensemble", ["--set", "ensemble.members=4", "--set", "policy.churn=4"],
      "policy.churn must be in [0, ensemble.members - 1]"),
+    ("members neither array nor processes", ["--set", "ensemble.members_as=threads"], "array, processes"),
     ("ensemble beyond memory", ["--set", "ensemble.members=1048576", "--set", "ensemble.particles=1048576"],
      "GiB per rank"),
 ]
 
 # tests/determinism: the share of time spent simulating depends on where the AI runs.
-MODE_DEPENDENT_KEYS = ("ensemble_utilization_fraction",)
+MODE_DEPENDENT_KEYS = ("ensemble_utilization_fraction", "ai_hidden_fraction")
+# Overlapped steering decides one round late, the same way in every mode.
+MODE_VARIANTS = [("overlapped steering", ["--set", "steer.overlap=true"])]
+# Members as processes draw the same random numbers as the in-process ensemble.
+EQUIVALENT_RUNS = [("members as processes", ["--set", "ensemble.members_as=processes"], "default"),
+                   ("members as processes, overlapped",
+                    ["--set", "ensemble.members_as=processes", "--set", "steer.overlap=true"], "overlapped steering")]
 
 SEEDS = range(1, 11)  # not chosen to pass: the first ten
 WINS_NEEDED = 8

@@ -12,8 +12,11 @@
 #include <Kokkos_Core.hpp>
 
 #include "kernels.hpp"
+#include "members.hpp"
+#include "motifbench/async_inference.hpp"
 #include "motifbench/motif.hpp"
 #include "motifbench/registry.hpp"
+#include "motifbench/staging_producers.hpp"
 
 namespace motifbench {
 namespace dynamic_orchestration {
@@ -39,6 +42,15 @@ void declare(ConfigSchema& s) {
   s.add_int("ae.train_every", 5, 1, 1 << 20, "rounds between autoencoder trainings");
   s.add_int("ae.epochs", 20, 1, 100000, "epochs per training");
   s.add_int("ae.buffer", 2048, 1, 1 << 24, "frames kept for training (most recent)");
+  s.add_choice("ensemble.members_as", "array", {"array", "processes"},
+               "array: members are slices of one Kokkos View; processes: each member is a process of its own, "
+               "ended and started for real when the policy terminates or spawns it (phases terminate and spawn)");
+  s.add_int("staging.producers", 1, 1, 4096,
+            "threads that put the frames into the staging store, each a slice under its own key with its own "
+            "handle (many producers, one consumer; may exceed the cores)");
+  s.add_bool("steer.overlap", false,
+             "score round r's frames while the ensemble runs round r+1, and apply the decision one round late "
+             "(the result's ai_hidden_fraction says how much of the inference was hidden)");
 }
 
 class DynamicOrchestration final : public Motif {
@@ -62,12 +74,18 @@ class DynamicOrchestration final : public Motif {
     m_buffer_cap = static_cast<std::size_t>(c.get_int("ae.buffer"));
     m_features = m_land.wells * m_land.wells;
     m_seed = ctx.seed();
+    m_as_processes = c.get_string("ensemble.members_as") == "processes";
+    m_overlap = c.get_bool("steer.overlap");
 
     m_ph_sim = ctx.phase("simulate");
     m_ph_stage = ctx.phase("stage_io");
     m_ph_infer = ctx.phase("infer");
     m_ph_decide = ctx.phase("decide");
     m_ph_train = ctx.phase("train");
+    if (m_as_processes) {
+      m_ph_spawn = ctx.phase("spawn");
+      m_ph_terminate = ctx.phase("terminate");
+    }
 
     m_pos = Positions("do::positions", static_cast<std::size_t>(m_members) * m_particles);
     m_visited = Bins("do::visited", static_cast<std::size_t>(m_bins) * m_bins);
@@ -75,6 +93,13 @@ class DynamicOrchestration final : public Motif {
     // Every member starts in the corner well: exploration has to be earned.
     const float start = m_land.box / (2.0f * m_land.wells);
     Kokkos::deep_copy(m_pos, start);
+    m_host_pos = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_pos);
+    if (m_as_processes) {
+      m_host_visited = std::vector<int>(static_cast<std::size_t>(m_bins) * m_bins, 0);
+      m_procs = std::make_unique<MemberProcesses>(m_land, m_members, m_particles, m_bins, m_seed,
+                                                  c.get_real("coupling.timeout_s"));
+      for (int k = 0; k < m_members; ++k) m_procs->launch(k, member_positions(k));
+    }
 
     SurrogateSpec spec;
     spec.name = "autoencoder";
@@ -85,27 +110,57 @@ class DynamicOrchestration final : public Motif {
     spec.seed = ctx.seed();
     spec.learning_rate = 5e-3;
     m_ae = ctx.make_surrogate(spec);
+    m_recon.resize(static_cast<std::size_t>(m_members) * m_features);
+    if (m_ae && m_overlap) m_async = std::make_unique<AsyncInference>(*m_ae);
+    if (m_ae && c.get_int("staging.producers") > 1)
+      m_producers = std::make_unique<StagingProducers>(ctx.staging(), static_cast<int>(c.get_int("staging.producers")));
   }
 
   bool done() const override { return m_round >= m_rounds; }
 
   void step(RunContext& ctx) override {
     if (ctx.warming_up()) return;  // the budget is counted in measured rounds only
-    const std::int64_t particles = static_cast<std::int64_t>(m_members) * m_particles;
-    const auto t_sim = now_ns();
-    {
-      ScopedPhase p(ctx, m_ph_sim);
-      langevin<Exec>("dynamic_orchestration::langevin", m_land, m_substeps, m_seed,
-                     static_cast<std::uint64_t>(m_round) * m_substeps, m_pos, m_visited, m_bins);
-      ctx.declare_work(m_ph_sim, langevin_work(particles, m_substeps, m_bins));
-      if (m_ae) {
-        frames<Exec>("dynamic_orchestration::frames", m_land, m_particles, m_pos, m_frames);
-        ctx.declare_work(m_ph_sim, frames_work(m_members, m_particles, m_land.wells));
-      }
+    // Overlapped steering: last round's frames are scored while this round runs.
+    const bool scoring = m_async && !m_pending.empty();
+    if (scoring) {
+      const auto t = now_ns();
+      stage(ctx, m_pending.data(), m_staged);
+      m_async->start(reinterpret_cast<const float*>(m_staged.data()), m_members, m_recon.data());
+      m_ai_s += (now_ns() - t) * 1e-9;
     }
-    m_busy_s += (now_ns() - t_sim) * 1e-9;  // the phase fenced on exit
+    simulate(ctx);
     m_member_steps += static_cast<double>(m_members) * m_substeps;
-    if (m_ae) steer(ctx);
+    if (m_ae) {
+      const auto t = now_ns();
+      if (m_async) {
+        if (scoring) {
+          {
+            ScopedPhase p(ctx, m_ph_infer);  // the inference time that was not hidden
+            const auto w = now_ns();
+            const double ns = m_async->wait();
+            m_ai_waited_ns += static_cast<double>(now_ns() - w);
+            m_ai_busy_ns += ns;
+            ctx.record_latency_ns("infer_call", ns);
+            ctx.declare_work(m_ph_infer, infer_work());
+          }
+          steer(ctx, reinterpret_cast<const float*>(m_staged.data()), m_pending_ns);
+        }
+        m_pending.assign(m_frames_host.data(), m_frames_host.data() + m_frames_host.size());
+        m_pending_ns = m_frames_ns;
+      } else {
+        stage(ctx, m_frames_host.data(), m_staged);
+        const float* frame = reinterpret_cast<const float*>(m_staged.data());
+        {
+          ScopedPhase p(ctx, m_ph_infer);
+          const auto i = now_ns();
+          m_ae->infer(frame, m_members, m_recon.data());
+          ctx.record_latency_ns("infer_call", static_cast<double>(now_ns() - i));
+          ctx.declare_work(m_ph_infer, infer_work());
+        }
+        steer(ctx, frame, m_frames_ns);
+      }
+      m_ai_s += (now_ns() - t) * 1e-9;
+    }
     ++m_round;
     if (m_round % std::max<std::int64_t>(1, m_rounds / 20) == 0 || m_round == m_rounds)
       ctx.metrics().append("coverage", {{"round_index", double(m_round)},
@@ -126,62 +181,103 @@ class DynamicOrchestration final : public Motif {
     m.scalar("spawns_count", static_cast<double>(m_spawns));
     m.scalar("terminations_count", static_cast<double>(m_spawns));  // every spawn replaces a terminated member
     m.scalar("trainings_count", static_cast<double>(m_trainings));
-    // The ensemble waits while the AI decides, so its idle time is the AI time.
+    // The ensemble waits while the AI decides, so its idle time is the AI time
+    // that the main thread spent (overlapped inference excluded).
     if (m_busy_s + m_ai_s > 0) m.scalar("ensemble_utilization_fraction", m_busy_s / (m_busy_s + m_ai_s));
     if (m_ai_s > 0) m.scalar("decisions_per_s", m_decisions / m_ai_s);
+    if (m_producers)
+      m.note("staging", std::to_string(m_producers->size()) + " producer threads put the frames, one slice each, "
+                        "through handles of their own; this thread gets them");
+    m.note("members", m_procs ? "one process each (ensemble.members_as=processes): a spawn ends the terminated "
+                                "member's process and starts a new one with the novel member's state"
+                              : "slices of one Kokkos View (ensemble.members_as=array)");
+    if (m_async && m_ai_busy_ns > 0) {
+      m.note("overlap", "round r's frames are scored while the ensemble runs round r+1; decisions apply one round late");
+      m.scalar("ai_busy_s", m_ai_busy_ns * 1e-9);
+      m.scalar("ai_waited_s", m_ai_waited_ns * 1e-9);
+      m.scalar("ai_hidden_fraction", std::max(0.0, 1.0 - m_ai_waited_ns / m_ai_busy_ns));
+    }
   }
 
  private:
-  // The AI side of a round: frames through the staging store, novelty from
-  // the autoencoder, then the policy's spawns and terminations.
-  void steer(RunContext& ctx) {
-    const auto t_frame = now_ns();  // the frame exists from here on
-    std::vector<char> bytes;
+  // One round of every member; with the AI on, the members' frames follow.
+  void simulate(RunContext& ctx) {
+    const std::int64_t particles = static_cast<std::int64_t>(m_members) * m_particles;
+    const auto t_sim = now_ns();
+    const std::uint64_t step0 = static_cast<std::uint64_t>(m_round) * m_substeps;
     {
-      ScopedPhase p(ctx, m_ph_stage);
-      const std::string key = "dynamic_orchestration/" + std::to_string(ctx.rank()) + "/frames";
-      const std::size_t n = static_cast<std::size_t>(m_members) * m_features * sizeof(float);
-      // Staging stores read host memory (a no-op mirror when the Views are there).
-      auto host_frames = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_frames);
-      ctx.staging().put(key, host_frames.data(), n);
-      if (!ctx.staging().get(key, bytes) || bytes.size() != n)
+      ScopedPhase p(ctx, m_ph_sim);
+      if (m_procs) {
+        // Each member steps in its own process; their states come back here.
+        m_procs->step(step0, m_substeps, m_host_pos.data(), m_host_visited.data());
+        Kokkos::deep_copy(m_pos, m_host_pos);
+        Kokkos::deep_copy(m_visited, Kokkos::View<const int*, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>(
+                                         m_host_visited.data(), m_host_visited.size()));
+        ctx.declare_work(m_ph_sim, Work{0, 2.0 * 8.0 * particles + 2.0 * m_members * m_bins * m_bins, 0, 0});
+      } else {
+        langevin<Exec>("dynamic_orchestration::langevin", m_land, m_substeps, m_seed, step0, m_pos, m_visited, m_bins);
+      }
+      ctx.declare_work(m_ph_sim, langevin_work(particles, m_substeps, m_bins));
+      if (m_ae) {
+        frames<Exec>("dynamic_orchestration::frames", m_land, m_particles, m_pos, m_frames);
+        ctx.declare_work(m_ph_sim, frames_work(m_members, m_particles, m_land.wells));
+      }
+    }
+    m_busy_s += (now_ns() - t_sim) * 1e-9;  // the phase fenced on exit
+    if (m_ae) {
+      // Staging stores and the autoencoder read host memory (a no-op mirror when the Views are there).
+      m_frames_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_frames);
+      m_frames_ns = now_ns();  // the frame exists from here on
+    }
+  }
+
+  // Frames through the staging store, as the AI side receives them.
+  void stage(RunContext& ctx, const float* frames, std::vector<char>& out) {
+    ScopedPhase p(ctx, m_ph_stage);
+    const std::string key = "dynamic_orchestration/" + std::to_string(ctx.rank()) + "/frames";
+    const std::size_t n = static_cast<std::size_t>(m_members) * m_features * sizeof(float);
+    if (m_producers) {
+      m_producers->put(key, frames, static_cast<std::size_t>(m_members), m_features * sizeof(float));
+      if (!m_producers->get(ctx.staging(), key, out) || out.size() != n)
         throw std::runtime_error("staging store " + ctx.staging().describe() + " lost the frames");
       ctx.declare_work(m_ph_stage, Work{double(m_members), 2.0 * n, 0, double(n)});
+      return;
     }
-    const float* frame = reinterpret_cast<const float*>(bytes.data());
-    std::vector<float> recon(static_cast<std::size_t>(m_members) * m_features);
-    {
-      ScopedPhase p(ctx, m_ph_infer);
-      const auto t = now_ns();
-      m_ae->infer(frame, m_members, recon.data());
-      ctx.record_latency_ns("infer_call", static_cast<double>(now_ns() - t));
-      ctx.declare_work(m_ph_infer, Work{double(m_members), 8.0 * m_members * m_features, 0, 0});
-    }
+    ctx.staging().put(key, frames, n);
+    if (!ctx.staging().get(key, out) || out.size() != n)
+      throw std::runtime_error("staging store " + ctx.staging().describe() + " lost the frames");
+    ctx.declare_work(m_ph_stage, Work{double(m_members), 2.0 * n, 0, double(n)});
+  }
+
+  Work infer_work() const { return Work{double(m_members), 8.0 * m_members * m_features, 0, 0}; }
+
+  // The policy on scored frames (novelty = reconstruction error in m_recon):
+  // spawns and terminations, then the autoencoder's periodic retraining.
+  void steer(RunContext& ctx, const float* frame, std::int64_t frame_ns) {
     std::vector<double> novelty(static_cast<std::size_t>(m_members), 0.0);
+    std::vector<int> order(static_cast<std::size_t>(m_members));
     {
       ScopedPhase p(ctx, m_ph_decide);
       for (int mbr = 0; mbr < m_members; ++mbr)
         for (int f = 0; f < m_features; ++f) {
-          const double d = recon[mbr * m_features + f] - frame[mbr * m_features + f];
+          const double d = m_recon[mbr * m_features + f] - frame[mbr * m_features + f];
           novelty[static_cast<std::size_t>(mbr)] += d * d;
         }
-      std::vector<int> order(static_cast<std::size_t>(m_members));
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return novelty[a] > novelty[b]; });
-      // Terminate the least novel `churn` members; respawn each from one of the
-      // `churn` most novel states.
-      for (int k = 0; k < m_churn; ++k) {
-        const int from = order[static_cast<std::size_t>(k)];
-        const int to = order[static_cast<std::size_t>(m_members - 1 - k)];
-        if (from == to) continue;
-        clone_member<Exec>("dynamic_orchestration::spawn", m_particles, from, to, m_pos);
-        ++m_spawns;
-      }
       ++m_decisions;
       ctx.declare_work(m_ph_decide, Work{double(m_members), 0, 0, 0});
     }
+    // Terminate the least novel `churn` members; respawn each from one of the
+    // `churn` most novel states.
+    for (int k = 0; k < m_churn; ++k) {
+      const int from = order[static_cast<std::size_t>(k)], to = order[static_cast<std::size_t>(m_members - 1 - k)];
+      if (from == to) continue;
+      respawn(ctx, from, to);
+      ++m_spawns;
+    }
     Kokkos::fence();
-    ctx.record_latency_ns("decision", static_cast<double>(now_ns() - t_frame));
+    ctx.record_latency_ns("decision", static_cast<double>(now_ns() - frame_ns));
     // Frames join the training buffer; the autoencoder retrains periodically
     // on what the ensemble has seen, so "novel" follows the exploration.
     m_buffer.insert(m_buffer.end(), frame, frame + static_cast<std::size_t>(m_members) * m_features);
@@ -194,8 +290,30 @@ class DynamicOrchestration final : public Motif {
       ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
       ++m_trainings;
     }
-    m_ai_s += (now_ns() - t_frame) * 1e-9;
   }
+
+  // Member `to` starts over from member `from`'s state.
+  void respawn(RunContext& ctx, int from, int to) {
+    if (!m_procs) {
+      ScopedPhase p(ctx, m_ph_decide);
+      clone_member<Exec>("dynamic_orchestration::spawn", m_particles, from, to, m_pos);
+      return;
+    }
+    {
+      ScopedPhase p(ctx, m_ph_terminate);
+      const auto t = now_ns();
+      m_procs->terminate(to);
+      ctx.record_latency_ns("member_teardown", static_cast<double>(now_ns() - t));
+    }
+    ScopedPhase p(ctx, m_ph_spawn);
+    const auto t = now_ns();
+    std::copy(member_positions(from), member_positions(from) + 2 * m_particles, member_positions(to));
+    m_procs->launch(to, member_positions(to));  // launch and state transfer
+    Kokkos::deep_copy(m_pos, m_host_pos);
+    ctx.record_latency_ns("member_launch", static_cast<double>(now_ns() - t));
+  }
+
+  float* member_positions(int k) { return m_host_pos.data() + static_cast<std::size_t>(k) * 2 * m_particles; }
 
   double coverage() const {
     int visited = 0;
@@ -221,10 +339,22 @@ class DynamicOrchestration final : public Motif {
   std::uint64_t m_seed = 0;
   Landscape m_land;
   PhaseId m_ph_sim = 0, m_ph_stage = 0, m_ph_infer = 0, m_ph_decide = 0, m_ph_train = 0;
+  PhaseId m_ph_spawn = 0, m_ph_terminate = 0;
+  bool m_as_processes = false, m_overlap = false;
   Positions m_pos;
+  Positions::HostMirror m_host_pos;
+  std::vector<int> m_host_visited;            // members_as=processes: the coverage grid, kept here
+  std::unique_ptr<MemberProcesses> m_procs;   // members_as=processes
+  Frames::HostMirror m_frames_host;
+  std::int64_t m_frames_ns = 0, m_pending_ns = 0;
+  std::vector<float> m_pending, m_recon;      // steer.overlap: last round's frames; the autoencoder's output
+  std::vector<char> m_staged;
+  double m_ai_busy_ns = 0, m_ai_waited_ns = 0;
   Bins m_visited;
   Frames m_frames;
   std::unique_ptr<SurrogateClient> m_ae;
+  std::unique_ptr<AsyncInference> m_async;  // after the client: goes first, so never outlives it
+  std::unique_ptr<StagingProducers> m_producers;  // staging.producers > 1
   std::vector<float> m_buffer;
   double m_member_steps = 0, m_ai_s = 0, m_busy_s = 0;
   std::int64_t m_decisions = 0, m_spawns = 0, m_trainings = 0;

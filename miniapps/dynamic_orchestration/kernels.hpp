@@ -42,9 +42,11 @@ KOKKOS_INLINE_FUNCTION void normal2(std::uint64_t counter, float& a, float& b) {
 }
 
 /// Advances every particle `substeps` steps and marks the coverage bins it visits.
+/// `index0` is the ensemble-wide index of pos(0): a member that runs as its own
+/// process draws the same random numbers as it would inside the whole ensemble.
 template <class ExecSpace, class Pos, class Bins>
 void langevin(const char* label, const Landscape& land, int substeps, std::uint64_t seed, std::uint64_t step0,
-              const Pos& pos, const Bins& visited, int bins) {
+              const Pos& pos, const Bins& visited, int bins, std::uint64_t index0 = 0) {
   // 64-bit: members x particles may exceed 2^31.
   const std::int64_t n = static_cast<std::int64_t>(pos.extent(0));
   Kokkos::parallel_for(
@@ -54,7 +56,7 @@ void langevin(const char* label, const Landscape& land, int substeps, std::uint6
         const float noise = kmath::sqrt(2.0f * land.kt * land.dt);
         for (int s = 0; s < substeps; ++s) {
           float gx, gy;
-          normal2(seed ^ (static_cast<std::uint64_t>(i) << 32) ^ (step0 + s) * 0x632be59bd9b4e019ULL, gx, gy);
+          normal2(seed ^ ((index0 + static_cast<std::uint64_t>(i)) << 32) ^ (step0 + s) * 0x632be59bd9b4e019ULL, gx, gy);
           x += -land.height * land.kt * k * kmath::sin(2.0f * k * x) * land.dt + noise * gx;
           y += -land.height * land.kt * k * kmath::sin(2.0f * k * y) * land.dt + noise * gy;
           x = x < 0 ? -x : (x > land.box ? 2 * land.box - x : x);

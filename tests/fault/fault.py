@@ -305,6 +305,13 @@ def main():
         srv.wait()
         victim, t_kill = srv.pid, time.time()
         expect_exit, expect_reason = (1, "inference server")
+    elif case == "member_killed":
+        # Dynamic Orchestration with its members as processes: one member dies.
+        base = [exe, "--motif=dynamic_orchestration", "--size=small", f"--out={out}", "--quiet", "--repetitions=50",
+                "--set", "ensemble.members_as=processes", "--set", "coupling.timeout_s=5"]
+        p = start(["--coupling=tight"])
+        victim, kids, t_kill = kill_child_midrun(p, "motifbench-do-member")
+        expect_exit, expect_reason = (1, "worker member")
     elif case.startswith("watch:"):
         # Every motif that uses remote services, at the default size and
         # settings: the death is noticed by the watcher, not when the motif

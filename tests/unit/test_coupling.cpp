@@ -16,6 +16,7 @@
 #include "inference.grpc.pb.h"
 #include "motifbench/surrogates/local.hpp"
 #include "motifbench/surrogates/server.hpp"
+#include "motifbench/staging_producers.hpp"
 
 namespace motifbench::detail {
 namespace {
@@ -42,6 +43,63 @@ void exercise_store(StagingStore& s) {
 TEST(Stores, Memory) {
   auto s = make_memory_store();
   exercise_store(*s);
+}
+
+// Many producers, one consumer: handles from another() share the store, and
+// StagingProducers' threads (more than the cores) put slices the consumer
+// reads back whole, round after round.
+void exercise_producers(StagingStore& consumer) {
+  auto other = consumer.another();
+  const std::vector<char> hello{'h', 'i'};
+  other->put("from/other", hello.data(), hello.size());
+  std::vector<char> out;
+  ASSERT_TRUE(consumer.get("from/other", out)) << consumer.describe();
+  EXPECT_EQ(out, hello);
+  for (int producers : {1, 3, 33}) {
+    StagingProducers pool(consumer, producers);
+    for (int round = 0; round < 5; ++round) {
+      const std::size_t records = 100 + static_cast<std::size_t>(round);  // not a multiple of the producers
+      std::vector<float> data(records * 4);
+      for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>(i * 7 + round);
+      pool.put("frames", data.data(), records, 4 * sizeof(float));
+      ASSERT_TRUE(pool.get(consumer, "frames", out)) << producers << " producers";
+      ASSERT_EQ(out.size(), data.size() * sizeof(float)) << consumer.describe() << ", " << producers << " producers, round " << round;
+      EXPECT_EQ(std::memcmp(out.data(), data.data(), out.size()), 0) << producers << " producers, round " << round;
+    }
+    EXPECT_FALSE(pool.get(consumer, "never-put", out));
+  }
+}
+
+TEST(Stores, AnotherHandleAndManyProducers) {
+  auto memory = make_memory_store();
+  exercise_producers(*memory);
+  const std::string prefix = "/motifbench-" + std::to_string(getpid()) + "-unitprod";
+  {
+    auto shm = make_shm_store(prefix);
+    exercise_producers(*shm);
+  }
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+    EXPECT_EQ(e.path().filename().string().rfind(prefix.substr(1), 0), std::string::npos) << e.path() << " left behind";
+  const auto base = std::filesystem::temp_directory_path() / ("motifbench-unit-prod-" + std::to_string(getpid()));
+  {
+    auto files = make_file_store(base.string());
+    exercise_producers(*files);
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(base)) << "the file store's folder outlived its last handle";
+  std::filesystem::remove_all(base);
+}
+
+TEST(Stores, ProducerErrorsReachTheConsumer) {
+  Services services;
+  auto info = services.start_redis(10);
+  auto colon = info.endpoint.rfind(':');
+  auto redis = make_redis_store(info.endpoint.substr(0, colon), std::stoi(info.endpoint.substr(colon + 1)), 5,
+                                services.redis_password());
+  exercise_producers(*redis);
+  StagingProducers pool(*redis, 4);
+  services.stop_all();
+  const float x[8] = {};
+  EXPECT_THROW(pool.put("after", x, 4, 2 * sizeof(float)), std::runtime_error) << "a dead Redis must fail the put";
 }
 
 TEST(Stores, SharedMemoryCleansUpItsSegments) {

@@ -41,6 +41,9 @@ struct EnergyReading {
 std::optional<double> proc_cpu_s(long pid, const std::string& proc_root = "/proc");
 /// user + system CPU seconds of this process (getrusage).
 double self_cpu_s();
+/// user + system CPU seconds of this process's ended and reaped children
+/// (getrusage RUSAGE_CHILDREN).
+double reaped_children_cpu_s();
 
 /// The estimate over every component: sum of visible CPU-seconds x
 /// watts_per_core + wall x idle_watts; per-component figures in domains_j. The

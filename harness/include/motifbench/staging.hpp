@@ -5,12 +5,14 @@
 // real Redis server for loose, files on disk as the classic baseline), and the
 // mini-app code is the same for all of them.
 //
-// Threading: one store per thread. put/get block until done or until the
+// Threading: one handle per thread; another() opens one more on the same
+// store (what one handle puts, the others get). put/get block until done or until the
 // store's timeout; a store whose backend fails (Redis gone, disk full) throws
 // std::runtime_error naming the component, which ends the run.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,9 @@ class StagingStore {
   virtual std::string describe() const = 0;
   /// Short name: memory | shm | redis | file.
   virtual std::string kind() const = 0;
+  /// A new handle on the same store, for another thread (a Redis store opens
+  /// another connection). Throws std::runtime_error as the constructor would.
+  virtual std::unique_ptr<StagingStore> another() const = 0;
 };
 
 }  // namespace motifbench

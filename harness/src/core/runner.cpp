@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <map>
 
 #include <Kokkos_Core.hpp>
 
@@ -13,6 +14,7 @@
 #include "core/null_motif.hpp"
 #include "core/run_context_impl.hpp"
 #include "motifbench/energy.hpp"
+#include "motifbench/worker_process.hpp"
 
 namespace motifbench::detail {
 namespace {
@@ -102,9 +104,28 @@ struct ComponentSampler {
   std::vector<Entry> entries;
   double self_start = 0;
 
+  // Worker processes (WorkerProcess): those reaped during the repetition
+  // through RUSAGE_CHILDREN, those still running through /proc.
+  double children_start = 0;
+  std::map<pid_t, double> workers_start;
+  double worker_cpu_s() const {
+    double cpu = reaped_children_cpu_s() - children_start;
+    const auto live = live_worker_pids();
+    for (const auto& [pid, start] : workers_start)
+      if (std::find(live.begin(), live.end(), pid) == live.end()) cpu -= start;  // reaped: counted from its start
+    for (pid_t pid : live) {
+      auto it = workers_start.find(pid);
+      cpu += proc_cpu_s(pid).value_or(0) - (it == workers_start.end() ? 0.0 : it->second);
+    }
+    return std::max(0.0, cpu);
+  }
+
   void begin(const CouplingEnv* env, int rank) {
     entries.clear();
     self_start = self_cpu_s();
+    children_start = reaped_children_cpu_s();
+    workers_start.clear();
+    for (pid_t pid : live_worker_pids()) workers_start[pid] = proc_cpu_s(pid).value_or(0);
     if (env == nullptr || rank != 0) return;
     int servers = 0;
     std::vector<ServiceInfo> all = env->service_info;
@@ -133,6 +154,7 @@ struct ComponentSampler {
   std::vector<ComponentCpu> end(int nranks, bool collective) {
     poll();
     double self = self_cpu_s() - self_start;
+    double workers = worker_cpu_s();
     std::vector<ComponentCpu> out;
     if (nranks > 1 && collective) {
       world_sum(&self, 1);
@@ -143,6 +165,10 @@ struct ComponentSampler {
     } else {
       out.push_back(ComponentCpu{"ranks", 0, self, true, "1 rank, getrusage"});
     }
+    if (nranks > 1 && collective) world_sum(&workers, 1);
+    if (workers > 0 || !workers_start.empty() || !live_worker_pids().empty())
+      out.push_back(ComponentCpu{"worker processes", 0, workers, true,
+                                 "the mini-app's task processes (getrusage of reaped children, /proc of running ones)"});
     for (const auto& e : entries)
       out.push_back(ComponentCpu{e.name, e.pid, e.visible ? e.last_cpu - e.start_cpu : 0.0, e.visible,
                                  e.visible ? e.where + " (/proc/" + std::to_string(e.pid) + "/stat)" : e.where});

@@ -12,7 +12,7 @@ namespace {
 class RedisStore final : public StagingStore {
  public:
   RedisStore(std::string host, int port, double timeout_s, const std::string& password)
-      : m_host(std::move(host)), m_port(port) {
+      : m_host(std::move(host)), m_port(port), m_timeout_s(timeout_s), m_password(password) {
     timeval tv{static_cast<time_t>(timeout_s), static_cast<suseconds_t>((timeout_s - static_cast<long>(timeout_s)) * 1e6)};
     m_ctx = redisConnectWithTimeout(m_host.c_str(), m_port, tv);
     if (m_ctx == nullptr || m_ctx->err) {
@@ -31,6 +31,9 @@ class RedisStore final : public StagingStore {
   }
   ~RedisStore() override {
     if (m_ctx) redisFree(m_ctx);
+  }
+  std::unique_ptr<StagingStore> another() const override {
+    return std::make_unique<RedisStore>(m_host, m_port, m_timeout_s, m_password);
   }
   void put(const std::string& key, const void* data, std::size_t bytes) override {
     freeReplyObject(command_args("SET %b %b", key.data(), key.size(), data, bytes));
@@ -70,6 +73,8 @@ class RedisStore final : public StagingStore {
   }
   std::string m_host;
   int m_port;
+  double m_timeout_s;
+  std::string m_password;
   std::string m_version = "unknown";
   redisContext* m_ctx = nullptr;
 };

@@ -95,6 +95,8 @@ void interrupt_watchdog() {
   }
 }
 
+}  // namespace
+
 // In a forked child before exec: async-signal-safe calls only.
 void close_descriptors_from(int first) {
 #ifdef SYS_close_range
@@ -103,6 +105,8 @@ void close_descriptors_from(int first) {
   const long max_fd = sysconf(_SC_OPEN_MAX);
   for (long fd = first; fd < (max_fd > 0 ? max_fd : 65536); ++fd) close(static_cast<int>(fd));
 }
+
+namespace {
 
 std::string read_line_with_timeout(int fd, double timeout_s) {
   std::string line;

@@ -137,6 +137,9 @@ void default_crash_handling();
 /// The signal that asked the run to stop, or 0.
 int interrupted_signal();
 void remember_child(pid_t pid);
+/// In a forked child before exec: closes every descriptor from `first` up
+/// (async-signal-safe).
+void close_descriptors_from(int first);
 void forget_child(pid_t pid);
 void remember_file(const std::string& path);
 void forget_file(const std::string& path);

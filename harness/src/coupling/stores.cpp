@@ -8,11 +8,13 @@
 #include <atomic>
 #include <chrono>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 
@@ -23,22 +25,35 @@ namespace {
 
 class MemoryStore final : public StagingStore {
  public:
+  MemoryStore() : m_state(std::make_shared<State>()) {}
   void put(const std::string& key, const void* data, std::size_t bytes) override {
-    auto& v = m_map[key];
+    std::lock_guard<std::mutex> lock(m_state->mutex);
+    auto& v = m_state->map[key];
     v.assign(static_cast<const char*>(data), static_cast<const char*>(data) + bytes);
   }
   bool get(const std::string& key, std::vector<char>& out) override {
-    auto it = m_map.find(key);
-    if (it == m_map.end()) return false;
+    std::lock_guard<std::mutex> lock(m_state->mutex);
+    auto it = m_state->map.find(key);
+    if (it == m_state->map.end()) return false;
     out = it->second;
     return true;
   }
-  void erase(const std::string& key) override { m_map.erase(key); }
+  void erase(const std::string& key) override {
+    std::lock_guard<std::mutex> lock(m_state->mutex);
+    m_state->map.erase(key);
+  }
   std::string describe() const override { return "in-process memory"; }
   std::string kind() const override { return "memory"; }
+  std::unique_ptr<StagingStore> another() const override { return std::unique_ptr<StagingStore>(new MemoryStore(m_state)); }
 
  private:
-  std::map<std::string, std::vector<char>> m_map;
+  // Shared by the handles of one store (another()).
+  struct State {
+    std::mutex mutex;
+    std::map<std::string, std::vector<char>> map;
+  };
+  explicit MemoryStore(std::shared_ptr<State> state) : m_state(std::move(state)) {}
+  std::shared_ptr<State> m_state;
 };
 
 // One segment per key, shared by every rank of the node: its name is the
@@ -52,7 +67,9 @@ class MemoryStore final : public StagingStore {
 // to odd and back (one writer at a time); readers copy and retry when it
 // moved (a seqlock), so a get never returns half of a put. Each rank maps a
 // segment once and remaps only when another rank grew it. The rank that
-// created a segment unlinks it when its store goes (or erase() does).
+// created a segment unlinks it when its store goes (or erase() does), marking
+// it unlinked first, so that a handle still mapping it lets it go and finds
+// the key's next segment, if any.
 class ShmStore final : public StagingStore {
  public:
   explicit ShmStore(std::string prefix) : m_prefix(std::move(prefix)) {}
@@ -60,6 +77,7 @@ class ShmStore final : public StagingStore {
     for (auto& [key, seg] : m_segments) release(seg);
   }
   void put(const std::string& key, const void* data, std::size_t bytes) override {
+    drop_if_unlinked(key);
     Segment& seg = segment(key, true);
     const std::size_t need = data_offset(key) + bytes;
     // Writer lock (the sequence number from even to odd), held while growing
@@ -77,6 +95,7 @@ class ShmStore final : public StagingStore {
     header(seg)->seq.fetch_add(1, std::memory_order_release);
   }
   bool get(const std::string& key, std::vector<char>& out) override {
+    drop_if_unlinked(key);
     Segment* seg = find(key);
     if (seg == nullptr) return false;
     for (Patience wait(seg->name);; wait()) {
@@ -107,6 +126,8 @@ class ShmStore final : public StagingStore {
   std::string describe() const override {
     return "POSIX shared memory /dev/shm" + m_prefix + ".* (one segment per key, shared by the node's ranks)";
   }
+  std::unique_ptr<StagingStore> another() const override { return std::make_unique<ShmStore>(m_prefix);
+  }
   std::string kind() const override { return "shm"; }
 
  private:
@@ -131,6 +152,7 @@ class ShmStore final : public StagingStore {
     std::atomic<std::uint64_t> seq;
     std::uint64_t size;
     std::atomic<std::uint64_t> key_bytes;  // the key's length + 1, once it is written (0 before)
+    std::atomic<std::uint64_t> unlinked;   // 1 once its creator unlinked it: mappings of it are stale
   };
   struct Segment {
     std::string name;
@@ -140,6 +162,14 @@ class ShmStore final : public StagingStore {
     bool created = false;  // by this store: unlinked when it goes
   };
   static Header* header(Segment& seg) { return static_cast<Header*>(seg.map); }
+  // Lets go of this handle's mapping of `key` when its creator unlinked it.
+  void drop_if_unlinked(const std::string& key) {
+    auto it = m_segments.find(key);
+    if (it == m_segments.end() || header(it->second)->unlinked.load(std::memory_order_acquire) == 0) return;
+    it->second.created = false;  // not ours to unlink: the name may be the key's next segment
+    release(it->second);
+    m_segments.erase(it);
+  }
   static std::size_t data_offset(const std::string& key) { return sizeof(Header) + (key.size() + 7) / 8 * 8; }
   std::string segment_name(const std::string& key) const {
     std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
@@ -220,6 +250,7 @@ class ShmStore final : public StagingStore {
     seg.capacity = size;
   }
   static void release(Segment& seg) {
+    if (seg.created && seg.map != nullptr) header(seg)->unlinked.store(1, std::memory_order_release);
     if (seg.map != nullptr) munmap(seg.map, seg.capacity);
     if (seg.fd >= 0) close(seg.fd);
     if (seg.created) {
@@ -237,22 +268,11 @@ class ShmStore final : public StagingStore {
 // predictable path, so a planted symbolic link is never followed.
 class FileStore final : public StagingStore {
  public:
-  explicit FileStore(const std::string& base) {
-    std::filesystem::create_directories(base);
-    std::string templ = base + "/motifbench-" + std::to_string(getpid()) + "-XXXXXX";
-    if (mkdtemp(templ.data()) == nullptr)
-      throw std::runtime_error("file store: cannot create a private folder under " + base + ": " + std::strerror(errno));
-    m_dir = templ;
-    remember_file(m_dir);
-  }
-  ~FileStore() override {
-    std::error_code ec;
-    std::filesystem::remove_all(m_dir, ec);
-    forget_file(m_dir);
-  }
+  explicit FileStore(const std::string& base) : m_dir(std::make_shared<PrivateDir>(base)) {}
   void put(const std::string& key, const void* data, std::size_t bytes) override {
     const auto path = file(key);
-    const auto tmp = path + ".tmp";
+    // A temporary name per handle: handles of other threads may put the same key.
+    const auto tmp = path + ".tmp" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
     {
       std::ofstream out(tmp, std::ios::binary);
       out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
@@ -269,17 +289,36 @@ class FileStore final : public StagingStore {
     return static_cast<bool>(in);
   }
   void erase(const std::string& key) override { std::filesystem::remove(file(key)); }
-  std::string describe() const override { return "files under " + m_dir; }
+  std::string describe() const override { return "files under " + m_dir->path; }
   std::string kind() const override { return "file"; }
+  std::unique_ptr<StagingStore> another() const override { return std::unique_ptr<StagingStore>(new FileStore(m_dir)); }
 
  private:
+  // The folder, removed with the last handle.
+  struct PrivateDir {
+    explicit PrivateDir(const std::string& base) {
+      std::filesystem::create_directories(base);
+      std::string templ = base + "/motifbench-" + std::to_string(getpid()) + "-XXXXXX";
+      if (mkdtemp(templ.data()) == nullptr)
+        throw std::runtime_error("file store: cannot create a private folder under " + base + ": " + std::strerror(errno));
+      path = templ;
+      remember_file(path);
+    }
+    ~PrivateDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+      forget_file(path);
+    }
+    std::string path;
+  };
+  explicit FileStore(std::shared_ptr<PrivateDir> dir) : m_dir(std::move(dir)) {}
   std::string file(const std::string& key) const {
     std::string safe = key;
     for (char& c : safe)
       if (c == '/' || c == ' ') c = '_';
-    return m_dir + "/" + safe;
+    return m_dir->path + "/" + safe;
   }
-  std::string m_dir;
+  std::shared_ptr<PrivateDir> m_dir;
 };
 
 }  // namespace

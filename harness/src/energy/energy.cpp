@@ -254,6 +254,13 @@ double self_cpu_s() {
   return tv(ru.ru_utime) + tv(ru.ru_stime);
 }
 
+double reaped_children_cpu_s() {
+  rusage ru{};
+  getrusage(RUSAGE_CHILDREN, &ru);
+  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
 EnergyReading estimate_energy(const std::vector<ComponentCpu>& components, double wall_s, double watts_per_core,
                               double idle_watts, const std::string& fallback_reason) {
   EnergyReading r;
