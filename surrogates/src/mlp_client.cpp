@@ -1,21 +1,24 @@
-// The in-process surrogate: a LibTorch MLP (or a TorchScript module) behind the
-// SurrogateClient interface, on caller-owned float buffers.
-#include <torch/script.h>
-#include <torch/torch.h>
+#include "motifbench/surrogates/local.hpp"
+
+#include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
-#include <unistd.h>
-
-#include "motifbench/surrogates/local.hpp"
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+#include <torch/script.h>
+#include <torch/torch.h>
 
 namespace motifbench::surrogates {
 namespace {
@@ -318,7 +321,80 @@ void set_threads(int n) {
   } catch (const std::exception&) {
     // Already set (it can only be set once per process); keep the first value.
   }
+  // OpenBLAS (LibTorch's BLAS on Debian) has its own pool, whose idle
+  // threads spin on sched_yield; it follows the same setting. No link
+  // dependency: found when loaded.
+  using SetBlasThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetBlasThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
   g_threads = n;
+}
+
+namespace {
+
+// LibTorch's CPU tensors through a cache of freed large blocks, by exact size.
+// glibc's posix_memalign(64) cannot reuse a freed block of the same size (the
+// alignment asks a few bytes more), so when small allocations sit between
+// large ones (an inference server's RPCs), every inference takes fresh heap
+// and touches fresh pages: the server ran at half the speed of the same model
+// in process, and its heap grew by tens of MB a second. Blocks of at least
+// kMinCached bytes are kept (kMaxCached in all) and handed out again for a
+// request of the same size; a model's activations have the same sizes from
+// call to call.
+class CachingCpuAllocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(size_t n) const override {
+    const c10::Device cpu(c10::DeviceType::CPU);
+    if (n < kMinCached) {
+      void* p = c10::alloc_cpu(n);
+      return {p, p, &c10::free_cpu, cpu};
+    }
+    void* p = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(s_mutex);
+      auto it = s_free.find(n);
+      if (it != s_free.end()) {
+        p = it->second;
+        s_free.erase(it);
+        s_cached -= n;
+      }
+    }
+    if (p == nullptr) p = c10::alloc_cpu(n);
+    return {p, new Block{p, n}, &release, cpu};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+
+ private:
+  struct Block {
+    void* data;
+    std::size_t bytes;
+  };
+  static void release(void* ctx) {
+    std::unique_ptr<Block> b(static_cast<Block*>(ctx));
+    {
+      std::lock_guard<std::mutex> lock(s_mutex);
+      if (s_cached + b->bytes <= kMaxCached) {
+        s_free.emplace(b->bytes, b->data);
+        s_cached += b->bytes;
+        return;
+      }
+    }
+    c10::free_cpu(b->data);
+  }
+  static constexpr std::size_t kMinCached = std::size_t{1} << 20;
+  static constexpr std::size_t kMaxCached = std::size_t{1} << 30;
+  static std::mutex s_mutex;
+  static std::multimap<std::size_t, void*> s_free;
+  static std::size_t s_cached;
+};
+std::mutex CachingCpuAllocator::s_mutex;
+std::multimap<std::size_t, void*> CachingCpuAllocator::s_free;
+std::size_t CachingCpuAllocator::s_cached = 0;
+
+}  // namespace
+
+void use_caching_cpu_allocator() {
+  static CachingCpuAllocator allocator;  // lives as long as the tensors it made
+  c10::SetCPUAllocator(&allocator, /*priority=*/1);
 }
 
 void ensure_runtime_settings(char** argv) {
@@ -331,6 +407,7 @@ void ensure_runtime_settings(char** argv) {
                       1) == 0;
   if (changed) execv("/proc/self/exe", argv);
   // exec failed (or nothing to do): carry on with what the process has.
+  use_caching_cpu_allocator();
 }
 
 int threads() { return g_threads > 0 ? g_threads.load() : at::get_num_threads(); }

@@ -1,6 +1,5 @@
 #include "cli/cli.hpp"
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -97,13 +96,6 @@ void print_config_help(const Config& cfg) {
     std::printf("  %-32s = %-14s %s%s\n", k.key.c_str(), value_to_text(cfg.value(k.key)).c_str(), k.help.c_str(),
                 range.c_str());
   }
-}
-
-// OpenBLAS's own pool (LibTorch's BLAS on Debian), when OpenBLAS is loaded;
-// no link dependency.
-void set_blas_threads(int threads) {
-  using SetThreads = void (*)(int);
-  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(threads);
 }
 
 void init_kokkos(int threads) {
@@ -242,8 +234,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   const int local_ranks = node_local_ranks();
   int threads = static_cast<int>(cfg.get_int("run.threads"));
   if (threads <= 0) threads = static_cast<int>(std::max(1L, hw_threads / local_ranks));
-  surrogates::set_threads(threads);
-  set_blas_threads(threads);
+  surrogates::set_threads(threads);  // LibTorch's and OpenBLAS' pools
   init_kokkos(threads);
   RunResult result;
   // Taken before the run, so start_time_utc is the start.

@@ -30,9 +30,9 @@ struct TorchBuild {
 };
 TorchBuild torch_build();
 
-/// Sets LibTorch's intra-op threads (0: one per online core). Call once, before
-/// any model runs. Inter-op threads are set to 1: the harness never runs two
-/// ops concurrently.
+/// Sets LibTorch's intra-op threads (0: one per online core) and OpenBLAS'
+/// pool to the same count. Call once, before any model runs. Inter-op
+/// threads are set to 1: the harness never runs two ops concurrently.
 void set_threads(int intra_op_threads);
 int threads();
 std::string torch_version();
@@ -47,7 +47,12 @@ std::string torch_version();
 ///   allocates every activation afresh, and above glibc's default threshold
 ///   each one is a new mapping whose pages fault in on first touch, which
 ///   cost 8-10x the inference itself at 16384 to 262144 rows.
-/// Returns only when nothing was missing or the exec failed.
+/// Returns only when nothing was missing or the exec failed; then installs
+/// LibTorch's CPU allocator with a cache of freed blocks of 1 MiB and more by
+/// size (at most 1 GiB cached): glibc cannot reuse a freed 64-byte-aligned
+/// block for a request of the same size, so with small allocations between
+/// inferences (a server's RPCs) the heap grew without bound and each
+/// inference touched fresh pages.
 void ensure_runtime_settings(char** argv);
 
 }  // namespace motifbench::surrogates
