@@ -61,6 +61,57 @@ TEST(Overhead, HarnessMeasurementsPushNoKokkosRegions) {
   EXPECT_EQ(after_phase, 1);
 }
 
+// A kernel of the default execution space that runs for a while: `reps`
+// dependent multiply-adds per element. (A free function: a CUDA lambda may
+// not live in a test body, which is a private member.)
+void long_kernel(const Kokkos::View<double*>& v, int reps) {
+  Kokkos::parallel_for(
+      "motifbench::test::long_kernel", Kokkos::RangePolicy<>(0, static_cast<int>(v.extent(0))), KOKKOS_LAMBDA(int i) {
+        double x = v(i);
+        for (int k = 0; k < reps; ++k) x = x * 1.0000001 + 1e-9;
+        v(i) = x;
+      });
+}
+
+// Timing on asynchronous backends (GPUs): a kernel queued in one phase is
+// charged to that phase, not to the next (ScopedPhase fences both edges). The
+// kernel runs long enough (tens of ms) that a leak would be plain. On a
+// backend whose launches return only when the work is done (Serial, OpenMP)
+// nothing can leak, and the test says so by skipping.
+TEST(PhaseTiming, QueuedKernelWorkDoesNotLeakIntoTheNextPhase) {
+  Kokkos::View<double*> v("leak", 1 << 20);
+  int reps = 16;
+  double kernel_s = 0;
+  for (; reps < (1 << 20); reps *= 2) {  // grow until the kernel takes 20 ms
+    Kokkos::fence();
+    const auto t = now_ns();
+    long_kernel(v, reps);
+    Kokkos::fence();
+    kernel_s = (now_ns() - t) * 1e-9;
+    if (kernel_s > 0.02) break;
+  }
+  Kokkos::fence();
+  auto t = now_ns();
+  long_kernel(v, reps);
+  const double launch_s = (now_ns() - t) * 1e-9;
+  Kokkos::fence();
+  if (launch_s > 0.5 * kernel_s)
+    GTEST_SKIP() << Kokkos::DefaultExecutionSpace::name() << " runs kernels synchronously (launch " << launch_s * 1e3
+                 << " ms of a " << kernel_s * 1e3 << " ms kernel): no queued work can leak on this backend";
+  ConfigSchema schema;
+  Config cfg(schema);
+  detail::RunContextImpl ctx(cfg, Coupling::None, 0, 0, 1);
+  const PhaseId queued = ctx.phase("queued"), next = ctx.phase("next");
+  {
+    ScopedPhase p(ctx, queued);
+    long_kernel(v, reps);
+  }
+  { ScopedPhase p(ctx, next); }
+  const auto totals = ctx.phase_totals();
+  EXPECT_GE(totals.at(static_cast<std::size_t>(queued)).total_s, 0.5 * kernel_s) << "the kernel left its phase";
+  EXPECT_LT(totals.at(static_cast<std::size_t>(next)).total_s, 0.1 * kernel_s) << "the next phase absorbed the kernel";
+}
+
 TEST(Overhead, NullMotifMeasuresWithAndWithoutTheMachinery) {
   auto m = detail::measure_harness_overhead(3, 200, 256);
   EXPECT_EQ(m.rounds, 3);
