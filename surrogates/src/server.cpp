@@ -776,10 +776,6 @@ class GrpcServer final : public InferenceServer {
     grpc::ResourceQuota quota("motifbench-serve");
     quota.SetMaxThreads(std::max(1, opt.grpc_threads) + std::max(0, opt.max_queue) + 16);
     b.SetResourceQuota(quota);
-    // Pollers for every request computed at once, kept between requests: the
-    // default (1 to 2) started and ended a thread for many requests.
-    b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
-    b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, std::max(1, opt.grpc_threads) + 2);
     m_server = b.BuildAndStart();
     if (!m_server || (!unix_socket && port == 0))
       throw std::runtime_error("cannot listen on '" + opt.listen + "'");

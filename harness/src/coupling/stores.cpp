@@ -77,8 +77,9 @@ class ShmStore final : public StagingStore {
     for (auto& [key, seg] : m_segments) release(seg);
   }
   void put(const std::string& key, const void* data, std::size_t bytes) override {
-    drop_if_unlinked(key);
-    Segment& seg = segment(key, true);
+    Segment* found = &segment(key, true);
+    if (unlinked(*found)) found = &(drop(key), segment(key, true));
+    Segment& seg = *found;
     const std::size_t need = data_offset(key) + bytes;
     // Writer lock (the sequence number from even to odd), held while growing
     // too, so that two ranks never race an ftruncate into a shrink.
@@ -95,8 +96,8 @@ class ShmStore final : public StagingStore {
     header(seg)->seq.fetch_add(1, std::memory_order_release);
   }
   bool get(const std::string& key, std::vector<char>& out) override {
-    drop_if_unlinked(key);
     Segment* seg = find(key);
+    if (seg != nullptr && unlinked(*seg)) seg = (drop(key), find(key));
     if (seg == nullptr) return false;
     for (Patience wait(seg->name);; wait()) {
       auto* h = header(*seg);
@@ -162,11 +163,13 @@ class ShmStore final : public StagingStore {
     bool created = false;  // by this store: unlinked when it goes
   };
   static Header* header(Segment& seg) { return static_cast<Header*>(seg.map); }
-  // Lets go of this handle's mapping of `key` when its creator unlinked it.
-  void drop_if_unlinked(const std::string& key) {
+  // A mapping whose creator has unlinked it: stale, the key may have a newer segment.
+  static bool unlinked(Segment& seg) { return header(seg)->unlinked.load(std::memory_order_acquire) != 0; }
+  // Lets go of this handle's mapping of `key` (not ours to unlink: the name
+  // may already be the key's next segment).
+  void drop(const std::string& key) {
     auto it = m_segments.find(key);
-    if (it == m_segments.end() || header(it->second)->unlinked.load(std::memory_order_acquire) == 0) return;
-    it->second.created = false;  // not ours to unlink: the name may be the key's next segment
+    it->second.created = false;
     release(it->second);
     m_segments.erase(it);
   }
