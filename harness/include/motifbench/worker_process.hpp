@@ -5,7 +5,8 @@
 // stops are such processes, so launch, teardown and state transfer cost what
 // they cost a workflow system.
 //
-// Threading: a WorkerProcess belongs to one thread. Cleanup: the child dies
+// Threading: a WorkerProcess belongs to one thread, which should live as long
+// as the worker (PR_SET_PDEATHSIG follows the thread that started it). Cleanup: the child dies
 // with its parent (PR_SET_PDEATHSIG), ends on end-of-file from its socket, and
 // the destructor reaps it (SIGKILL after a grace period), on every exit path.
 // Launch and teardown are posix_spawn and waitpid: nothing the program itself
