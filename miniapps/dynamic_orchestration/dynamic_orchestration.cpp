@@ -236,15 +236,16 @@ class DynamicOrchestration final : public Motif {
     ScopedPhase p(ctx, m_ph_stage);
     const std::string key = "dynamic_orchestration/" + std::to_string(ctx.rank()) + "/frames";
     const std::size_t n = static_cast<std::size_t>(m_members) * m_features * sizeof(float);
+    // One put, or one slice per producer thread (staging.producers).
+    bool staged = false;
     if (m_producers) {
       m_producers->put(key, frames, static_cast<std::size_t>(m_members), m_features * sizeof(float));
-      if (!m_producers->get(ctx.staging(), key, out) || out.size() != n)
-        throw std::runtime_error("staging store " + ctx.staging().describe() + " lost the frames");
-      ctx.declare_work(m_ph_stage, Work{double(m_members), 2.0 * n, 0, double(n)});
-      return;
+      staged = m_producers->get(ctx.staging(), key, out);
+    } else {
+      ctx.staging().put(key, frames, n);
+      staged = ctx.staging().get(key, out);
     }
-    ctx.staging().put(key, frames, n);
-    if (!ctx.staging().get(key, out) || out.size() != n)
+    if (!staged || out.size() != n)
       throw std::runtime_error("staging store " + ctx.staging().describe() + " lost the frames");
     ctx.declare_work(m_ph_stage, Work{double(m_members), 2.0 * n, 0, double(n)});
   }
@@ -265,16 +266,24 @@ class DynamicOrchestration final : public Motif {
         }
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return novelty[a] > novelty[b]; });
+      // Terminate the least novel `churn` members; respawn each from one of
+      // the `churn` most novel states. In the array a respawn is a copy, part
+      // of the decision; as processes it has phases of its own (respawn()).
+      for (int k = 0; k < m_churn; ++k) {
+        const int from = order[static_cast<std::size_t>(k)], to = order[static_cast<std::size_t>(m_members - 1 - k)];
+        if (from == to) continue;
+        if (!m_procs) clone_member<Exec>("dynamic_orchestration::spawn", m_particles, from, to, m_pos);
+        ++m_spawns;
+      }
       ++m_decisions;
       ctx.declare_work(m_ph_decide, Work{double(m_members), 0, 0, 0});
     }
-    // Terminate the least novel `churn` members; respawn each from one of the
-    // `churn` most novel states.
-    for (int k = 0; k < m_churn; ++k) {
-      const int from = order[static_cast<std::size_t>(k)], to = order[static_cast<std::size_t>(m_members - 1 - k)];
-      if (from == to) continue;
-      respawn(ctx, from, to);
-      ++m_spawns;
+    if (m_procs) {
+      for (int k = 0; k < m_churn; ++k) {
+        const int from = order[static_cast<std::size_t>(k)], to = order[static_cast<std::size_t>(m_members - 1 - k)];
+        if (from != to) respawn(ctx, from, to);
+      }
+      Kokkos::deep_copy(m_pos, m_host_pos);  // the respawned members' states
     }
     Kokkos::fence();
     ctx.record_latency_ns("decision", static_cast<double>(now_ns() - frame_ns));
@@ -292,13 +301,9 @@ class DynamicOrchestration final : public Motif {
     }
   }
 
-  // Member `to` starts over from member `from`'s state.
+  // Member process `to` ends and starts over from member `from`'s state
+  // (in m_host_pos; the caller copies it to the device once).
   void respawn(RunContext& ctx, int from, int to) {
-    if (!m_procs) {
-      ScopedPhase p(ctx, m_ph_decide);
-      clone_member<Exec>("dynamic_orchestration::spawn", m_particles, from, to, m_pos);
-      return;
-    }
     {
       ScopedPhase p(ctx, m_ph_terminate);
       const auto t = now_ns();
@@ -309,7 +314,6 @@ class DynamicOrchestration final : public Motif {
     const auto t = now_ns();
     std::copy(member_positions(from), member_positions(from) + 2 * m_particles, member_positions(to));
     m_procs->launch(to, member_positions(to));  // launch and state transfer
-    Kokkos::deep_copy(m_pos, m_host_pos);
     ctx.record_latency_ns("member_launch", static_cast<double>(now_ns() - t));
   }
 

@@ -77,9 +77,7 @@ class ShmStore final : public StagingStore {
     for (auto& [key, seg] : m_segments) release(seg);
   }
   void put(const std::string& key, const void* data, std::size_t bytes) override {
-    Segment* found = &segment(key, true);
-    if (unlinked(*found)) found = &(drop(key), segment(key, true));
-    Segment& seg = *found;
+    Segment& seg = segment(key, true);
     const std::size_t need = data_offset(key) + bytes;
     // Writer lock (the sequence number from even to odd), held while growing
     // too, so that two ranks never race an ftruncate into a shrink.
@@ -97,7 +95,6 @@ class ShmStore final : public StagingStore {
   }
   bool get(const std::string& key, std::vector<char>& out) override {
     Segment* seg = find(key);
-    if (seg != nullptr && unlinked(*seg)) seg = (drop(key), find(key));
     if (seg == nullptr) return false;
     for (Patience wait(seg->name);; wait()) {
       auto* h = header(*seg);
@@ -163,16 +160,6 @@ class ShmStore final : public StagingStore {
     bool created = false;  // by this store: unlinked when it goes
   };
   static Header* header(Segment& seg) { return static_cast<Header*>(seg.map); }
-  // A mapping whose creator has unlinked it: stale, the key may have a newer segment.
-  static bool unlinked(Segment& seg) { return header(seg)->unlinked.load(std::memory_order_acquire) != 0; }
-  // Lets go of this handle's mapping of `key` (not ours to unlink: the name
-  // may already be the key's next segment).
-  void drop(const std::string& key) {
-    auto it = m_segments.find(key);
-    it->second.created = false;
-    release(it->second);
-    m_segments.erase(it);
-  }
   static std::size_t data_offset(const std::string& key) { return sizeof(Header) + (key.size() + 7) / 8 * 8; }
   std::string segment_name(const std::string& key) const {
     std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
@@ -201,10 +188,17 @@ class ShmStore final : public StagingStore {
     if (Segment* other = find(key)) return *other;  // another rank created it meanwhile
     throw std::runtime_error("shared memory: " + seg.name + " exists but cannot be opened");
   }
-  // Opens a segment another rank created; nullptr when there is none.
+  // This handle's mapping of `key`, or the segment another rank created;
+  // nullptr when there is none. A mapping whose creator has unlinked it is
+  // stale: it is let go, and the key's new segment (if any) opened.
   Segment* find(const std::string& key) {
     auto it = m_segments.find(key);
-    if (it != m_segments.end()) return &it->second;
+    if (it != m_segments.end()) {
+      if (header(it->second)->unlinked.load(std::memory_order_acquire) == 0) return &it->second;
+      it->second.created = false;  // not ours to unlink: the name may be the key's next segment
+      release(it->second);
+      m_segments.erase(it);
+    }
     Segment seg;
     seg.name = segment_name(key);
     seg.fd = shm_open(seg.name.c_str(), O_RDWR | O_CLOEXEC, 0);
