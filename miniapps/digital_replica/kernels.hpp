@@ -119,9 +119,10 @@ KOKKOS_FORCEINLINE_FUNCTION void predict_cell(const Physics& p, const V1& c, con
 }
 
 /// One row of the predictor on contiguous host memory: restrict-qualified
-/// pointers and a straight interior loop, which the compiler vectorises.
+/// pointers and a straight interior loop, which the compiler vectorises
+/// (for AVX2 too, where the CPU has it: MOTIFBENCH_HOST_CLONES).
 /// `up` and `down` are the flat offsets of the neighbouring rows.
-inline void predict_row(const Physics& p, std::int64_t ny, std::int64_t row, std::int64_t up, std::int64_t down,
+MOTIFBENCH_HOST_CLONES inline void predict_row(const Physics& p, std::int64_t ny, std::int64_t row, std::int64_t up, std::int64_t down,
                         const float* __restrict c, const float* __restrict t, float* __restrict cn,
                         float* __restrict tn, float* __restrict f) {
   auto cell = [&](std::int64_t j, std::int64_t jm, std::int64_t jp) {
@@ -155,19 +156,23 @@ void predict(const char* label, int nx_, int ny_, const Physics& p, const V1& c,
   // 64-bit cell indices: nx * ny may exceed 2^31.
   const std::int64_t nx = nx_, ny = ny_;
   if (row_end < 0) row_end = nx;
-  constexpr bool host = Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible;
-  const bool flat = c.span_is_contiguous() && t.span_is_contiguous() && cn.span_is_contiguous() &&
-                    tn.span_is_contiguous() && features.span_is_contiguous() && features.stride(0) == 2 &&
-                    features.stride(1) == 1;
-  if (host && flat) {
-    const float *cp = c.data(), *tp = t.data();
-    float *cnp = cn.data(), *tnp = tn.data(), *fp = features.data();
-    Kokkos::parallel_for(
-        label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(row_begin, row_end), [=](std::int64_t i) {
-          const std::int64_t up = (i == 0 ? nx - 1 : i - 1) * ny, down = (i + 1 == nx ? 0 : i + 1) * ny;
-          predict_row(p, ny, i * ny, up, down, cp, tp, cnp, tnp, fp);
-        });
-  } else {
+  if constexpr (Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible) {
+    const bool flat = c.span_is_contiguous() && t.span_is_contiguous() && cn.span_is_contiguous() &&
+                      tn.span_is_contiguous() && features.span_is_contiguous() && features.stride(0) == 2 &&
+                      features.stride(1) == 1;
+    if (flat) {
+      const float *cp = c.data(), *tp = t.data();
+      float *cnp = cn.data(), *tnp = tn.data(), *fp = features.data();
+      Kokkos::parallel_for(
+          label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(row_begin, row_end),
+          [=](std::int64_t i) {
+            const std::int64_t up = (i == 0 ? nx - 1 : i - 1) * ny, down = (i + 1 == nx ? 0 : i + 1) * ny;
+            predict_row(p, ny, i * ny, up, down, cp, tp, cnp, tnp, fp);
+          });
+      return;
+    }
+  }
+  {
     using Policy = Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>, Kokkos::IndexType<std::int64_t>>;
     Kokkos::parallel_for(
         label, Policy({row_begin, 0}, {row_end, ny}), KOKKOS_LAMBDA(std::int64_t i, std::int64_t j) {
@@ -179,11 +184,41 @@ void predict(const char* label, int nx_, int ny_, const Physics& p, const V1& c,
   }
 }
 
+/// The closure update of cells [first, last) on contiguous host memory, as a
+/// straight loop the compiler vectorises.
+MOTIFBENCH_HOST_CLONES inline void apply_closure_span(std::int64_t first, std::int64_t last, float q,
+                                                      const float* __restrict frac, float* __restrict c,
+                                                      float* __restrict t) {
+#pragma GCC ivdep
+  for (std::int64_t idx = first; idx < last; ++idx) {
+    float f = frac[idx];
+    f = f < 0.0f ? 0.0f : (f > 1.0f ? 1.0f : f);
+    const float burnt = f * c[idx];
+    c[idx] -= burnt;
+    t[idx] += q * burnt;
+  }
+}
+
 /// Applies the closure: c -= frac c, T += q frac c. frac is clamped to [0, 1].
-/// Cells [first, ncells).
+/// Cells [first, ncells). On host spaces each work item is a chunk of cells
+/// (a straight loop); on devices one thread per cell. The same arithmetic.
 template <class ExecSpace, class V1>
 void apply_closure(const char* label, std::int64_t ncells, float q, const V1& frac, const V1& c, const V1& t,
                    std::int64_t first = 0) {
+  if constexpr (Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible) {
+    if (frac.span_is_contiguous() && c.span_is_contiguous() && t.span_is_contiguous()) {
+      constexpr std::int64_t kChunk = 4096;
+      const float* fp = frac.data();
+      float *cp = c.data(), *tp = t.data();
+      const std::int64_t chunks = (ncells - first + kChunk - 1) / kChunk;
+      Kokkos::parallel_for(label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, chunks),
+                           [=](std::int64_t k) {
+                             const std::int64_t b = first + k * kChunk;
+                             apply_closure_span(b, b + kChunk < ncells ? b + kChunk : ncells, q, fp, cp, tp);
+                           });
+      return;
+    }
+  }
   Kokkos::parallel_for(
       label, Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(first, ncells), KOKKOS_LAMBDA(std::int64_t idx) {
         float f = frac(idx);

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <cmath>
+#include <vector>
 
 #include "adaptive_training/kernels.hpp"
 #include "digital_replica/kernels.hpp"
@@ -23,6 +26,64 @@ TEST(DeclaredWork, DigitalReplicaPredictAndApplyOn4x4) {
   EXPECT_DOUBLE_EQ(w.flops, 16 * 24);
   // apply: reads frac, c, t (12 B), writes c, t (8 B).
   EXPECT_DOUBLE_EQ(digital_replica::apply_closure_work(16).bytes, 16 * 20);
+}
+
+// The host paths (rows and chunks as straight loops, built for AVX2 too) do
+// the per-cell arithmetic of the device path in the same order and without
+// FMA, so on x86-64 they agree to the bit with a scalar loop over
+// predict_cell; elsewhere the compiler may contract into FMA, so 1e-6
+// relative. 67 x 71 cells: odd rows, and more than one 4096-cell chunk.
+TEST(DeclaredWork, DigitalReplicaHostPathsMatchTheScalarCellByCell) {
+  using namespace digital_replica;
+  constexpr int nx = 67, ny = 71;
+  constexpr std::int64_t n = std::int64_t(nx) * ny;
+#if defined(__x86_64__)
+  const double tol = 0.0;
+#else
+  const double tol = 1e-6;
+#endif
+  Kokkos::View<float*, Kokkos::HostSpace> c("c", n), t("t", n), cn("cn", n), tn("tn", n), frac("frac", n);
+  Kokkos::View<float* [2], Kokkos::LayoutRight, Kokkos::HostSpace> f("f", n);
+  std::vector<float> rc(n), rt(n), rf(2 * n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    c(i) = unit_float(hash64(2 * i)) * 1.2f - 0.1f;  // some cells below zero: the clamp
+    t(i) = 0.5f + unit_float(hash64(2 * i + 1));
+    frac(i) = unit_float(hash64(3 * n + i)) * 1.4f - 0.2f;  // outside [0, 1] too: the clamp
+  }
+  Physics p;
+  // Rows 5 to 60 only, as a block of the overlapped step does.
+  predict<Kokkos::DefaultHostExecutionSpace>("test::predict", nx, ny, p, c, t, cn, tn, f, 5, 60);
+  Kokkos::View<float*, Kokkos::HostSpace> ec("ec", n), et("et", n);
+  Kokkos::View<float* [2], Kokkos::LayoutRight, Kokkos::HostSpace> ef("ef", n);
+  for (std::int64_t i = 5; i < 60; ++i)
+    for (std::int64_t j = 0; j < ny; ++j) {
+      const std::int64_t idx = i * ny + j;
+      const std::int64_t im = (i == 0 ? nx - 1 : i - 1) * ny + j, ip = (i + 1 == nx ? 0 : i + 1) * ny + j;
+      const std::int64_t jm = i * ny + (j == 0 ? ny - 1 : j - 1), jp = i * ny + (j + 1 == ny ? 0 : j + 1);
+      predict_cell(p, c, t, ec, et, ef, idx, im, ip, jm, jp);
+    }
+  auto near = [&](float a, float b) { return std::abs(double(a) - double(b)) <= tol * std::max(1.0, std::abs(double(b))); };
+  std::int64_t bad = 0;
+  for (std::int64_t idx = 5 * ny; idx < 60 * ny; ++idx)
+    bad += !near(cn(idx), ec(idx)) + !near(tn(idx), et(idx)) + !near(f(idx, 0), ef(idx, 0)) + !near(f(idx, 1), ef(idx, 1));
+  EXPECT_EQ(bad, 0) << "predict's host rows differ from the scalar cells";
+  EXPECT_EQ(cn(5 * ny - 1), 0.0f) << "a row outside [5, 60) was written";
+  EXPECT_EQ(cn(60 * ny), 0.0f) << "a row outside [5, 60) was written";
+  // The update from cell 7 on, against the same loop written out.
+  for (std::int64_t i = 0; i < n; ++i) {
+    rc[i] = c(i);
+    rt[i] = t(i);
+  }
+  apply_closure<Kokkos::DefaultHostExecutionSpace>("test::apply", n, p.q, frac, c, t, 7);
+  bad = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    float fr = frac(i);
+    fr = fr < 0.0f ? 0.0f : (fr > 1.0f ? 1.0f : fr);
+    const float burnt = i < 7 ? 0.0f : fr * rc[i];
+    const float want_c = i < 7 ? rc[i] : rc[i] - burnt, want_t = i < 7 ? rt[i] : rt[i] + p.q * burnt;
+    bad += !near(c(i), want_c) + !near(t(i), want_t);
+  }
+  EXPECT_EQ(bad, 0) << "apply_closure's host chunks differ from the scalar update";
 }
 
 TEST(DeclaredWork, DigitalReplicaExactClosureCountsItsNewtonIterations) {

@@ -4,6 +4,19 @@
 #include <Kokkos_Core.hpp>
 #include <cstdint>
 
+/// Host loops that the compiler vectorises: on x86-64 with GCC or Clang, the
+/// function is built twice, for AVX2 and for the baseline, and the loader
+/// picks the one this CPU runs (an ifunc), so one binary stays portable. No
+/// FMA: the AVX2 clone rounds exactly as the baseline does, so results are
+/// bit-identical on every x86-64 CPU. Elsewhere (and in CUDA translation
+/// units) it is empty.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__) && \
+    !defined(MOTIFBENCH_NO_TARGET_CLONES)
+#define MOTIFBENCH_HOST_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define MOTIFBENCH_HOST_CLONES
+#endif
+
 namespace motifbench {
 
 // Math functions moved from Kokkos::Experimental to Kokkos in 3.7; kernels
