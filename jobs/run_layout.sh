@@ -49,19 +49,42 @@ case "$layout" in
     head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$secrets/token"
     redis_pw="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     printf 'requirepass %s\nsave ""\nappendonly no\n' "$redis_pw" > "$secrets/redis.conf"
-    server_port="${SERVER_PORT:-$((20000 + RANDOM % 20000))}"
-    redis_port="${REDIS_PORT:-$((server_port + 1))}"
     read -r -a service <<< "$SERVICE_LAUNCHER"
-    "${service[@]}" "$mb" serve --listen "$listen:$server_port" --token-file "$secrets/token" > "$out/serve.log" 2>&1 &
-    server_pid=$!
-    "${service[@]}" redis-server "$secrets/redis.conf" --bind "$listen" --port "$redis_port" > "$out/redis.log" 2>&1 &
-    redis_pid=$!
-    trap 'kill "$server_pid" "$redis_pid" 2>/dev/null; wait "$server_pid" "$redis_pid" 2>/dev/null || true' EXIT
-    # The runs wait for the server (coupling.start_timeout_s); give Redis a moment.
-    for _ in $(seq 1 100); do
-      grep -q "Ready to accept" "$out/redis.log" 2>/dev/null && grep -q "listening on" "$out/serve.log" && break
-      sleep 0.2
+    server_pid="" redis_pid=""
+    trap 'kill $server_pid $redis_pid 2>/dev/null; wait $server_pid $redis_pid 2>/dev/null || true' EXIT
+    # Ports below the usual ephemeral range (32768+); a port that another
+    # process holds ends that try, and the next one draws new ports (SERVER_PORT
+    # and REDIS_PORT, when set, are used as they are, once).
+    tries=3
+    [ -n "${SERVER_PORT:-}${REDIS_PORT:-}" ] && tries=1
+    up=""
+    for try in $(seq 1 "$tries"); do
+      server_port="${SERVER_PORT:-$((20000 + RANDOM % 12000))}"
+      redis_port="${REDIS_PORT:-$((server_port + 1))}"
+      "${service[@]}" "$mb" serve --listen "$listen:$server_port" --token-file "$secrets/token" > "$out/serve.log" 2>&1 &
+      server_pid=$!
+      "${service[@]}" redis-server "$secrets/redis.conf" --bind "$listen" --port "$redis_port" > "$out/redis.log" 2>&1 &
+      redis_pid=$!
+      # Both must say they are ready (LibTorch's start can take a while on a
+      # loaded node); a service that exits ends the try at once.
+      for _ in $(seq 1 300); do
+        if grep -q "Ready to accept" "$out/redis.log" 2>/dev/null && grep -q "listening on" "$out/serve.log"; then
+          up=yes
+          break
+        fi
+        kill -0 "$server_pid" 2>/dev/null && kill -0 "$redis_pid" 2>/dev/null || break
+        sleep 0.2
+      done
+      [ -n "$up" ] && break
+      echo "run_layout.sh: try $try: the services did not start on $listen (ports $server_port, $redis_port)" >&2
+      tail -n 3 "$out/serve.log" "$out/redis.log" >&2 || true
+      kill $server_pid $redis_pid 2>/dev/null || true
+      wait $server_pid $redis_pid 2>/dev/null || true
     done
+    if [ -z "$up" ]; then
+      echo "run_layout.sh: no try started both services; see $out/serve.log and $out/redis.log" >&2
+      exit 1
+    fi
     MOTIFBENCH_TOKEN="$(cat "$secrets/token")" MOTIFBENCH_REDIS_PASSWORD="$redis_pw" \
       "${sweep[@]}" --coupling=loose "--set=coupling.server_addresses=$SERVICE_HOST:$server_port" \
       "--set=coupling.redis_address=$SERVICE_HOST:$redis_port" "${extra[@]}"

@@ -169,6 +169,7 @@ class DynamicOrchestration final : public Motif {
   }
 
   void finish(RunContext& ctx) override {
+    if (m_procs) m_procs->end_all();  // a member that died since its last step fails the repetition
     auto& m = ctx.metrics();
     m.note("model", "overdamped Langevin in a " + std::to_string(m_land.wells) + "x" + std::to_string(m_land.wells) +
                         " well lattice; novelty = autoencoder reconstruction error of each member's well occupancy");

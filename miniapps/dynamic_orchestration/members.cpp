@@ -21,7 +21,15 @@ void MemberProcesses::launch(int slot, const float* positions) {
   if (ready != 'R') throw std::runtime_error("member " + proc->describe() + " sent a malformed ready message");
 }
 
-void MemberProcesses::terminate(int slot) { m_procs.at(static_cast<std::size_t>(slot)).reset(); }
+void MemberProcesses::terminate(int slot) {
+  auto& proc = m_procs.at(static_cast<std::size_t>(slot));
+  if (proc) proc->end();  // throws when the member had died on its own
+  proc.reset();
+}
+
+void MemberProcesses::end_all() {
+  for (std::size_t k = 0; k < m_procs.size(); ++k) terminate(static_cast<int>(k));
+}
 
 void MemberProcesses::step(std::uint64_t step0, int substeps, float* positions, int* visited) {
   const MemberStep cmd{step0, substeps};

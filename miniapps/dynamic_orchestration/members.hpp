@@ -39,8 +39,11 @@ class MemberProcesses {
   /// Starts member `slot` (ending the process that held it, if any) from
   /// `positions` (particles x 2 floats) and waits until it is ready.
   void launch(int slot, const float* positions);
-  /// Ends member `slot`'s process and reaps it.
+  /// Ends member `slot`'s process and reaps it. Throws std::runtime_error
+  /// when the process had died before (killed, crashed): a failed member.
   void terminate(int slot);
+  /// terminate() for every member: the end of a repetition.
+  void end_all();
   /// Advances every member `substeps` steps from `step0`, all at once. Writes
   /// the ensemble's positions (members x particles x 2 floats) and marks in
   /// `visited` (bins x bins) each bin a member visited in these steps.

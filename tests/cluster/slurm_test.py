@@ -161,8 +161,17 @@ def main():
             files = [os.path.join(results, layout, c["result"]) for c in index["cells"] if c["result"]]
             v = subprocess.run([exe, "validate"] + files, capture_output=True, text=True, timeout=120)
             if bad or not files or v.returncode != 0:
+                reasons = []
+                for f in files:
+                    try:
+                        reasons += json.load(open(f)).get("invalid_reasons", [])
+                    except (OSError, ValueError) as e:
+                        reasons.append(f"{f}: {e}")
+                logs = "".join(f"; {name}: {open(p).read()[-400:]!r}" for name in ("serve.log", "redis.log")
+                               for p in [os.path.join(results, layout, name)] if os.path.exists(p))
                 problems.append(f"{layout}: cells not ok {[(c['coupling'], c['reason']) for c in bad]}, "
-                                f"validate exit {v.returncode}; job output: {text[-800:]}")
+                                f"invalid_reasons {reasons}, validate exit {v.returncode}; "
+                                f"job output: {text[-800:]}{logs}")
                 continue
             docs = [json.load(open(f)) for f in files]
             summary = ", ".join(f"{doc['coupling']['mode']} ranks={doc['context']['mpi']['ranks_count']}"

@@ -56,6 +56,15 @@ def wait_for_child(pid, needle, timeout_s=30):
     return None
 
 
+def running(pid):
+    """A process that exists and has not exited (not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def leftovers(pid, kids):
     found = [f"process {k} ({cmdline(k).strip()[:60]})" for k in kids if alive(k) and cmdline(k)]
     found += glob.glob(f"/tmp/motifbench-{pid}-*")
@@ -253,15 +262,26 @@ def main():
         return subprocess.Popen(base + coupling_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def kill_child_midrun(p, needle):
-        victim = wait_for_child(p.pid, needle)
+        if not wait_for_child(p.pid, needle):
+            return None, [], time.time()
         kids = children(p.pid)
         time.sleep(2.0)
-        if victim:
+        # The victim is chosen now, not when it first appeared: a run may end
+        # and start such children (Dynamic Orchestration respawns members). A
+        # few tries, each on a child that is running and not yet a zombie.
+        for _ in range(20):
+            victim = wait_for_child(p.pid, needle, timeout_s=5)
+            if victim is None:
+                break  # the run ended before the fault could land
+            if not running(victim):
+                continue
+            kids = sorted(set(kids) | set(children(p.pid)))  # those started since count for the leftovers
             try:
                 os.kill(victim, signal.SIGKILL)
+                return victim, kids, time.time()
             except ProcessLookupError:
-                victim = None  # the run ended before the fault could land
-        return victim, kids, time.time()
+                continue
+        return None, kids, time.time()
 
     if case == "server_killed":
         p = start(["--coupling=semi-tight"])

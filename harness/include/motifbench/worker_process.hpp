@@ -41,6 +41,10 @@ class WorkerProcess {
   /// Orderly end: closes the socket (the worker's end-of-file) and reaps it,
   /// killing it after the timeout. Idempotent; the destructor calls it.
   void stop();
+  /// stop(), then throws std::runtime_error when the worker did not exit with
+  /// status 0 by itself: a worker that died (a signal, a crash) since its last
+  /// reply is a failed component even when it was about to be ended anyway.
+  void end();
 
   pid_t pid() const { return m_pid; }
   /// "member (pid 1234)".

@@ -45,8 +45,10 @@ void set_live(pid_t pid, bool live) {
 }
 
 // Closes the worker's socket (its end-of-file), waits up to `grace_s` for it to
-// end, kills it after that, and reaps it. Returns how it ended, in words.
-std::string reap(pid_t& pid, int& fd, double grace_s) {
+// end, kills it after that, and reaps it. Returns how it ended, in words;
+// `clean` (when given) says whether it exited with status 0 by itself.
+std::string reap(pid_t& pid, int& fd, double grace_s, bool* clean = nullptr) {
+  if (clean) *clean = false;
   if (fd >= 0) close(fd), fd = -1;
   if (pid <= 0) return "ended";
   int status = 0;
@@ -55,6 +57,7 @@ std::string reap(pid_t& pid, int& fd, double grace_s) {
   while ((r = waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   std::string how = ending(status);
+  if (clean) *clean = r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (r == 0) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
@@ -171,5 +174,13 @@ void WorkerProcess::receive(void* data, std::size_t bytes) {
 }
 
 void WorkerProcess::stop() { reap(m_pid, m_fd, std::min(m_timeout_s, 5.0)); }
+
+void WorkerProcess::end() {
+  if (m_pid <= 0) return;
+  const pid_t pid = m_pid;
+  bool clean = false;
+  const std::string how = reap(m_pid, m_fd, std::min(m_timeout_s, 5.0), &clean);
+  if (!clean) throw std::runtime_error("worker " + m_name + " (pid " + std::to_string(pid) + ") " + how + " before its orderly end");
+}
 
 }  // namespace motifbench
