@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -292,6 +293,41 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
   state.counters["floor_at_most"] = 3.0;
 }
 
+// The shared-memory store against the memory store, put + get of the same
+// payload, interleaved in each iteration (batches of 256, so the clock reads
+// cost little). Floor: the shared-memory store within 10x of the memory store.
+void BM_ShmVsMemoryStorePutGet(benchmark::State& state) {
+  const std::string tag = "motifbench-" + std::to_string(getpid()) + "-bench-vs";
+  auto memory = make_memory_store();
+  auto shm = make_shm_store("/" + tag);
+  std::vector<char> payload(static_cast<std::size_t>(state.range(0)), 'x'), back;
+  constexpr int kBatch = 256;
+  auto batch = [&](StagingStore& store) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kBatch; ++i) {
+      store.put("bench", payload.data(), payload.size());
+      store.get("bench", back);
+    }
+    return seconds_since(t0) / kBatch;
+  };
+  batch(*memory);  // first put: the segment's creation is not the steady state
+  batch(*shm);
+  std::vector<double> t_memory, t_shm;
+  for (auto _ : state) {
+    t_memory.push_back(batch(*memory));
+    t_shm.push_back(batch(*shm));
+  }
+  auto median = [](std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  const double m = median(t_memory), s = median(t_shm);
+  state.counters["memory_put_get_ns"] = m * 1e9;
+  state.counters["shm_put_get_ns"] = s * 1e9;
+  state.counters["shm_over_memory"] = s / m;
+  state.counters["floor_at_most"] = 10;
+}
+
 // Large-batch inference, semi-tight with shared memory against tight (in
 // process, same weights, same threads: 1), interleaved. Floor: semi-tight
 // throughput at least 0.9x tight.
@@ -402,6 +438,7 @@ void BM_ShmManyProducersOneConsumer(benchmark::State& state) {
 BENCHMARK_TEMPLATE(BM_StorePutGet, 0)->Name("BM_MemoryStorePutGet")->Apply(payloads1)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_StorePutGet, 1)->Name("BM_ShmStorePutGet")->Apply(payloads1)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_StorePutGet, 2)->Name("BM_FileStorePutGet")->Apply(payloads1)->UseRealTime();
+BENCHMARK(BM_ShmVsMemoryStorePutGet)->Arg(1024)->UseRealTime();
 BENCHMARK(BM_UnixSocketPingPong)->Apply(payloads1)->UseRealTime();
 BENCHMARK(BM_Memcpy)->Apply(payloads1)->UseRealTime();
 BENCHMARK(BM_InferBatch1)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();

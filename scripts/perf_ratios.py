@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""Runs the performance benchmarks and prints each ratio beside its floor.
+
+Usage: scripts/perf_ratios.py [--build DIR] [--repetitions N] [--min-time S]
+                              [--json FILE] [--gate]
+
+Runs the benchmark binaries of a build (default build/default: Release, as
+the figures in the README), each benchmark N times (default 5; each
+repetition interleaves the two sides of its ratio), and prints one row per
+ratio: min / median / max over the repetitions, the floor, and whether the
+median meets it. --json writes the same rows as JSON. The exit status is 0
+whatever the figures say (shared machines are noisy; read them), 1 when a
+benchmark did not run or reported no figure, and with --gate also 1 when a
+median misses its floor.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+
+# (binary under the build folder, benchmark filter)
+BINARIES = {
+    "kernels": ("bench/motifbench_bench_kernels", "BM_"),
+    "tight": ("surrogates/motifbench_bench_tight", "BM_TightVsBareForward"),
+    "transport": ("bench/motifbench_bench_transport",
+                  "BM_SemiTightVsTightLargeBatch|BM_SemiTightBatch1VsPingPong|BM_ShmVsMemoryStorePutGet"),
+}
+
+# (ratio, binary, benchmark name without its options, case, counter, floor,
+#  ">=" or "<=", extra counters reported as medians)
+ROWS = [
+    ("Digital Replica predict vs STREAM copy", "kernels", "BM_DrPredict/128", "small (128^2)",
+     "stream_fraction", 0.8, ">=", ["kernel_GBps", "stream_copy_GBps"]),
+    ("Digital Replica predict vs STREAM copy", "kernels", "BM_DrPredict/512", "medium (512^2)",
+     "stream_fraction", 0.8, ">=", ["kernel_GBps", "stream_copy_GBps"]),
+    ("Digital Replica apply_closure vs STREAM copy", "kernels", "BM_DrApplyClosure/128", "small (128^2)",
+     "stream_fraction", 0.8, ">=", ["kernel_GBps", "stream_copy_GBps"]),
+    ("Digital Replica apply_closure vs STREAM copy", "kernels", "BM_DrApplyClosure/512", "medium (512^2)",
+     "stream_fraction", 0.8, ">=", ["kernel_GBps", "stream_copy_GBps"]),
+    ("Inverse Design Jacobi sweep vs STREAM copy", "kernels", "BM_IdJacobi/48", "small (48^2)",
+     "stream_fraction", 0.8, ">=", ["kernel_GBps", "stream_copy_GBps"]),
+    ("Inverse Design Jacobi sweep vs STREAM copy", "kernels", "BM_IdJacobi/128", "medium (128^2)",
+     "stream_fraction", 0.8, ">=", ["kernel_GBps", "stream_copy_GBps"]),
+    ("tight inference vs sgemm + tanh forward", "tight", "BM_TightVsBareForward/16384/32", "small (16384 rows)",
+     "tight_speed_vs_blas", 0.7, ">=", ["tight_GFLOPps", "tight_inferences_per_s"]),
+    ("tight inference vs sgemm + tanh forward", "tight", "BM_TightVsBareForward/262144/32", "medium (262144 rows)",
+     "tight_speed_vs_blas", 0.7, ">=", ["tight_GFLOPps", "tight_inferences_per_s"]),
+    ("tight inference vs sgemm + tanh forward", "tight", "BM_TightVsBareForward/1/32", "batch 1",
+     "tight_speed_vs_blas", 0.7, ">=", ["tight_inferences_per_s"]),
+    ("semi-tight (shared memory) vs tight speed", "transport", "BM_SemiTightVsTightLargeBatch/16384", "16384 rows",
+     "shm_over_tight_speed", 0.9, ">=", ["server_compute_share"]),
+    ("semi-tight (shared memory) vs tight speed", "transport", "BM_SemiTightVsTightLargeBatch/262144",
+     "262144 rows", "shm_over_tight_speed", 0.9, ">=", ["server_compute_share"]),
+    ("semi-tight batch-1 round trip vs Unix-socket ping-pong", "transport", "BM_SemiTightBatch1VsPingPong",
+     "batch 1", "shm_over_pingpong", 3.0, "<=", ["semi_tight_shm_us", "unix_pingpong_us"]),
+    ("shared-memory store vs memory store, put + get", "transport", "BM_ShmVsMemoryStorePutGet/1024", "1 KiB",
+     "shm_over_memory", 10.0, "<=", ["shm_put_get_ns", "memory_put_get_ns"]),
+]
+
+
+def base_name(name):
+    """The benchmark's name and arguments, without options such as min_time:2.000 or real_time."""
+    return "/".join(p for p in name.split("/") if ":" not in p and p != "real_time")
+
+
+def build_type(build):
+    try:
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("CMAKE_BUILD_TYPE:"):
+                    return line.split("=", 1)[1].strip() or "no build type"
+    except OSError:
+        pass
+    return "build type unknown"
+
+
+def run_binary(path, filt, repetitions, min_time):
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        cmd = [path, f"--benchmark_filter={filt}", f"--benchmark_repetitions={repetitions}",
+               f"--benchmark_out={out.name}", "--benchmark_out_format=json"]
+        if min_time is not None:
+            cmd.append(f"--benchmark_min_time={min_time}")
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{path} exited with status {r.returncode}: {r.stderr.strip()[-600:]}")
+        with open(out.name) as f:
+            doc = json.load(f)
+    runs = {}
+    for b in doc.get("benchmarks", []):
+        if b.get("run_type") != "iteration":
+            continue
+        if b.get("error_occurred"):
+            raise RuntimeError(f"{b['name']}: {b.get('error_message', 'error')}")
+        runs.setdefault(base_name(b["name"]), []).append(b)
+    return doc.get("context", {}), runs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build/default")
+    ap.add_argument("--repetitions", type=int, default=5)
+    ap.add_argument("--min-time", type=float, default=None,
+                    help="--benchmark_min_time for each benchmark (default: the benchmarks' own)")
+    ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--gate", action="store_true", help="exit 1 when a median misses its floor")
+    a = ap.parse_args()
+    if a.repetitions < 1:
+        print("perf_ratios: --repetitions must be at least 1", file=sys.stderr)
+        return 2
+    runs, context = {}, {}
+    for key, (rel, filt) in BINARIES.items():
+        path = os.path.join(a.build, rel)
+        if not os.access(path, os.X_OK):
+            print(f"perf_ratios: {path} is not built (scripts/build.sh builds the benchmarks; "
+                  f"valid --build folders hold bench/ and surrogates/)", file=sys.stderr)
+            return 1
+        try:
+            context[key], runs[key] = run_binary(path, filt, a.repetitions, a.min_time)
+        except (RuntimeError, OSError, ValueError) as e:
+            print(f"perf_ratios: {e}", file=sys.stderr)
+            return 1
+    rows, missing, below = [], [], []
+    for ratio, binary, name, case, counter, floor, sense, extra in ROWS:
+        values = [r[counter] for r in runs[binary].get(name, []) if counter in r]
+        if not values:
+            missing.append(f"{name} ({counter})")
+            continue
+        med = statistics.median(values)
+        meets = med >= floor if sense == ">=" else med <= floor
+        if not meets:
+            below.append(f"{ratio}, {case}")
+        rows.append({"ratio": ratio, "case": case, "benchmark": name, "counter": counter,
+                     "min": min(values), "median": med, "max": max(values), "repetitions": len(values),
+                     "floor": f"{sense} {floor:g}", "meets_floor": meets,
+                     "medians": {c: statistics.median(r[c] for r in runs[binary][name] if c in r)
+                                 for c in extra if any(c in r for r in runs[binary][name])}})
+    ctx = context.get("kernels", {})
+    print(f"# {platform.node()}: {ctx.get('num_cpus', os.cpu_count())} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
+          f"build {a.build} ({build_type(a.build)}), {a.repetitions} repetition(s) each")
+    print("| ratio | case | min / median / max | floor | median meets it | beside it (medians) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        beside = ", ".join(f"{k} {v:.4g}" for k, v in r["medians"].items())
+        print(f"| {r['ratio']} | {r['case']} | {r['min']:.3g} / {r['median']:.3g} / {r['max']:.3g} | "
+              f"{r['floor']} | {'yes' if r['meets_floor'] else 'no'} | {beside} |")
+    if a.json:
+        tmp = a.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"build": a.build, "repetitions": a.repetitions, "rows": rows, "missing": missing}, f, indent=1)
+        os.replace(tmp, a.json)  # never a half-written file under the real name
+    if missing:
+        print(f"perf_ratios: no figure from {', '.join(missing)}", file=sys.stderr)
+        return 1
+    if below:
+        print(f"below the floor (median): {'; '.join(below)}")
+        if a.gate:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
