@@ -2,13 +2,16 @@
 """Runs the performance benchmarks and prints each ratio beside its floor.
 
 Usage: scripts/perf_ratios.py [--build DIR] [--repetitions N] [--min-time S]
-                              [--json FILE] [--gate]
+                              [--motif-runs N] [--motif-size SIZE] [--json FILE] [--gate]
 
 Runs the benchmark binaries of a build (default build/default: Release, as
 the figures in the README), each benchmark N times (default 5; each
 repetition interleaves the two sides of its ratio), and prints one row per
 ratio: min / median / max over the repetitions, the floor, and whether the
-median meets it. --json writes the same rows as JSON. The exit status is 0
+median meets it. Then N interleaved pairs of Digital Replica runs (tight and
+none, default settings) give the result's own figures: the simulate phase's
+stream_copy_fraction, tight's speed over none's, and tight's CPU seconds
+over wall seconds x threads. --json writes the same rows as JSON. The exit status is 0
 whatever the figures say (shared machines are noisy; read them), 1 when a
 benchmark did not run or reported no figure, and with --gate also 1 when a
 median misses its floor.
@@ -59,6 +62,15 @@ ROWS = [
      "batch 1", "shm_over_pingpong", 3.0, "<=", ["semi_tight_shm_us", "unix_pingpong_us"]),
     ("shared-memory store vs memory store, put + get", "transport", "BM_ShmVsMemoryStorePutGet/1024", "1 KiB",
      "shm_over_memory", 10.0, "<=", ["shm_put_get_ns", "memory_put_get_ns"]),
+    # Whole runs of motifbench (--motif-runs), default settings: the result's own figures.
+    ("Digital Replica simulate phase vs the run's STREAM copy", "motif", "tight", "tight",
+     "stream_copy_fraction", 0.8, ">=", ["simulate_GBps", "stream_copy_GBps"]),
+    ("Digital Replica simulate phase vs the run's STREAM copy", "motif", "none", "none",
+     "stream_copy_fraction", 0.8, ">=", ["simulate_GBps", "stream_copy_GBps"]),
+    ("Digital Replica tight vs none, steps/s end to end", "motif", "pair", "", "tight_over_none_speed", 1.0, ">=",
+     ["tight_steps_per_s", "none_steps_per_s"]),
+    ("Digital Replica tight, CPU s / (wall s x threads used)", "motif", "tight", "tight", "cpu_over_wall_threads",
+     1.2, "<=", ["threads"]),
 ]
 
 
@@ -99,12 +111,47 @@ def run_binary(path, filt, repetitions, min_time):
     return doc.get("context", {}), runs
 
 
+def motif_runs(exe, size, count):
+    """`count` interleaved pairs of Digital Replica runs, tight and none, as benchmark-like rows."""
+    out = {"tight": [], "none": [], "pair": []}
+    with tempfile.TemporaryDirectory() as d:
+        for i in range(count):
+            sps = {}
+            for mode in ("tight", "none"):
+                path = os.path.join(d, f"{mode}-{i}.json")
+                r = subprocess.run([exe, "--motif=digital_replica", f"--size={size}", f"--coupling={mode}",
+                                    f"--out={path}", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   text=True)
+                if r.returncode != 0:
+                    raise RuntimeError(f"digital_replica {mode} {size}: exit {r.returncode}: {r.stderr.strip()[-600:]}")
+                with open(path) as f:
+                    doc = json.load(f)
+                if not doc.get("valid"):
+                    raise RuntimeError(f"digital_replica {mode} {size}: invalid: {doc.get('invalid_reasons')}")
+                summary, threads = doc["summary"], doc["context"]["threads"]["run_count"]
+                sim = summary["phases"]["simulate"]["throughput"]
+                cpu = [c["cpu_s"] / (rep["measured_s"] * threads) for rep in doc["repetitions"]
+                       for c in rep.get("components", []) if c["name"] == "ranks"]
+                sps[mode] = summary["iterations_per_s"]["mean_per_s"]
+                row = {"stream_copy_fraction": sim["stream_copy_fraction"], "simulate_GBps": sim["bytes_per_s"] * 1e-9,
+                       "stream_copy_GBps": doc["roofline"]["stream_copy_bytes_per_s"] * 1e-9, "threads": threads}
+                if cpu:
+                    row["cpu_over_wall_threads"] = statistics.mean(cpu)
+                out[mode].append(row)
+            out["pair"].append({"tight_over_none_speed": sps["tight"] / sps["none"], "tight_steps_per_s": sps["tight"],
+                                "none_steps_per_s": sps["none"]})
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build/default")
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=None,
                     help="--benchmark_min_time for each benchmark (default: the benchmarks' own)")
+    ap.add_argument("--motif-runs", type=int, default=None,
+                    help="pairs of Digital Replica runs, tight and none (default: --repetitions; 0: none)")
+    ap.add_argument("--motif-size", default="small", help="their size (default small)")
     ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--gate", action="store_true", help="exit 1 when a median misses its floor")
     a = ap.parse_args()
@@ -123,8 +170,19 @@ def main():
         except (RuntimeError, OSError, ValueError) as e:
             print(f"perf_ratios: {e}", file=sys.stderr)
             return 1
+    pairs = a.repetitions if a.motif_runs is None else a.motif_runs
+    if pairs > 0:
+        try:
+            runs["motif"] = motif_runs(os.path.join(a.build, "motifbench"), a.motif_size, pairs)
+        except (RuntimeError, OSError, ValueError, KeyError) as e:
+            print(f"perf_ratios: {e}", file=sys.stderr)
+            return 1
     rows, missing, below = [], [], []
     for ratio, binary, name, case, counter, floor, sense, extra in ROWS:
+        if binary not in runs:
+            continue  # --motif-runs 0
+        if binary == "motif":
+            case = f"{case}, size {a.motif_size}".lstrip(", ")
         values = [r[counter] for r in runs[binary].get(name, []) if counter in r]
         if not values:
             missing.append(f"{name} ({counter})")
