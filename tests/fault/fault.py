@@ -274,6 +274,7 @@ def main():
             if victim is None:
                 break  # the run ended before the fault could land
             if not running(victim):
+                time.sleep(0.05)  # a zombie about to be reaped; its successor comes next
                 continue
             kids = sorted(set(kids) | set(children(p.pid)))  # those started since count for the leftovers
             try:

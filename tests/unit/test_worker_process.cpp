@@ -8,7 +8,6 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "motifbench/worker_process.hpp"
 

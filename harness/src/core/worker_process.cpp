@@ -180,7 +180,8 @@ void WorkerProcess::end() {
   const pid_t pid = m_pid;
   bool clean = false;
   const std::string how = reap(m_pid, m_fd, std::min(m_timeout_s, 5.0), &clean);
-  if (!clean) throw std::runtime_error("worker " + m_name + " (pid " + std::to_string(pid) + ") " + how + " before its orderly end");
+  if (!clean)
+    throw std::runtime_error("worker " + m_name + " (pid " + std::to_string(pid) + ") " + how + " before its orderly end");
 }
 
 }  // namespace motifbench
