@@ -181,6 +181,67 @@ void BM_UnixSocketPingPong(benchmark::State& state) {
   set_bytes(state, 2.0 * static_cast<double>(n));
 }
 
+// A thread at the other end of a Unix socket pair that answers each 64 B
+// message with itself, after `work` of busy work.
+class EchoPeer {
+ public:
+  explicit EchoPeer(std::chrono::microseconds work = std::chrono::microseconds(0)) {
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, m_sv) != 0) return;
+    m_thread = std::thread([this, work] {
+      char buf[64];
+      while (read(m_sv[1], buf, sizeof buf) == static_cast<ssize_t>(sizeof buf)) {
+        const auto until = std::chrono::steady_clock::now() + work;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        if (write(m_sv[1], buf, sizeof buf) != static_cast<ssize_t>(sizeof buf)) return;
+      }
+    });
+  }
+  ~EchoPeer() {
+    if (!m_thread.joinable()) return;
+    shutdown(m_sv[0], SHUT_RDWR);
+    close(m_sv[0]);
+    m_thread.join();
+    close(m_sv[1]);
+  }
+  EchoPeer(const EchoPeer&) = delete;
+  EchoPeer& operator=(const EchoPeer&) = delete;
+  bool ok() const { return m_thread.joinable(); }
+  bool ping() {
+    return write(m_sv[0], m_msg, sizeof m_msg) == static_cast<ssize_t>(sizeof m_msg) &&
+           read(m_sv[0], m_msg, sizeof m_msg) == static_cast<ssize_t>(sizeof m_msg);
+  }
+
+ private:
+  int m_sv[2] = {-1, -1};
+  char m_msg[64] = {0};
+  std::thread m_thread;
+};
+
+// The cost of waking a blocked thread: a 64 B Unix-socket ping-pong whose
+// answer comes after `work_us` of busy work in the other thread (as a client
+// waits while its server computes). wake_us is the round trip minus the work:
+// a few microseconds on bare metal; a virtual machine whose idle vCPU halts
+// can take far longer, and every semi-tight call pays it on each leg.
+void BM_UnixPingPongAfterWork(benchmark::State& state) {
+  const auto work = std::chrono::microseconds(state.range(0));
+  EchoPeer peer(work);
+  if (!peer.ok()) {
+    state.SkipWithError("socketpair failed");
+    return;
+  }
+  std::vector<double> over;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!peer.ping()) state.SkipWithError("ping-pong failed");
+    over.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0 - work).count());
+  }
+  if (!over.empty()) {
+    std::nth_element(over.begin(), over.begin() + over.size() / 2, over.end());
+    state.counters["wake_us"] = over[over.size() / 2];  // median: a preempted iteration does not count
+  }
+}
+
 void BM_Memcpy(benchmark::State& state) {
   std::vector<char> a(static_cast<std::size_t>(state.range(0)), 'x'), b(a.size());
   for (auto _ : state) {
@@ -248,19 +309,13 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
   auto shm = semi_tight_client(replica_mlp("b1floor"), true);
   auto bytes = semi_tight_client(replica_mlp("b1floor"), false);
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+  EchoPeer peer;
+  if (!peer.ok()) {
     state.SkipWithError("socketpair failed");
     return;
   }
-  std::thread echo([&] {
-    char buf[64];
-    while (read(sv[1], buf, sizeof buf) == static_cast<ssize_t>(sizeof buf))
-      if (write(sv[1], buf, sizeof buf) != static_cast<ssize_t>(sizeof buf)) return;
-  });
   constexpr int kCalls = 200;
   float in[2] = {0.5f, 0.25f}, out[1] = {0};
-  char msg[64] = {0};
   double t_shm = 0, t_bytes = 0, t_ping = 0;
   for (int i = 0; i < 20; ++i) {  // warm-up: connections, TorchScript's profiling runs
     shm->infer(in, 1, out);
@@ -271,20 +326,13 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
     for (int i = 0; i < kCalls; ++i) shm->infer(in, 1, out);
     t_shm += seconds_since(t0);
     t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < kCalls; ++i) {
-      if (write(sv[0], msg, sizeof msg) != static_cast<ssize_t>(sizeof msg) ||
-          read(sv[0], msg, sizeof msg) != static_cast<ssize_t>(sizeof msg))
-        state.SkipWithError("ping-pong failed");
-    }
+    for (int i = 0; i < kCalls; ++i)
+      if (!peer.ping()) state.SkipWithError("ping-pong failed");
     t_ping += seconds_since(t0);
     t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < kCalls; ++i) bytes->infer(in, 1, out);
     t_bytes += seconds_since(t0);
   }
-  shutdown(sv[0], SHUT_RDWR);
-  close(sv[0]);
-  echo.join();
-  close(sv[1]);
   const double n = static_cast<double>(state.iterations()) * kCalls;
   state.counters["semi_tight_shm_us"] = 1e6 * t_shm / n;
   state.counters["semi_tight_bytes_us"] = 1e6 * t_bytes / n;
@@ -440,6 +488,7 @@ BENCHMARK_TEMPLATE(BM_StorePutGet, 1)->Name("BM_ShmStorePutGet")->Apply(payloads
 BENCHMARK_TEMPLATE(BM_StorePutGet, 2)->Name("BM_FileStorePutGet")->Apply(payloads1)->UseRealTime();
 BENCHMARK(BM_ShmVsMemoryStorePutGet)->Arg(1024)->UseRealTime();
 BENCHMARK(BM_UnixSocketPingPong)->Apply(payloads1)->UseRealTime();
+BENCHMARK(BM_UnixPingPongAfterWork)->Arg(0)->Arg(300)->Arg(3000)->UseRealTime();
 BENCHMARK(BM_Memcpy)->Apply(payloads1)->UseRealTime();
 BENCHMARK(BM_InferBatch1)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_SemiTightBatch1VsPingPong)->UseRealTime();

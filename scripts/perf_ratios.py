@@ -30,7 +30,8 @@ BINARIES = {
     "kernels": ("bench/motifbench_bench_kernels", "BM_"),
     "tight": ("surrogates/motifbench_bench_tight", "BM_TightVsBareForward"),
     "transport": ("bench/motifbench_bench_transport",
-                  "BM_SemiTightVsTightLargeBatch|BM_SemiTightBatch1VsPingPong|BM_ShmVsMemoryStorePutGet"),
+                  "BM_SemiTightVsTightLargeBatch|BM_SemiTightBatch1VsPingPong|BM_ShmVsMemoryStorePutGet|"
+                  "BM_UnixPingPongAfterWork"),
 }
 
 # (ratio, binary, benchmark name without its options, case, counter, floor,
@@ -69,6 +70,10 @@ ROWS = [
     ("Digital Replica tight, CPU s / (wall s x threads used)", "motif", "tight", "tight", "cpu_over_wall_threads",
      1.2, "<=", ["threads"]),
 ]
+
+# The machine beside the semi-tight rows: how long a thread blocked on a Unix
+# socket takes to resume when the answer comes after this much work (µs).
+WAKE_AFTER_US = (0, 300, 3000)
 
 
 def base_name(name):
@@ -208,10 +213,21 @@ def main():
         beside = ", ".join(f"{k} {v:.4g}" for k, v in r["medians"].items())
         print(f"| {r['ratio']} | {r['case']} | {r['min']:.3g} / {r['median']:.3g} / {r['max']:.3g} | "
               f"{r['floor']} | {'yes' if r['meets_floor'] else 'no'} | {beside} |")
+    wake = {}
+    for us in WAKE_AFTER_US:
+        values = [r["wake_us"] for r in runs["transport"].get(f"BM_UnixPingPongAfterWork/{us}", []) if "wake_us" in r]
+        if values:
+            wake[str(us)] = statistics.median(values)
+        else:
+            missing.append(f"BM_UnixPingPongAfterWork/{us} (wake_us)")
+    if wake:
+        print("wake-up of a thread blocked on a Unix socket (ping-pong minus the other side's work), median: " +
+              ", ".join(f"{v:.3g} µs after {us} µs of work" for us, v in wake.items()))
     if a.json:
         tmp = a.json + ".tmp"
         with open(tmp, "w") as f:
-            json.dump({"build": a.build, "repetitions": a.repetitions, "rows": rows, "missing": missing}, f, indent=1)
+            json.dump({"build": a.build, "repetitions": a.repetitions, "rows": rows, "wake_us_after_work_us": wake,
+                       "missing": missing}, f, indent=1)
         os.replace(tmp, a.json)  # never a half-written file under the real name
     if missing:
         print(f"perf_ratios: no figure from {', '.join(missing)}", file=sys.stderr)

@@ -39,6 +39,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::int64_t steady_ns(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 std::int64_t ns_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count();
 }
@@ -693,7 +697,12 @@ class Service final : public inference::GRPCInferenceService::Service {
     s.last_inference_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
-    (*r->mutable_parameters())["server_compute_ns"].set_int64_param(ns_since(t0));
+    const auto t_reply = Clock::now();
+    (*r->mutable_parameters())["server_compute_ns"].set_int64_param(steady_ns(t_reply) - steady_ns(t0));
+    // When the request arrived and the reply left, on the host's monotonic
+    // clock: a client on the same host splits the wire time into its two legs.
+    (*r->mutable_parameters())["server_received_ns"].set_int64_param(steady_ns(t0));
+    (*r->mutable_parameters())["server_replied_ns"].set_int64_param(steady_ns(t_reply));
     (*r->mutable_parameters())["queue_ns"].set_int64_param(queue_ns + admission_ns);
     (*r->mutable_parameters())["batch_rows"].set_int64_param(batch_rows);
     // Part of server_compute_ns: host <-> device copies (serve --device cuda).

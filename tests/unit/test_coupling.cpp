@@ -331,6 +331,48 @@ TEST_P(ServerTest, RemoteInferenceMatchesLocalAndFollowsTraining) {
   EXPECT_NEAR(a[50], 0.75f, 0.1f);
 }
 
+// A server on this host shares the monotonic clock: each request's wire time
+// (round trip minus the server's time) splits exactly into the request's leg
+// and the reply's. Over TCP the server may be elsewhere, so no legs.
+TEST_P(ServerTest, WireTimeSplitsIntoTwoLegsOnlyOnThisHost) {
+  RemoteOptions opt;
+  opt.endpoints = {server->endpoint()};
+  opt.request_rows = 16;
+  opt.max_inflight = 4;
+  std::vector<std::pair<std::string, double>> seen;
+  auto sink = [&](const std::string& c, double v) { seen.emplace_back(c, v); };
+  auto remote = make_grpc_client(mlp(), opt, sink);
+  std::vector<float> x(2 * 100, 0.5f), y(100);
+  remote->infer(x.data(), 100, y.data());
+  int splits = 0;
+  for (std::size_t i = 0; i + 2 < seen.size(); ++i) {
+    if (seen[i].first != "rpc_wire") continue;
+    ASSERT_EQ(seen[i + 1].first, "rpc_request_leg");
+    ASSERT_EQ(seen[i + 2].first, "rpc_reply_leg");
+    const double wire = seen[i].second, there = seen[i + 1].second, back = seen[i + 2].second;
+    EXPECT_GE(there, 0);
+    EXPECT_GE(back, 0);
+    EXPECT_NEAR(there + back, wire, 1.0) << "ns: the legs must add up to the wire time";
+    ++splits;
+  }
+  EXPECT_EQ(splits, 7) << "100 rows in requests of 16: every request splits";
+
+  surrogates::ServerOptions o;
+  o.listen = "127.0.0.1:0";
+  auto tcp = surrogates::start_server(o);
+  opt.endpoints = {tcp->endpoint()};
+  seen.clear();
+  auto far = make_grpc_client(mlp(), opt, sink);
+  far->infer(x.data(), 100, y.data());
+  int wires = 0;
+  for (const auto& [c, v] : seen) {
+    EXPECT_NE(c, "rpc_request_leg");
+    EXPECT_NE(c, "rpc_reply_leg");
+    wires += c == "rpc_wire";
+  }
+  EXPECT_EQ(wires, 7);
+}
+
 // Semi-tight through system shared memory: the same answers as in process,
 // across requests in flight and a segment that grows, with two regions
 // registered while the client lives, none after, and no name left in /dev/shm.

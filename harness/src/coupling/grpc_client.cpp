@@ -83,6 +83,7 @@ struct Endpoint {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
   std::string version;  // the model version this client pushed last
+  bool same_host = false;  // a Unix socket: the server shares this host's clock
 };
 
 class GrpcClient final : public SurrogateClient {
@@ -97,6 +98,7 @@ class GrpcClient final : public SurrogateClient {
     for (const auto& address : m_opt.endpoints) {
       Endpoint e;
       e.address = address;
+      e.same_host = address.rfind("unix:", 0) == 0;
       e.channel = open_channel(address, m_opt.security);
       e.stub = inference::GRPCInferenceService::NewStub(e.channel);
       m_endpoints.push_back(std::move(e));
@@ -183,6 +185,17 @@ class GrpcClient final : public SurrogateClient {
       if (it != params.end()) {
         m_sink("rpc_server_compute", static_cast<double>(it->second.int64_param()));
         m_sink("rpc_wire", rtt - static_cast<double>(it->second.int64_param()));
+      }
+      // A server on this host (Unix socket) shares the monotonic clock: the
+      // wire time splits into the request's leg and the reply's.
+      auto received = params.find("server_received_ns"), replied = params.find("server_replied_ns");
+      if (m_endpoints[c->endpoint].same_host && received != params.end() && replied != params.end()) {
+        const double there = static_cast<double>(received->second.int64_param() - c->sent_ns);
+        const double back = static_cast<double>(t_done - replied->second.int64_param());
+        if (there >= 0 && back >= 0) {
+          m_sink("rpc_request_leg", there);
+          m_sink("rpc_reply_leg", back);
+        }
       }
       // serve --device cuda: the host <-> device copies inside the server's compute.
       auto copied = params.find("device_copy_ns");
