@@ -126,6 +126,31 @@ def main():
     r = run([exe, "compare", f("base.json"), f("slower.json"), "--threshold=nan"])
     expect("compare: --threshold=nan refused", r.returncode == 2, (r.returncode, r.stdout[-200:]))
 
+    # A latency channel on one side only: listed, without a verdict, not a regression.
+    doc = json.load(open(f("identical.json")))
+    for rep in doc["repetitions"]:
+        rep["latency"]["rpc_request_leg"] = rep["latency"].pop("staging_get")
+    renamed = os.path.join(scratch, "identical_renamed_channel.json")
+    json.dump(doc, open(renamed, "w"))
+    r = run([exe, "compare", f("base.json"), renamed, "--format=json"])
+    v, doc = verdicts(r.stdout)
+    only_base = doc["runs"][0]["metrics_only_in_base"] if doc["runs"] else None
+    only_new = doc["runs"][0]["metrics_only_in_new"] if doc["runs"] else None
+    expect("compare: metrics on one side only are listed, exit 0",
+           r.returncode == 0 and set(v) == {"SAME"} and
+           only_base == ["latency.staging_get.p50_ns", "latency.staging_get.p99_ns"] and
+           only_new == ["latency.rpc_request_leg.p50_ns", "latency.rpc_request_leg.p99_ns"],
+           (r.returncode, only_base, only_new))
+    r = run([exe, "compare", f("base.json"), renamed])
+    expect("compare table: names the metrics on one side only",
+           "only in BASE (no verdict): latency.staging_get.p50_ns" in r.stdout and
+           "only in NEW (no verdict): latency.rpc_request_leg.p50_ns" in r.stdout, r.stdout[-500:])
+    r = run([exe, "compare", f("base.json"), f("identical.json"), "--format=json"])
+    _, doc = verdicts(r.stdout)
+    expect("compare identical: no metric on one side only",
+           doc["runs"] and not doc["runs"][0]["metrics_only_in_base"] and not doc["runs"][0]["metrics_only_in_new"],
+           doc["runs"][:1])
+
     # The CI recipe: checks for a baseline before sweeping, and keeps the
     # sweep's exit code (a failing cell fails the recipe even if compare passes).
     fake = os.path.join(scratch, "fake_motifbench.sh")

@@ -245,12 +245,23 @@ int compare_main(int argc, char** argv) {
                           {"detail", "the baseline run is invalid (" + rb.file + "): " + rb.why_invalid +
                                      "; its figures are not a reference"}});
     }
-    nlohmann::json metrics = nlohmann::json::array();
+    nlohmann::json metrics = nlohmann::json::array(), only_base = nlohmann::json::array(),
+                   only_new = nlohmann::json::array();
+    auto find = [](const std::vector<Metric>& in, const std::string& name) -> const Metric* {
+      for (const auto& m : in)
+        if (m.name == name) return &m;
+      return nullptr;
+    };
+    // A metric on one side only (a channel added, renamed or no longer
+    // recorded) has no verdict; it is listed so that it is not lost silently.
+    for (const auto& mn : rn.metrics)
+      if (find(rb.metrics, mn.name) == nullptr) only_new.push_back(mn.name);
     for (const auto& mb : rb.metrics) {
-      const Metric* mn = nullptr;
-      for (const auto& m : rn.metrics)
-        if (m.name == mb.name) mn = &m;
-      if (mn == nullptr) continue;
+      const Metric* mn = find(rn.metrics, mb.name);
+      if (mn == nullptr) {
+        only_base.push_back(mb.name);
+        continue;
+      }
       const double med_b = median(mb.samples), med_n = median(mn->samples);
       const double change = med_b != 0 ? (med_n - med_b) / std::fabs(med_b) : 0.0;
       bool differs = false;
@@ -290,7 +301,13 @@ int compare_main(int argc, char** argv) {
                          {"method", method},
                          {"verdict", verdict}});
     }
-    runs.push_back({{"run", rb.label}, {"key", rb.key}, {"base_file", rb.file}, {"new_file", rn.file}, {"metrics", metrics}});
+    runs.push_back({{"run", rb.label},
+                    {"key", rb.key},
+                    {"base_file", rb.file},
+                    {"new_file", rn.file},
+                    {"metrics", metrics},
+                    {"metrics_only_in_base", only_base},
+                    {"metrics_only_in_new", only_new}});
   }
   for (const auto& rn : n.runs)
     if (!used.count(rn.key)) unmatched_new.push_back({{"run", rn.label}, {"key", rn.key}, {"file", rn.file}});
@@ -321,6 +338,13 @@ int compare_main(int argc, char** argv) {
                     fmt(m["base_median"].get<double>()).c_str(), fmt(m["new_median"].get<double>()).c_str(),
                     100 * m["change_fraction"].get<double>(), m["verdict"].get<std::string>().c_str(),
                     m["method"].get<std::string>().c_str());
+      for (const char* side : {"base", "new"}) {
+        const auto& names = r[std::string("metrics_only_in_") + side];
+        if (names.empty()) continue;
+        std::string list;
+        for (const auto& name : names) list += (list.empty() ? "" : ", ") + name.get<std::string>();
+        std::printf("  only in %s (no verdict): %s\n", side[0] == 'b' ? "BASE" : "NEW", list.c_str());
+      }
     }
     for (const auto& u : unmatched_base) std::printf("\nunmatched in BASE: %s (%s)\n", u["run"].get<std::string>().c_str(), u["file"].get<std::string>().c_str());
     for (const auto& u : unmatched_new) std::printf("unmatched in NEW: %s (%s)\n", u["run"].get<std::string>().c_str(), u["file"].get<std::string>().c_str());
