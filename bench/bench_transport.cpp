@@ -24,6 +24,7 @@
 #include "coupling/services.hpp"
 #include "coupling/stores.hpp"
 #include "inference.grpc.pb.h"
+#include "motifbench/stats.hpp"
 #include "motifbench/surrogates/local.hpp"
 #include "motifbench/surrogates/server.hpp"
 
@@ -181,6 +182,9 @@ void BM_UnixSocketPingPong(benchmark::State& state) {
   set_bytes(state, 2.0 * static_cast<double>(n));
 }
 
+// The median, as the results compute it (nearest rank; unit-free here).
+double median_of(std::vector<double> v) { return summarize_latency(std::move(v)).p50_ns; }
+
 // A thread at the other end of a Unix socket pair that answers each 64 B
 // message with itself, after `work` of busy work.
 class EchoPeer {
@@ -236,10 +240,7 @@ void BM_UnixPingPongAfterWork(benchmark::State& state) {
     if (!peer.ping()) state.SkipWithError("ping-pong failed");
     over.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0 - work).count());
   }
-  if (!over.empty()) {
-    std::nth_element(over.begin(), over.begin() + over.size() / 2, over.end());
-    state.counters["wake_us"] = over[over.size() / 2];  // median: a preempted iteration does not count
-  }
+  if (!over.empty()) state.counters["wake_us"] = median_of(over);  // a preempted iteration does not count
 }
 
 void BM_Memcpy(benchmark::State& state) {
@@ -365,11 +366,7 @@ void BM_ShmVsMemoryStorePutGet(benchmark::State& state) {
     t_memory.push_back(batch(*memory));
     t_shm.push_back(batch(*shm));
   }
-  auto median = [](std::vector<double> v) {
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    return v[v.size() / 2];
-  };
-  const double m = median(t_memory), s = median(t_shm);
+  const double m = median_of(t_memory), s = median_of(t_shm);
   state.counters["memory_put_get_ns"] = m * 1e9;
   state.counters["shm_put_get_ns"] = s * 1e9;
   state.counters["shm_over_memory"] = s / m;

@@ -1,6 +1,7 @@
 #include "members.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 namespace motifbench::dynamic_orchestration {
 MemberProcesses::MemberProcesses(const Landscape& land, int members, int particles, int bins, std::uint64_t seed,
@@ -22,9 +23,9 @@ void MemberProcesses::launch(int slot, const float* positions) {
 }
 
 void MemberProcesses::terminate(int slot) {
-  auto& proc = m_procs.at(static_cast<std::size_t>(slot));
+  // The slot is empty afterwards whatever end() says.
+  auto proc = std::move(m_procs.at(static_cast<std::size_t>(slot)));
   if (proc) proc->end();  // throws when the member had died on its own
-  proc.reset();
 }
 
 void MemberProcesses::end_all() {

@@ -338,12 +338,10 @@ int compare_main(int argc, char** argv) {
                     fmt(m["base_median"].get<double>()).c_str(), fmt(m["new_median"].get<double>()).c_str(),
                     100 * m["change_fraction"].get<double>(), m["verdict"].get<std::string>().c_str(),
                     m["method"].get<std::string>().c_str());
-      for (const char* side : {"base", "new"}) {
-        const auto& names = r[std::string("metrics_only_in_") + side];
-        if (names.empty()) continue;
+      for (const auto& [key, side] : {std::pair{"metrics_only_in_base", "BASE"}, std::pair{"metrics_only_in_new", "NEW"}}) {
         std::string list;
-        for (const auto& name : names) list += (list.empty() ? "" : ", ") + name.get<std::string>();
-        std::printf("  only in %s (no verdict): %s\n", side[0] == 'b' ? "BASE" : "NEW", list.c_str());
+        for (const auto& name : r[key]) list += (list.empty() ? "" : ", ") + name.get<std::string>();
+        if (!list.empty()) std::printf("  only in %s (no verdict): %s\n", side, list.c_str());
       }
     }
     for (const auto& u : unmatched_base) std::printf("\nunmatched in BASE: %s (%s)\n", u["run"].get<std::string>().c_str(), u["file"].get<std::string>().c_str());
