@@ -42,6 +42,9 @@ def load(paths):
             if "schema_version" not in d or "run" not in d:
                 print(f"skipping {f}: not a motifbench result", file=sys.stderr)
                 continue
+            if d["summary"]["measured_s"]["samples_count"] == 0:
+                print(f"skipping {f}: no repetition was measured ({'; '.join(d['invalid_reasons'])})", file=sys.stderr)
+                continue
             d["_file"] = f
             docs.append(d)
     return docs

@@ -21,19 +21,21 @@ def main():
         print(__doc__.strip(), file=sys.stderr)
         return 2
     ref_doc = docs[-1][1]
-    ref = ref_doc["summary"]["iterations_per_s"]["mean_per_s"]
+    ref = ref_doc["summary"]["iterations_per_s"].get("mean_per_s")  # absent: nothing was measured
     ratio_head = f"x {ref_doc['run']['coupling']}"
     print(f"\n{'coupling':<12}{'valid':<7}{'steps/s':>10}{ratio_head:>10}{'energy/step':>14}  {'energy method':<14}")
     for path, d in docs:
         s = d["summary"]
-        ips = s["iterations_per_s"]["mean_per_s"]
+        ips = s["iterations_per_s"].get("mean_per_s")
         e = s["energy"]
         if e["energy_j"] is None:
             energy = "unavailable"
         else:
             steps = sum(r["iterations_count"] for r in d["repetitions"]) / max(1, len(d["repetitions"]))
             energy = f"{e['energy_j']['mean_j'] / max(1, steps):.4f} J"
-        print(f"{d['run']['coupling']:<12}{str(d['valid']).lower():<7}{ips:>10.1f}{ips / ref:>10.2f}{energy:>14}  {e['method']:<14}")
+        rate = "-" if ips is None else f"{ips:.1f}"
+        ratio = "-" if ips is None or not ref else f"{ips / ref:.2f}"
+        print(f"{d['run']['coupling']:<12}{str(d['valid']).lower():<7}{rate:>10}{ratio:>10}{energy:>14}  {e['method']:<14}")
     return 0
 
 

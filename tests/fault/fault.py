@@ -21,6 +21,23 @@ import time
 PROMPT_S = 15  # a failure must end the run within this many seconds
 
 
+def unmeasured_figures(doc):
+    """A run that ended before it started has no figure that looks measured:
+    no zeros, only absent or null figures."""
+    s = doc["summary"]
+    found = []
+    for key in ("measured_s", "iterations_per_s"):
+        if s[key].get("samples_count") != 0 or len(s[key]) != 1:
+            found.append(f"summary.{key} is {s[key]}, expected only samples_count 0")
+    if any(v is not None for k, v in s["harness_overhead"].items() if k != "method"):
+        found.append(f"summary.harness_overhead has figures: {s['harness_overhead']}")
+    if doc["roofline"]["stream_copy_bytes_per_s"] is not None:
+        found.append(f"roofline has a figure: {doc['roofline']}")
+    if s["energy"]["energy_j"] is not None:
+        found.append(f"summary.energy has a figure: {s['energy']['energy_j']}")
+    return found
+
+
 def children(pid):
     try:
         out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
@@ -380,6 +397,8 @@ def main():
                 problems.append(f"invalid_reasons lack {expect_reason!r}: {doc.get('invalid_reasons')}")
             elif case in ("sigint", "sigterm") and len(doc.get("repetitions", [])) < 1:
                 problems.append("the partial result lost the completed repetitions")
+            elif case == "unreachable_server":
+                problems += unmeasured_figures(doc)
             v = subprocess.run([exe, "validate", out], capture_output=True, text=True)
             if v.returncode != 0:
                 problems.append(f"the result fails the tool's own validate: {v.stdout.strip()[:300]}")

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "coupling/services.hpp"
+#include "motifbench/config.hpp"
 
 extern char** environ;
 
@@ -160,7 +161,7 @@ void WorkerProcess::receive(void* data, std::size_t bytes) {
   while (bytes > 0) {
     if (m_fd < 0) fail("a receive");
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) fail("a receive (no answer within " + std::to_string(m_timeout_s) + " s)");
+    if (left.count() <= 0) fail("a receive (no answer within " + value_to_text(m_timeout_s) + " s)");
     pollfd pfd{m_fd, POLLIN, 0};
     const int ready = poll(&pfd, 1, static_cast<int>(left.count()));
     if (ready < 0 && errno == EINTR) continue;

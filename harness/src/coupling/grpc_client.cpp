@@ -15,6 +15,7 @@
 
 #include "coupling/services.hpp"
 #include "inference.grpc.pb.h"
+#include "motifbench/config.hpp"
 #include "motifbench/run_context.hpp"
 #include "motifbench/surrogates/local.hpp"
 
@@ -432,7 +433,7 @@ std::string wait_server_ready(const std::string& endpoint, double timeout_s, con
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw std::runtime_error("inference server " + endpoint + " is unreachable (" + last + ") after " +
-                           std::to_string(timeout_s) + " s");
+                           value_to_text(timeout_s) + " s");
 }
 
 }  // namespace motifbench::detail

@@ -26,6 +26,7 @@
 
 #include "coupling/grpc_client.hpp"
 #include "coupling/stores.hpp"
+#include "motifbench/config.hpp"
 #include "motifbench/surrogates/local.hpp"
 
 namespace motifbench::detail {
@@ -438,7 +439,7 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
     auto p = line.find(tag);
     if (p == std::string::npos)
       throw std::runtime_error("motifbench serve #" + std::to_string(i) + " did not start within " +
-                               std::to_string(timeout_s) + " s");
+                               value_to_text(timeout_s) + " s");
     out[static_cast<std::size_t>(i)].endpoint = line.substr(p + tag.size());
     out[static_cast<std::size_t>(i)].version = wait_server_ready(out[static_cast<std::size_t>(i)].endpoint, timeout_s,
                                                            ChannelSecurity{s.tls_ca_pem, s.tls_server_name});

@@ -40,8 +40,11 @@ void print_console(std::FILE* out, const RunResult& r) {
   std::fprintf(out, "host %s | %s | %d cores | Kokkos %s (%s) | LibTorch %s (%d threads)\n", c.host.c_str(),
                c.cpu_model.c_str(), c.cores, c.kokkos_version.c_str(), c.kokkos_backend.c_str(),
                c.torch_version.c_str(), c.torch_threads);
-  std::fprintf(out, "measured %.3f s +- %.3f s per repetition, %.2f steps/s\n\n", r.measured_s.mean, r.measured_s.stddev,
-               r.iterations_per_s.mean);
+  if (r.measured_s.count == 0)
+    std::fprintf(out, "measured: nothing (no repetition completed)\n\n");
+  else
+    std::fprintf(out, "measured %.3f s +- %.3f s per repetition, %.2f steps/s\n\n", r.measured_s.mean,
+                 r.measured_s.stddev, r.iterations_per_s.mean);
 
   std::fprintf(out, "%-13s %11s %7s %8s %14s %14s %14s %8s\n", "phase", "time/rep", "share", "calls", "items/s",
                "bytes/s", "flop/s", "%stream");
@@ -102,11 +105,16 @@ void print_console(std::FILE* out, const RunResult& r) {
       std::fprintf(out, "gpu energy: %.2f J per repetition [measured, nvml]\n", r.gpu_energy_j.mean);
   }
   std::fprintf(out, "counters: %s\n", r.counters_status.c_str());
-  std::fprintf(out,
-               "STREAM copy: %s | harness overhead: %.3f%% (%llu events x %.0f ns measured; model %.0f ns)\n",
-               fmt_rate(r.stream_copy_bytes_per_s, "B/s").c_str(), 100 * r.overhead.fraction,
-               static_cast<unsigned long long>(r.overhead.events), r.overhead.per_event_ns,
-               r.overhead.model_per_event_ns);
+  if (r.stream_copy_bytes_per_s > 0)
+    std::fprintf(out, "STREAM copy: %s", fmt_rate(r.stream_copy_bytes_per_s, "B/s").c_str());
+  else
+    std::fprintf(out, "STREAM copy: not measured");
+  if (r.overhead.null_rounds > 0)
+    std::fprintf(out, " | harness overhead: %.3f%% (%llu events x %.0f ns measured; model %.0f ns)\n",
+                 100 * r.overhead.fraction, static_cast<unsigned long long>(r.overhead.events),
+                 r.overhead.per_event_ns, r.overhead.model_per_event_ns);
+  else
+    std::fprintf(out, " | harness overhead: not measured\n");
   for (const auto& w : r.warnings) std::fprintf(out, "warning: %s\n", w.c_str());
   if (r.valid) {
     std::fprintf(out, "result: VALID\n");

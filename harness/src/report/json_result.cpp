@@ -15,8 +15,38 @@ namespace motifbench::detail {
 namespace {
 
 nlohmann::json rep_stats(const RepStats& s, const std::string& unit) {
+  if (s.count == 0) return {{"samples_count", 0}};  // nothing was measured: no figures, not zeros
   return {{"mean" + unit, s.mean}, {"stddev" + unit, s.stddev}, {"min" + unit, s.min}, {"max" + unit, s.max},
           {"samples_count", s.count}};
+}
+
+// The harness's own cost; null figures when the run ended before it was
+// measured (a coupling-setup failure), never zeros that look measured.
+nlohmann::json harness_overhead_json(const HarnessOverhead& o) {
+  if (o.null_rounds == 0) {
+    nlohmann::json j = {{"method", "not measured: the run ended before it started"}};
+    for (const char* k : {"per_event_ns", "model_per_event_ns", "events_count", "overhead_s", "measured_with_harness_s",
+                          "measured_without_harness_s", "overhead_fraction"})
+      j[k] = nullptr;
+    return j;
+  }
+  return {{"per_event_ns", o.per_event_ns},
+        {"model_per_event_ns", o.model_per_event_ns},
+        {"null_motif",
+         {{"without_harness_per_step_ns", o.null_without_ns_per_step},
+          {"with_harness_per_step_ns", o.null_with_ns_per_step},
+          {"overhead_per_step_ns", o.null_per_step_ns},
+          {"events_per_step_count", o.null_events_per_step},
+          {"rounds_count", o.null_rounds},
+          {"steps_per_round_count", o.null_steps_per_round}}},
+        {"events_count", o.events},
+        {"overhead_s", o.overhead_s},
+        {"measured_with_harness_s", o.measured_s},
+        {"measured_without_harness_s", o.measured_s - o.overhead_s},
+        {"overhead_fraction", o.fraction},
+        {"method", "measured: the null motif's fixed work with vs without the per-step machinery, interleaved "
+                   "(median of rounds), per event; x the events of this run's measured part. "
+                   "model_per_event_ns is a tight loop of events, kept as a cross-check"}};
 }
 
 nlohmann::json work_json(const Work& w) {
@@ -240,24 +270,7 @@ nlohmann::json to_json(const RunResult& r) {
       {"latency", latency},
       {"energy", energy},
       {"counters", counters},
-      {"harness_overhead",
-       {{"per_event_ns", r.overhead.per_event_ns},
-        {"model_per_event_ns", r.overhead.model_per_event_ns},
-        {"null_motif",
-         {{"without_harness_per_step_ns", r.overhead.null_without_ns_per_step},
-          {"with_harness_per_step_ns", r.overhead.null_with_ns_per_step},
-          {"overhead_per_step_ns", r.overhead.null_per_step_ns},
-          {"events_per_step_count", r.overhead.null_events_per_step},
-          {"rounds_count", r.overhead.null_rounds},
-          {"steps_per_round_count", r.overhead.null_steps_per_round}}},
-        {"events_count", r.overhead.events},
-        {"overhead_s", r.overhead.overhead_s},
-        {"measured_with_harness_s", r.overhead.measured_s},
-        {"measured_without_harness_s", r.overhead.measured_s - r.overhead.overhead_s},
-        {"overhead_fraction", r.overhead.fraction},
-        {"method", "measured: the null motif's fixed work with vs without the per-step machinery, interleaved "
-                   "(median of rounds), per event; x the events of this run's measured part. "
-                   "model_per_event_ns is a tight loop of events, kept as a cross-check"}}},
+      {"harness_overhead", harness_overhead_json(r.overhead)},
   };
   if (r.stream_copy_bytes_per_s > 0)
     j["roofline"] = {{"stream_copy_bytes_per_s", r.stream_copy_bytes_per_s},
