@@ -30,6 +30,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/usage_error.hpp"
+#include "coupling/address.hpp"
 #include "inference.grpc.pb.h"
 #include "motifbench/surrogates/local.hpp"
 #include "motifbench/surrogates/server.hpp"
@@ -860,7 +862,7 @@ int serve_main(int argc, char** argv, const std::string& version) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return motifbench::detail::usage_error(app, e, "motifbench serve");
   }
   {
     std::string why;
@@ -896,6 +898,10 @@ int serve_main(int argc, char** argv, const std::string& version) {
       std::fprintf(stderr, "motifbench serve: error: %s\n", why.c_str());
       return 2;
     }
+  }
+  if (const std::string why = detail::address_problem(opt.listen, detail::AddressKind::HostPortOrUnix, 0); !why.empty()) {
+    std::fprintf(stderr, "motifbench serve: error: --listen: %s\n", why.c_str());
+    return 2;
   }
   // The threat model, enforced: beyond this host, a model call needs the token.
   if (!listens_on_loopback(opt.listen)) {

@@ -85,6 +85,22 @@ def main():
          "valid here: auto, mpi"),
         ("unknown tensor copy mode", dr + base + ["--set", "coupling.tensor_copy=never"], "one of auto, always"),
         ("config nested 200000 deep", dr + base + [f"--config={deep_file}"], "nests deeper"),
+        # Addresses are checked before anything connects or listens: a library
+        # would wrap port 99999 to another port, or read "abc" as port 0.
+        ("--server port beyond 65535", dr + base + ["--coupling=loose", "--server=127.0.0.1:99999"],
+         "the port must be in [1, 65535]"),
+        ("--server port not a number", dr + base + ["--coupling=loose", "--server=127.0.0.1:abc"],
+         "valid: host:port, [v6]:port or unix:/path"),
+        ("--server with an empty Unix path", dr + base + ["--coupling=semi-tight", "--server=unix:"], "the path is empty"),
+        ("--server IPv6 without brackets", dr + base + ["--coupling=loose", "--server=::1:5000"], "goes in brackets"),
+        ("--redis port beyond 65535", dr + base + ["--coupling=loose", "--redis=127.0.0.1:70000"],
+         "valid: host:port or [v6]:port"),
+        ("serve --listen port beyond 65535", ["serve", "--listen", "127.0.0.1:99999"], "the port must be in [0, 65535]"),
+        ("serve --listen without a port", ["serve", "--listen", "localhost"], "valid: host:port, [v6]:port or unix:/path"),
+        # Every command answers an unknown flag with its own options.
+        ("serve: unknown flag", ["serve", "--frobnicate"], "valid options: --help --listen"),
+        ("compare: unknown flag", ["compare", "--frobnicate", out, out], "valid options: --help BASE NEW"),
+        ("sweep: unknown flag", ["sweep", "--frobnicate"], "valid options: --help --motif"),
         ("validate a directory", ["validate", a_dir], "is a directory"),
         ("validate a result nested 200000 deep", ["validate", deep_file], "nested too deep"),
     ]

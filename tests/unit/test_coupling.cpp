@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "coupling/address.hpp"
 #include "coupling/grpc_client.hpp"
 #include "coupling/services.hpp"
 #include "coupling/stores.hpp"
@@ -20,6 +21,28 @@
 
 namespace motifbench::detail {
 namespace {
+
+TEST(AddressTest, AcceptsHostPortBracketedV6AndUnixPaths) {
+  constexpr auto any = AddressKind::HostPortOrUnix;
+  for (const char* ok : {"127.0.0.1:1", "node7:65535", "[::1]:6379", "unix:/tmp/s.sock"})
+    EXPECT_EQ(address_problem(ok, any, 1), "") << ok;
+  EXPECT_EQ(address_problem("localhost:0", any, 0), "");  // a server picks a free port
+  EXPECT_EQ(address_list_problem("unix:/a,127.0.0.1:5000,[::1]:5001", any, 1), "");
+}
+
+TEST(AddressTest, RefusesWhatALibraryWouldReadAsAnotherAddress) {
+  constexpr auto any = AddressKind::HostPortOrUnix;
+  const std::pair<const char*, const char*> bad[] = {
+      {"127.0.0.1:99999", "[1, 65535]"}, {"127.0.0.1:0", "[1, 65535]"},   {"127.0.0.1:abc", "not a number"},
+      {"127.0.0.1:", "not a number"},    {"127.0.0.1:-1", "not a number"}, {"::1:5000", "brackets"},
+      {"[::1:5000", "brackets"},         {"[]:5", "brackets"},              {"unix:", "path is empty"},
+      {"localhost", "valid: host:port"}, {":5", "valid: host:port"}};
+  for (const auto& [text, why] : bad) EXPECT_NE(address_problem(text, any, 1).find(why), std::string::npos) << text;
+  EXPECT_NE(address_problem("unix:/" + std::string(107, 'x'), any, 1).find("107 bytes"), std::string::npos);
+  EXPECT_NE(address_problem("unix:/tmp/r.sock", AddressKind::HostPort, 1), "");  // Redis: host:port only
+  EXPECT_NE(address_list_problem("127.0.0.1:5000,", any, 1).find("'' is not"), std::string::npos);
+  EXPECT_NE(address_list_problem("127.0.0.1:5000,h:70000", any, 1).find("'h:70000'"), std::string::npos);
+}
 
 void exercise_store(StagingStore& s) {
   std::vector<char> out;

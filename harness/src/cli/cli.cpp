@@ -14,6 +14,7 @@
 #include <Kokkos_Core.hpp>
 
 #include "build_info.hpp"
+#include "cli/usage_error.hpp"
 #include "core/harness_config.hpp"
 #include "core/mpi_session.hpp"
 #include "core/plugins.hpp"
@@ -39,7 +40,6 @@ namespace {
 std::string g_mpi_reason;
 
 constexpr int kExitInvalid = 1;
-constexpr int kExitUsage = 2;
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;
@@ -353,12 +353,7 @@ int cli_main(int argc, char** argv) {
   } catch (const CLI::CallForHelp&) {
     if (rank == 0) std::printf("%s", app.help().c_str());
   } catch (const CLI::ParseError& e) {
-    if (rank == 0) {
-      std::fprintf(stderr, "motifbench: error: %s\n", e.what());
-      std::fprintf(stderr, "valid options: --motif --coupling --size --config --set --repetitions --min-time-s "
-                           "--warmup-s --seed --threads --server --redis --out --plugin --list --show-config --quiet --version --help\n");
-    }
-    code = kExitUsage;
+    code = rank == 0 ? usage_error(app, e, "motifbench") : kExitUsage;
   }
   stop_mpi();
   return code;

@@ -1,5 +1,6 @@
 #include "core/harness_config.hpp"
 
+#include "coupling/address.hpp"
 #include "motifbench/surrogates/local.hpp"
 #include "motifbench/surrogates/server.hpp"
 
@@ -75,6 +76,12 @@ std::string check_harness_config(const Config& cfg) {
   if (!cert.empty() && ca.empty())
     return "coupling.tls_cert: the clients need coupling.tls_ca (the root certificate that signed it) to verify the "
            "servers";
+  if (const std::string servers = cfg.get_string("coupling.server_addresses"); !servers.empty())
+    if (std::string why = address_list_problem(servers, AddressKind::HostPortOrUnix, 1); !why.empty())
+      return "coupling.server_addresses (--server): " + why;
+  if (const std::string redis = cfg.get_string("coupling.redis_address"); !redis.empty())
+    if (std::string why = address_problem(redis, AddressKind::HostPort, 1); !why.empty())
+      return "coupling.redis_address (--redis): " + why;
   std::string pem, why;
   if (surrogates::resolve_device(cfg.get_string("coupling.device"), 0, &why).empty()) return "coupling.device: " + why;
   if (!ca.empty() && !surrogates::read_pem(ca, false, &pem, &why)) return "coupling.tls_ca: " + why;

@@ -175,7 +175,8 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   } else {
     auto colon = redis_text.rfind(':');
     if (colon == std::string::npos) throw std::runtime_error("--redis expects host:port, got '" + redis_text + "'");
-    const std::string host = redis_text.substr(0, colon);
+    std::string host = redis_text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);  // [v6]
     int port = 0;
     try {
       port = std::stoi(redis_text.substr(colon + 1));

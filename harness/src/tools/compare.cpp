@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.hpp"
+#include "cli/usage_error.hpp"
 #include "motifbench/stats.hpp"
 #include "tools/validate.hpp"
 
@@ -189,8 +190,7 @@ int compare_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    return usage_error(app, e, "motifbench compare");
   }
 
   if (!std::isfinite(threshold) || !std::isfinite(alpha)) {

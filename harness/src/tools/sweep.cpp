@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.hpp"
+#include "cli/usage_error.hpp"
 #include "coupling/components.hpp"
 #include "core/plugins.hpp"
 #include "motifbench/registry.hpp"
@@ -95,8 +96,7 @@ int sweep_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    return usage_error(app, e, "motifbench sweep");
   }
 
   Registry reg;
