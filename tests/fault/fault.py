@@ -5,13 +5,14 @@ socket file, no shared-memory segment). Every server is on loopback and every
 test is bounded in time.
 
 Usage: fault.py MOTIFBENCH SCRATCH_DIR CASE
-CASE: server_killed | redis_killed | unreachable_server | sigint | sigterm
+CASE: server_killed | redis_killed | unreachable_server | sigint | sigterm | sweep_sigint | sweep_sigterm
       | watch:<motif>:server | watch:<motif>:redis   (size small, default settings)
       | serve_signals | serve_listen_on_file | too_many_threads | single_process
 """
 import glob
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -229,6 +230,78 @@ def serve_cases(exe, scratch, case):
     return None
 
 
+def await_end(p, t_fault, problems):
+    """Waits for p to end; notes a hang or an end later than PROMPT_S after
+    the fault. Returns its stdout, stderr and the seconds it took."""
+    try:
+        stdout, stderr = p.communicate(timeout=PROMPT_S + 60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        stdout, stderr = p.communicate()
+        problems.append("hung")
+    took = time.time() - t_fault
+    if took > PROMPT_S:
+        problems.append(f"took {took:.1f} s to end after the fault (limit {PROMPT_S} s)")
+    return stdout, stderr, took
+
+
+def descendants(pid):
+    found, todo = [], [pid]
+    while todo:
+        for c in children(todo.pop()):
+            found.append(c)
+            todo.append(c)
+    return found
+
+
+def sweep_signal(exe, scratch, sig):
+    """A signal to a sweep (only to it, as `kill` or a scheduler sends it)
+    stops the run in progress through its own clean stop, writes the index of
+    what ran, and leaves no process behind."""
+    name = f"sweep_{sig.name.lower()}"
+    out_dir = os.path.join(scratch, name)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    p = subprocess.Popen([exe, "sweep", "--motif=digital_replica", "--coupling=semi-tight,none", "--size=tiny",
+                          "--min-time-s=60", "--repetitions=1", f"--out-dir={out_dir}"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = wait_for_child(p.pid, "--coupling=semi-tight")
+    if run is None or wait_for_child(run, " serve ") is None:
+        p.kill()
+        print(f"FAIL {name}: the sweep's first run or its server never started")
+        return 1
+    kids = descendants(p.pid)
+    time.sleep(2.0)
+    t0 = time.time()
+    p.send_signal(sig)
+    problems = []
+    stdout, stderr, took = await_end(p, t0, problems)
+    if p.returncode != 128 + sig:
+        problems.append(f"exit status {p.returncode}, expected {128 + sig}")
+    try:
+        with open(os.path.join(out_dir, "index.json")) as f:
+            index = json.load(f)
+        cells = [(c["coupling"], c["status"]) for c in index["cells"]]
+        if index.get("interrupted_by_signal") != sig or cells != [("semi-tight", "interrupted")]:
+            problems.append(f"index: interrupted_by_signal {index.get('interrupted_by_signal')}, cells {cells}")
+        with open(os.path.join(out_dir, "digital_replica_semi-tight_tiny.json")) as f:
+            doc = json.load(f)
+        if doc["valid"] is not False or not any("interrupted" in r for r in doc["invalid_reasons"]):
+            problems.append(f"the run's result is not marked interrupted: {doc['invalid_reasons']}")
+    except (OSError, ValueError, KeyError) as e:
+        problems.append(f"no readable index or result: {e}")
+    time.sleep(0.5)
+    left = [f"process {k} ({cmdline(k).strip()[:60]})" for k in kids if running(k)]
+    left += [f for k in kids for f in glob.glob(f"/tmp/motifbench-{k}-*") + glob.glob(f"/dev/shm/motifbench-{k}-*")]
+    if left:
+        problems.append(f"left behind: {left}")
+    if problems:
+        print(f"FAIL {name}: " + "; ".join(problems))
+        print("stdout:", stdout[-800:], "stderr:", stderr[-800:])
+        return 1
+    print(f"ok {name}: ended {took:.2f} s after the signal, exit {p.returncode}; {stdout.strip().splitlines()[-1]}")
+    return 0
+
+
 def main():
     exe, scratch, case = sys.argv[1:4]
     os.makedirs(scratch, exist_ok=True)
@@ -259,6 +332,8 @@ def main():
         return 0
     if case == "single_process":
         return single_process(exe, scratch)
+    if case in ("sweep_sigint", "sweep_sigterm"):
+        return sweep_signal(exe, scratch, signal.SIGINT if case == "sweep_sigint" else signal.SIGTERM)
     if case == "too_many_threads":
         r = subprocess.run([exe, "--motif=digital_replica", "--size=tiny", f"--out={scratch}/threads.json",
                             "--threads=4096"], capture_output=True, text=True, timeout=60)
@@ -374,15 +449,7 @@ def main():
         p.kill()
         print(f"FAIL {case}: the component to fail never started")
         return 1
-    try:
-        stdout, stderr = p.communicate(timeout=PROMPT_S + 60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        stdout, stderr = p.communicate()
-        problems.append("hung")
-    took = time.time() - t_kill
-    if took > PROMPT_S:
-        problems.append(f"took {took:.1f} s to end after the fault (limit {PROMPT_S} s)")
+    stdout, stderr, took = await_end(p, t_kill, problems)
     if p.returncode != expect_exit:
         problems.append(f"exit status {p.returncode}, expected {expect_exit}")
     if expect_reason is not None:

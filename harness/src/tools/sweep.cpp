@@ -1,12 +1,16 @@
 #include "tools/sweep.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -40,17 +44,54 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
-// Runs argv with stdout and stderr to `log`; returns the exit status
-// (negative: killed by that signal).
+// A signal to the sweep (SIGINT, SIGTERM, SIGHUP) stops the run in progress
+// the way a signal stops a run: its partial result is written, marked
+// invalid. The run is asked once, with SIGTERM to its process group (a
+// launcher such as srun or mpiexec passes SIGTERM on to its ranks; a lone
+// SIGINT only makes srun print its status). A second signal kills the group.
+// Then the sweep writes its index of what ran and exits with 128 + signal.
+volatile sig_atomic_t g_signal = 0;
+volatile sig_atomic_t g_child = 0;  // the process group of the run in progress
+
+void on_sweep_signal(int sig) {  // async-signal-safe only
+  const pid_t child = static_cast<pid_t>(g_child);
+  if (g_signal != 0) {
+    if (child > 0) kill(-child, SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  g_signal = sig;
+  if (child > 0) kill(-child, SIGTERM);
+}
+
+void install_sweep_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sweep_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+}
+
+// Runs argv with stdout and stderr to `log`, stdin from /dev/null, in its own
+// process group (so a Ctrl-C reaches it once, through the sweep); returns the
+// exit status (negative: killed by that signal).
 int run_child(const std::vector<std::string>& argv, const std::string& log) {
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return 127;
   if (pid == 0) {
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // a sweep killed outright leaves no run behind
+    if (getppid() != parent) _exit(127);
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
       close(fd);
+    }
+    if (int in = open("/dev/null", O_RDONLY); in >= 0) {
+      dup2(in, STDIN_FILENO);
+      close(in);
     }
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -58,8 +99,13 @@ int run_child(const std::vector<std::string>& argv, const std::string& log) {
     execvp(args[0], args.data());  // a launcher (srun, mpiexec, flux run) is found on PATH
     _exit(127);
   }
+  setpgid(pid, pid);  // also here: no signal may find the group missing
+  g_child = pid;
+  if (g_signal != 0) kill(-pid, SIGTERM);  // the signal came while forking
   int status = 0;
-  waitpid(pid, &status, 0);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  g_child = 0;
   if (WIFSIGNALED(status)) return -WTERMSIG(status);
   return WEXITSTATUS(status);
 }
@@ -148,17 +194,21 @@ int sweep_main(int argc, char** argv) {
   ssize_t len = readlink("/proc/self/exe", self.data(), self.size() - 1);
   if (len <= 0) return 2;
 
+  install_sweep_signals();
   nlohmann::json cells = nlohmann::json::array();
   int failed = 0;
   std::printf("%-24s %-11s %-7s %-8s %9s  %s\n", "motif", "coupling", "size", "status", "wall", "result");
   for (const MotifInfo* m : chosen) {
+    if (g_signal != 0) break;
     for (Coupling c : m->couplings) {
+      if (g_signal != 0) break;
       const std::string cname = to_string(c);
       if (couplings != "all" && std::find(wanted_couplings.begin(), wanted_couplings.end(), cname) == wanted_couplings.end())
         continue;
       // "all" means all that this build has (a build without gRPC: tight, none).
       if (couplings == "all" && !coupling_unavailable(c, "auto").empty()) continue;
       for (const auto& size : size_list) {
+        if (g_signal != 0) break;
         const std::string stem = m->name + "_" + cname + "_" + size;
         const std::string file = out_dir + "/" + stem + ".json", log = out_dir + "/" + stem + ".log";
         std::remove(file.c_str());
@@ -178,7 +228,7 @@ int sweep_main(int argc, char** argv) {
         const int rc = run_child(args, log);
         const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const bool have_file = std::filesystem::exists(file);
-        std::string status = rc == 0 ? "ok" : (have_file ? "invalid" : "failed");
+        std::string status = rc == 0 ? "ok" : g_signal != 0 ? "interrupted" : (have_file ? "invalid" : "failed");
         std::string reason;
         if (rc != 0) {
           reason = last_line_with(log, "error");
@@ -209,6 +259,7 @@ int sweep_main(int argc, char** argv) {
                           {"created_utc", ts},
                           {"argv", arg_list},
                           {"launcher", launcher},
+                          {"interrupted_by_signal", g_signal != 0 ? nlohmann::json(static_cast<int>(g_signal)) : nlohmann::json(nullptr)},
                           {"cells", cells}};
   const std::string err = write_json_file(out_dir + "/index.json", index);
   if (!err.empty()) {
@@ -217,6 +268,11 @@ int sweep_main(int argc, char** argv) {
   }
   std::printf("\n%zu cells, %zu ok, %d failed or invalid; index: %s/index.json\n", cells.size(),
               cells.size() - static_cast<std::size_t>(failed), failed, out_dir.c_str());
+  if (g_signal != 0) {
+    std::printf("interrupted by signal %d (%s): the cells after the last one listed did not run\n",
+                static_cast<int>(g_signal), strsignal(g_signal));
+    return 128 + g_signal;
+  }
   return failed == 0 ? 0 : 1;
 }
 
