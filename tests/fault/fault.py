@@ -5,7 +5,8 @@ socket file, no shared-memory segment). Every server is on loopback and every
 test is bounded in time.
 
 Usage: fault.py MOTIFBENCH SCRATCH_DIR CASE
-CASE: server_killed | redis_killed | unreachable_server | sigint | sigterm | sweep_sigint | sweep_sigterm
+CASE: server_killed | redis_killed | unreachable_server | sigint | sigterm | sigterm_duplicate
+      | sweep_sigint | sweep_sigterm
       | watch:<motif>:server | watch:<motif>:redis   (size small, default settings)
       | serve_signals | serve_listen_on_file | too_many_threads | single_process
 """
@@ -391,9 +392,12 @@ def main():
         p = start(["--coupling=loose", f"--server=127.0.0.1:{free_port()}"])
         kids = []
         expect_exit, expect_reason = (1, "unreachable")
-    elif case in ("sigint", "sigterm"):
+    elif case in ("sigint", "sigterm", "sigterm_duplicate"):
         # Short repetitions, so some complete before the signal; the partial
         # result keeps them and is marked interrupted.
+        # sigterm_duplicate: the same signal again 0.1 s later, as a scheduler
+        # that signals every process of a job and a sweep passing it on both
+        # deliver it: one request to stop, still a clean partial result.
         sig = signal.SIGINT if case == "sigint" else signal.SIGTERM
         base[base.index("--min-time-s=60")] = "--min-time-s=1"
         base[base.index("--repetitions=1")] = "--repetitions=50"
@@ -404,6 +408,9 @@ def main():
         time.sleep(6.0)
         t_kill = time.time()
         p.send_signal(sig)
+        if case == "sigterm_duplicate":
+            time.sleep(0.1)
+            p.send_signal(sig)
         expect_exit, expect_reason = (128 + sig, "interrupted")
     elif case == "external_server_killed":
         # A server the run did not start (--server): watched by probing it.
@@ -462,7 +469,7 @@ def main():
                 problems.append("result not marked invalid")
             elif not any(expect_reason in r for r in doc.get("invalid_reasons", [])):
                 problems.append(f"invalid_reasons lack {expect_reason!r}: {doc.get('invalid_reasons')}")
-            elif case in ("sigint", "sigterm") and len(doc.get("repetitions", [])) < 1:
+            elif case.startswith("sig") and len(doc.get("repetitions", [])) < 1:
                 problems.append("the partial result lost the completed repetitions")
             elif case == "unreachable_server":
                 problems += unmeasured_figures(doc)

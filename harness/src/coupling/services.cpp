@@ -15,12 +15,14 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 #include <thread>
 
@@ -72,9 +74,27 @@ void hard_stop(int sig) {
   raise(sig);
 }
 
+std::atomic<long> g_interrupted_at_ms{0};  // monotonic, when the first signal came
+static_assert(std::atomic<long>::is_always_lock_free, "read and written in a signal handler");
+
+// A copy of the first signal within this window is the same request, not a
+// second one: a scheduler's SIGTERM to every process of a job, or a sweep
+// passing on the signal that its cell also received.
+constexpr long kSameSignalWindowMs = 1000;
+
+long monotonic_ms() {  // clock_gettime is async-signal-safe
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 // Runs on whichever thread the kernel picked; async-signal-safe only.
 void on_signal(int sig) {
-  if (g_interrupted != 0) hard_stop(sig);  // a second signal: stop now
+  if (g_interrupted != 0) {
+    if (sig == g_interrupted && monotonic_ms() - g_interrupted_at_ms < kSameSignalWindowMs) return;
+    hard_stop(sig);  // a second signal: stop now
+  }
+  g_interrupted_at_ms = monotonic_ms();
   g_interrupted = sig;
 }
 

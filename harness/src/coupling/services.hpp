@@ -127,8 +127,10 @@ bool endpoint_reachable(const std::string& endpoint);
 /// handler runs whichever thread the signal reaches (library threads created
 /// before main included). The first signal only records itself: the runner
 /// sees interrupted_signal() after the step in progress, stops its children and
-/// writes a partial result marked invalid. A second signal, or no reaction
-/// within 10 s, kills remembered children, removes remembered files and shm
+/// writes a partial result marked invalid. A second signal (not the same one
+/// again within 1 s: a scheduler signals every process of a job, and a sweep
+/// passes on what its cell may also have received), or no reaction within
+/// 10 s, kills remembered children, removes remembered files and shm
 /// segments, and ends the process with the signal's usual status. Idempotent.
 void install_signal_cleanup();
 /// Crash signals get their default action (UCX's handlers removed), so a crash
