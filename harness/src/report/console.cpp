@@ -1,5 +1,6 @@
 #include "report/console.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace motifbench::detail {
@@ -46,8 +47,10 @@ void print_console(std::FILE* out, const RunResult& r) {
     std::fprintf(out, "measured %.3f s +- %.3f s per repetition, %.2f steps/s\n\n", r.measured_s.mean,
                  r.measured_s.stddev, r.iterations_per_s.mean);
 
-  std::fprintf(out, "%-13s %11s %7s %8s %14s %14s %14s %8s\n", "phase", "time/rep", "share", "calls", "items/s",
-               "bytes/s", "flop/s", "%stream");
+  const bool any_phase = std::any_of(r.phases.begin(), r.phases.end(), [](const auto& p) { return p.count > 0; });
+  if (any_phase)
+    std::fprintf(out, "%-13s %11s %7s %8s %14s %14s %14s %8s\n", "phase", "time/rep", "share", "calls", "items/s",
+                 "bytes/s", "flop/s", "%stream");
   for (const auto& p : r.phases) {
     if (p.count == 0) continue;  // registered but unused in this mode
     std::fprintf(out, "%-13s %9.4f s %6.1f%% %8llu %14s %14s %14s %7.1f%%\n", p.name.c_str(), p.total_s.mean,
