@@ -10,6 +10,23 @@ namespace motifbench::detail {
 
 enum class AddressKind { HostPort, HostPortOrUnix };
 
+/// host:port or [v6]:port split at its last colon; the host keeps its
+/// brackets, `bracketed` says whether it had them.
+struct HostPortText {
+  std::string host, port;
+  bool bracketed = false;
+  /// The host as a resolver takes it: without the brackets.
+  std::string bare_host() const { return bracketed ? host.substr(1, host.size() - 2) : host; }
+};
+
+inline HostPortText split_host_port(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return {text, "", false};
+  HostPortText hp{text.substr(0, colon), text.substr(colon + 1), false};
+  hp.bracketed = hp.host.size() >= 2 && hp.host.front() == '[' && hp.host.back() == ']';
+  return hp;
+}
+
 /// Why `text` is not an address of `kind`, or "" when it is one: host:port,
 /// [v6]:port or (HostPortOrUnix) unix:/path. The port is a decimal number in
 /// [min_port, 65535]; a server that may pick a free port passes min_port 0.
@@ -22,15 +39,13 @@ inline std::string address_problem(const std::string& text, AddressKind kind, in
     if (path.size() > 107) return bad + " (a Unix socket path has at most 107 bytes)";
     return "";
   }
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return bad;
-  const std::string host = text.substr(0, colon), port = text.substr(colon + 1);
-  const bool bracketed = host.front() == '[';
-  if (bracketed ? (host.size() < 3 || host.back() != ']') : host.find(':') != std::string::npos)
+  const HostPortText hp = split_host_port(text);
+  if (text.find(':') == std::string::npos || hp.host.empty()) return bad;
+  if (hp.bracketed ? hp.host.size() < 3 : hp.host.find_first_of("[]:") != std::string::npos)
     return bad + " (an IPv6 host goes in brackets)";
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+  if (hp.port.empty() || hp.port.size() > 5 || hp.port.find_first_not_of("0123456789") != std::string::npos)
     return bad + " (the port is not a number)";
-  const int p = std::stoi(port);
+  const int p = std::stoi(hp.port);
   if (p < min_port || p > 65535)
     return bad + " (the port must be in [" + std::to_string(min_port) + ", 65535])";
   return "";

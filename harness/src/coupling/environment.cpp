@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/mpi_session.hpp"
+#include "coupling/address.hpp"
 #include "coupling/stores.hpp"
 #include "motifbench/surrogates/server.hpp"
 
@@ -173,17 +174,12 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
     std::string dir = cfg.get_string("coupling.file_dir");
     env->store = make_file_store(dir.empty() ? std::string("/tmp") : dir);
   } else {
-    auto colon = redis_text.rfind(':');
-    if (colon == std::string::npos) throw std::runtime_error("--redis expects host:port, got '" + redis_text + "'");
-    std::string host = redis_text.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);  // [v6]
-    int port = 0;
-    try {
-      port = std::stoi(redis_text.substr(colon + 1));
-    } catch (const std::exception&) {
-      throw std::runtime_error("--redis expects host:port, got '" + redis_text + "'");
-    }
-    env->store = make_redis_store(host, port, timeout, redis_password);
+    // A given address was checked before the run (check_harness_config); an
+    // embedded Redis reports 127.0.0.1:PORT.
+    if (const std::string why = address_problem(redis_text, AddressKind::HostPort, 1); !why.empty())
+      throw std::runtime_error("redis: " + why);
+    const HostPortText hp = split_host_port(redis_text);
+    env->store = make_redis_store(hp.bare_host(), std::stoi(hp.port), timeout, redis_password);
     if (!given_redis.empty() && rank == 0)
       env->service_info.push_back(ServiceInfo{"redis", redis_text, env->store->describe(), false, 0});
   }

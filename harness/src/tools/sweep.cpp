@@ -199,16 +199,14 @@ int sweep_main(int argc, char** argv) {
   int failed = 0;
   std::printf("%-24s %-11s %-7s %-8s %9s  %s\n", "motif", "coupling", "size", "status", "wall", "result");
   for (const MotifInfo* m : chosen) {
-    if (g_signal != 0) break;
     for (Coupling c : m->couplings) {
-      if (g_signal != 0) break;
       const std::string cname = to_string(c);
       if (couplings != "all" && std::find(wanted_couplings.begin(), wanted_couplings.end(), cname) == wanted_couplings.end())
         continue;
       // "all" means all that this build has (a build without gRPC: tight, none).
       if (couplings == "all" && !coupling_unavailable(c, "auto").empty()) continue;
       for (const auto& size : size_list) {
-        if (g_signal != 0) break;
+        if (g_signal != 0) break;  // a signal: no further cell
         const std::string stem = m->name + "_" + cname + "_" + size;
         const std::string file = out_dir + "/" + stem + ".json", log = out_dir + "/" + stem + ".log";
         std::remove(file.c_str());
