@@ -750,10 +750,7 @@ void on_stop_signal(int sig) {
 // Unix sockets and loopback addresses: only this host can connect.
 bool listens_on_loopback(const std::string& listen) {
   if (listen.rfind("unix:", 0) == 0) return true;
-  const auto colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.rfind("ipv4:", 0) == 0) host = host.substr(5);
+  const std::string host = detail::split_host_port(listen).bare_host();  // checked by address_problem
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 

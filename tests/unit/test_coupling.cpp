@@ -28,6 +28,12 @@ TEST(AddressTest, AcceptsHostPortBracketedV6AndUnixPaths) {
     EXPECT_EQ(address_problem(ok, any, 1), "") << ok;
   EXPECT_EQ(address_problem("localhost:0", any, 0), "");  // a server picks a free port
   EXPECT_EQ(address_list_problem("unix:/a,127.0.0.1:5000,[::1]:5001", any, 1), "");
+  for (const char* grpc : {"ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "dns:///node7:5000", "unix:/s"}) {
+    EXPECT_EQ(address_problem(grpc, AddressKind::GrpcTarget, 1), "") << grpc;  // what a gRPC client takes
+    if (std::string(grpc).rfind("unix:", 0) != 0) EXPECT_NE(address_problem(grpc, any, 0), "") << grpc;  // not serve
+  }
+  EXPECT_NE(address_problem("ipv4:127.0.0.1:99999", AddressKind::GrpcTarget, 1), "");
+  EXPECT_NE(address_problem("ipv4:127.0.0.1:5000", AddressKind::HostPort, 1), "");  // Redis
 }
 
 TEST(AddressTest, RefusesWhatALibraryWouldReadAsAnotherAddress) {

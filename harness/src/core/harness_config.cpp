@@ -77,7 +77,7 @@ std::string check_harness_config(const Config& cfg) {
     return "coupling.tls_cert: the clients need coupling.tls_ca (the root certificate that signed it) to verify the "
            "servers";
   if (const std::string servers = cfg.get_string("coupling.server_addresses"); !servers.empty())
-    if (std::string why = address_list_problem(servers, AddressKind::HostPortOrUnix, 1); !why.empty())
+    if (std::string why = address_list_problem(servers, AddressKind::GrpcTarget, 1); !why.empty())
       return "coupling.server_addresses (--server): " + why;
   if (const std::string redis = cfg.get_string("coupling.redis_address"); !redis.empty())
     if (std::string why = address_problem(redis, AddressKind::HostPort, 1); !why.empty())
