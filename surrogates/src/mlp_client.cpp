@@ -321,9 +321,9 @@ void set_threads(int n) {
   } catch (const std::exception&) {
     // Already set (it can only be set once per process); keep the first value.
   }
-  // OpenBLAS (LibTorch's BLAS on Debian) has its own pool, whose idle
-  // threads spin on sched_yield; it follows the same setting. No link
-  // dependency: found when loaded.
+  // OpenBLAS (LibTorch's BLAS on Debian) has its own pool (whose idle
+  // threads sleep: see ensure_runtime_settings); it follows the same
+  // setting. No link dependency: found when loaded.
   using SetBlasThreads = void (*)(int);
   if (auto f = reinterpret_cast<SetBlasThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
   g_threads = n;
@@ -400,6 +400,8 @@ void use_caching_cpu_allocator() {
 void ensure_runtime_settings(char** argv) {
   bool changed = false;
   if (std::getenv("OMP_WAIT_POLICY") == nullptr) changed |= setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
+  // OpenBLAS reads it when it loads: 2^4 cycles of spinning, its minimum.
+  if (std::getenv("OPENBLAS_THREAD_TIMEOUT") == nullptr) changed |= setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) == 0;
   if (std::getenv("GLIBC_TUNABLES") == nullptr)
     changed |= setenv("GLIBC_TUNABLES",
                       "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296:"

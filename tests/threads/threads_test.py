@@ -2,7 +2,8 @@
 """--threads=N is what every library uses: LibTorch, OpenBLAS and Kokkos
 (a Serial Kokkos has one thread whatever is asked), as the result's context
 records; OpenMP waits passively unless the user chose a policy; the default
-(0) is the node's cores over its ranks.
+(0) is the node's cores over its ranks. OpenBLAS's idle threads sleep
+(OPENBLAS_THREAD_TIMEOUT=4) unless the user chose a timeout.
 
 Usage: threads_test.py MOTIFBENCH MPIEXEC SCRATCH_DIR
 """
@@ -26,7 +27,7 @@ def main():
     exe, mpiexec, scratch = sys.argv[1:4]
     os.makedirs(scratch, exist_ok=True)
     cores = os.cpu_count()
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GLIBC_TUNABLES")}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GLIBC_TUNABLES", "OPENBLAS_THREAD_TIMEOUT")}
     os.environ.clear()
     os.environ.update(env)
     problems = []
@@ -43,24 +44,31 @@ def main():
             problems.append(f"--threads={n}: OpenMP wait policy {c['threads']['omp_wait_policy']!r}, expected passive")
         print(f"--threads={n}: {got}, kokkos backend {c['kokkos']['backend']}, "
               f"OpenMP wait {c['threads']['omp_wait_policy']}")
+        if c["threads"].get("openblas_thread_timeout") != "4":
+            problems.append(f"--threads={n}: OpenBLAS thread timeout {c['threads'].get('openblas_thread_timeout')!r}, "
+                            "expected 4 (idle threads sleep)")
         # The allocator keeps LibTorch's activations in the heap (see ensure_runtime_settings).
         tunables = c["environment"].get("GLIBC_TUNABLES", "")
         if "glibc.malloc.mmap_threshold=1073741824" not in tunables:
             problems.append(f"--threads={n}: GLIBC_TUNABLES {tunables!r}, expected the heap-keeping malloc settings")
     # The user's policy and allocator settings are kept.
     c = run(base + ["--threads=1"], os.path.join(scratch, "active.json"),
-            {"OMP_WAIT_POLICY": "active", "GLIBC_TUNABLES": "glibc.malloc.arena_max=2"})["context"]
+            {"OMP_WAIT_POLICY": "active", "GLIBC_TUNABLES": "glibc.malloc.arena_max=2",
+             "OPENBLAS_THREAD_TIMEOUT": "28"})["context"]
     if c["threads"]["omp_wait_policy"] != "active":
         problems.append(f"OMP_WAIT_POLICY=active became {c['threads']['omp_wait_policy']!r}")
     if c["environment"].get("GLIBC_TUNABLES") != "glibc.malloc.arena_max=2":
         problems.append(f"GLIBC_TUNABLES=glibc.malloc.arena_max=2 became {c['environment'].get('GLIBC_TUNABLES')!r}")
+    if c["threads"].get("openblas_thread_timeout") != "28":
+        problems.append(f"OPENBLAS_THREAD_TIMEOUT=28 became {c['threads'].get('openblas_thread_timeout')!r}")
     # Default: the node's cores over its ranks.
     c = run(base, os.path.join(scratch, "default.json"))["context"]
     if c["threads"]["run_count"] != cores or c["torch"]["threads_count"] != cores:
         problems.append(f"default threads on {cores} cores, 1 rank: {c['threads']}, torch {c['torch']}")
     doc = run([mpiexec, "-n", "2"] + base, os.path.join(scratch, "mpi2.json"))
     want = max(1, cores // 2)
-    if doc["context"]["threads"] != {"run_count": want, "ranks_on_node_count": 2, "omp_wait_policy": "passive"}:
+    if doc["context"]["threads"] != {"run_count": want, "ranks_on_node_count": 2, "omp_wait_policy": "passive",
+                                            "openblas_thread_timeout": "4"}:
         problems.append(f"default threads with 2 ranks on {cores} cores: {doc['context']['threads']}")
     # More ranks x threads than cores: a warning in the result.
     doc = run([mpiexec, "-n", "2"] + base + [f"--threads={cores}"], os.path.join(scratch, "over.json"))
@@ -69,7 +77,7 @@ def main():
     if problems:
         print("FAIL: " + " | ".join(problems))
         return 1
-    print("ok: one thread count reaches LibTorch, OpenBLAS and Kokkos; OpenMP waits passively; defaults share the node")
+    print("ok: one thread count reaches LibTorch, OpenBLAS and Kokkos; OpenMP and OpenBLAS wait passively; defaults share the node")
     return 0
 
 

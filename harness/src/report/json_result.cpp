@@ -152,7 +152,10 @@ nlohmann::json to_json(const RunResult& r) {
       {"threads", {{"run_count", c.run_threads},
                    {"ranks_on_node_count", c.ranks_on_node},
                    {"omp_wait_policy", c.environment.count("OMP_WAIT_POLICY") ? c.environment.at("OMP_WAIT_POLICY")
-                                                                              : std::string("runtime default")}}},
+                                                                              : std::string("runtime default")},
+                   {"openblas_thread_timeout", c.environment.count("OPENBLAS_THREAD_TIMEOUT")
+                                                   ? c.environment.at("OPENBLAS_THREAD_TIMEOUT")
+                                                   : std::string("library default")}}},
       {"environment", c.environment},
       {"load_average", {{"start_ratio", c.load_average_start}, {"end_ratio", c.load_average_end}}},
       {"cpu_governor", c.cpu_governor},

@@ -42,6 +42,10 @@ std::string torch_version();
 /// re-executes itself once (`argv` as given to main) when any is missing:
 /// - OMP_WAIT_POLICY=passive, unless set: spinning OpenMP threads burn the
 ///   cores that the simulation, the servers and the other ranks need;
+/// - OPENBLAS_THREAD_TIMEOUT=4, unless set: OpenBLAS's idle workers sleep
+///   at once instead of spinning on sched_yield for 2^28 cycles (its
+///   default) after every call, which took a core from LibTorch's own
+///   OpenMP workers between the matrix products;
 /// - GLIBC_TUNABLES, unless set, keeps freed blocks in the heap
 ///   (mmap_threshold 1 GiB, trim_threshold 4 GiB, one arena): LibTorch
 ///   allocates every activation afresh, and above glibc's default threshold
