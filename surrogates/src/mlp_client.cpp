@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
@@ -31,9 +32,16 @@ torch::Tensor activate(const torch::Tensor& x, const std::string& act) {
   return torch::tanh(x);
 }
 
+// In place, on a tensor the caller owns: inference only (no autograd).
+torch::Tensor& activate_(torch::Tensor& x, const std::string& act) {
+  if (act == "relu") return x.relu_();
+  if (act == "gelu") return torch::gelu_(x);
+  return x.tanh_();
+}
+
 const char* script_activation(const std::string& act) {
   if (act == "relu") return "torch.relu";
-  if (act == "gelu") return "torch.nn.functional.gelu";
+  if (act == "gelu") return "torch.gelu";
   return "torch.tanh";
 }
 
@@ -55,6 +63,8 @@ class LocalClient final : public SurrogateClient {
       for (auto& l : m_layers) {
         l->to(m_device);
         for (auto& p : l->parameters()) m_params.push_back(p);
+        // A view: the optimizer updates the weights in place, so it stays current.
+        m_weights_t.push_back(l->weight.t());
       }
     }
     m_optimizer = std::make_unique<torch::optim::Adam>(m_params, torch::optim::AdamOptions(spec.learning_rate));
@@ -82,11 +92,8 @@ class LocalClient final : public SurrogateClient {
       m_copied += r.numel() * static_cast<std::int64_t>(sizeof(float));
       return;
     }
-    torch::Tensor h = x;
-    for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) h = activate(m_layers[i]->forward(h), m_spec.activation);
-    const auto& last = m_layers.back();
     // The output layer writes straight into the caller's buffer.
-    torch::addmm_out(y, last->bias, h, last->weight.t());
+    torch::addmm_out(y, m_layers.back()->bias, hidden(x), m_weights_t.back());
     if (y.data_ptr<float>() != out) {  // LibTorch resized instead of writing in place
       std::memcpy(out, y.data_ptr<float>(), static_cast<std::size_t>(y.numel()) * sizeof(float));
       m_copied += y.numel() * static_cast<std::int64_t>(sizeof(float));
@@ -107,10 +114,7 @@ class LocalClient final : public SurrogateClient {
       y.copy_(r);
       m_copied += r.numel() * static_cast<std::int64_t>(sizeof(float));
     } else {
-      torch::Tensor h = x;
-      for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) h = activate(m_layers[i]->forward(h), m_spec.activation);
-      const auto& last = m_layers.back();
-      torch::addmm_out(y, last->bias, h, last->weight.t());
+      torch::addmm_out(y, m_layers.back()->bias, hidden(x), m_weights_t.back());
       if (y.data_ptr<float>() != out) throw std::runtime_error("LibTorch did not write the output in place on the device");
     }
     // The caller's next kernel reads `out`: LibTorch's stream must be done.
@@ -195,6 +199,19 @@ class LocalClient final : public SurrogateClient {
     return os.str();
   }
 
+  // Inference through the hidden layers: one addmm per layer with the
+  // weights' transposed views made once, and the activation in place. The
+  // same arithmetic as Linear's forward in half the LibTorch calls: at batch
+  // 1 the calls are the cost.
+  torch::Tensor hidden(const torch::Tensor& x) const {
+    torch::Tensor h = x;
+    for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) {
+      h = torch::addmm(m_layers[i]->bias, h, m_weights_t[i]);
+      activate_(h, m_spec.activation);
+    }
+    return h;
+  }
+
   // The model on a tensor of its device, into a new tensor (autograd as the caller's mode says).
   torch::Tensor forward(const torch::Tensor& x) {
     if (m_script) return m_script->forward({x}).toTensor();
@@ -262,6 +279,7 @@ class LocalClient final : public SurrogateClient {
   SurrogateSpec m_spec;
   torch::Device m_device;
   std::vector<torch::nn::Linear> m_layers;
+  std::vector<torch::Tensor> m_weights_t;  ///< each layer's weight, transposed (views)
   std::unique_ptr<torch::jit::Module> m_script;
   std::vector<torch::Tensor> m_params;
   std::unique_ptr<torch::optim::Adam> m_optimizer;
@@ -340,16 +358,17 @@ namespace {
 // kMinCached bytes are kept (kMaxCached in all) and handed out again for a
 // request of the same size; a model's activations have the same sizes from
 // call to call.
+//
+// Every block's context is its data pointer and one deleter frees them all,
+// as LibTorch's raw_allocate/raw_deallocate require (its GELU kernel, among
+// others, takes scratch memory that way): the sizes of the large blocks in
+// use are kept beside them.
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   c10::DataPtr allocate(size_t n) const override {
     const c10::Device cpu(c10::DeviceType::CPU);
-    if (n < kMinCached) {
-      void* p = c10::alloc_cpu(n);
-      return {p, p, &c10::free_cpu, cpu};
-    }
     void* p = nullptr;
-    {
+    if (n >= kMinCached) {
       std::lock_guard<std::mutex> lock(s_mutex);
       auto it = s_free.find(n);
       if (it != s_free.end()) {
@@ -359,35 +378,41 @@ class CachingCpuAllocator final : public c10::Allocator {
       }
     }
     if (p == nullptr) p = c10::alloc_cpu(n);
-    return {p, new Block{p, n}, &release, cpu};
+    if (n >= kMinCached) {
+      std::lock_guard<std::mutex> lock(s_mutex);
+      s_large.emplace(p, n);
+    }
+    return {p, p, &release, cpu};
   }
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
  private:
-  struct Block {
-    void* data;
-    std::size_t bytes;
-  };
-  static void release(void* ctx) {
-    std::unique_ptr<Block> b(static_cast<Block*>(ctx));
+  static void release(void* p) {
     {
       std::lock_guard<std::mutex> lock(s_mutex);
-      if (s_cached + b->bytes <= kMaxCached) {
-        s_free.emplace(b->bytes, b->data);
-        s_cached += b->bytes;
-        return;
+      auto it = s_large.find(p);
+      if (it != s_large.end()) {
+        const std::size_t n = it->second;
+        s_large.erase(it);
+        if (s_cached + n <= kMaxCached) {
+          s_free.emplace(n, p);
+          s_cached += n;
+          return;
+        }
       }
     }
-    c10::free_cpu(b->data);
+    c10::free_cpu(p);
   }
   static constexpr std::size_t kMinCached = std::size_t{1} << 20;
   static constexpr std::size_t kMaxCached = std::size_t{1} << 30;
   static std::mutex s_mutex;
   static std::multimap<std::size_t, void*> s_free;
+  static std::unordered_map<void*, std::size_t> s_large;  ///< blocks in use of kMinCached bytes or more
   static std::size_t s_cached;
 };
 std::mutex CachingCpuAllocator::s_mutex;
 std::multimap<std::size_t, void*> CachingCpuAllocator::s_free;
+std::unordered_map<void*, std::size_t> CachingCpuAllocator::s_large;
 std::size_t CachingCpuAllocator::s_cached = 0;
 
 }  // namespace
