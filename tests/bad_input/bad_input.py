@@ -13,6 +13,26 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import motifs  # noqa: E402
 
 
+def measured_looking(doc):
+    """Figures of a failed run that read as measured when nothing was: a
+    repetition counted with no measured time, or run-wide figures without
+    a counted repetition."""
+    problems = []
+    reps = doc.get("repetitions", [])
+    for rep in reps:
+        if not rep.get("measured_s"):
+            problems.append(f"repetition {rep.get('index')} counted with measured_s {rep.get('measured_s')!r}")
+    summary = doc.get("summary", {})
+    if not reps:
+        if set(summary.get("measured_s", {})) != {"samples_count"}:
+            problems.append(f"no repetition, but summary.measured_s {summary.get('measured_s')}")
+        if summary.get("harness_overhead", {}).get("overhead_fraction") is not None:
+            problems.append("no repetition, but a harness overhead fraction")
+        if summary.get("energy", {}).get("energy_j") is not None:
+            problems.append("no repetition, but an energy figure")
+    return problems
+
+
 def main():
     exe, source, scratch = sys.argv[1:4]
     shutil.rmtree(scratch, ignore_errors=True)
@@ -63,6 +83,8 @@ def main():
         ("unknown flag", dr + base + ["--frobnicate=1"], "valid options:"),
         ("missing TorchScript model", dr + base + ["--set", f"surrogate.path={scratch}/missing.pt"],
          "cannot load TorchScript model"),
+        ("a file that is not TorchScript", dr + base + ["--set", f"surrogate.path={unknown_key_file}"],
+         "not a ZIP archive"),
         # Outputs never destroy what is there, and are checked before the run.
         ("--out is a directory", dr + ["--size=tiny", f"--out={a_dir}"], "is a directory"),
         ("--out is a FIFO", dr + ["--size=tiny", f"--out={fifo}"], "not a regular file"),
@@ -141,6 +163,7 @@ def main():
                 doc = json.load(open(out))
                 if doc.get("valid") is not False:
                     problems.append("wrote a result that looks valid")
+                problems += measured_looking(doc)
             except ValueError:
                 problems.append("left a malformed result file")
         leftovers = [f for f in os.listdir(scratch) if ".tmp." in f or "probe" in f]

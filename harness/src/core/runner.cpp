@@ -450,8 +450,11 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       res.valid = false;
       res.invalid_reasons.push_back("repetition " + std::to_string(r) + ": " + e.what());
       // Ranks may have diverged: nothing collective from here on.
-      if (t0 > 0) rep.measured_s = seconds_since(t0);
       stop_energy(false);
+      // Failed in setup or warm-up: nothing of it was measured (its time,
+      // steps and energy would read as a measured zero), so it does not count.
+      if (t0 == 0) break;
+      rep.measured_s = seconds_since(t0);
       rep.phases = ctx.phase_totals();
       rep.metrics = ctx.metrics();
       collect_repetition_latency(ctx, rep, req, false, all_by_rank);

@@ -112,7 +112,10 @@ void print_console(std::FILE* out, const RunResult& r) {
     std::fprintf(out, "STREAM copy: %s", fmt_rate(r.stream_copy_bytes_per_s, "B/s").c_str());
   else
     std::fprintf(out, "STREAM copy: not measured");
-  if (r.overhead.null_rounds > 0)
+  if (r.overhead.null_rounds > 0 && r.measured_s.count == 0)
+    std::fprintf(out, " | harness overhead: %.0f ns per event measured; the run's share not measured\n",
+                 r.overhead.per_event_ns);
+  else if (r.overhead.null_rounds > 0)
     std::fprintf(out, " | harness overhead: %.3f%% (%llu events x %.0f ns measured; model %.0f ns)\n",
                  100 * r.overhead.fraction, static_cast<unsigned long long>(r.overhead.events),
                  r.overhead.per_event_ns, r.overhead.model_per_event_ns);

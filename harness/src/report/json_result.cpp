@@ -21,13 +21,24 @@ nlohmann::json rep_stats(const RepStats& s, const std::string& unit) {
 }
 
 // The harness's own cost; null figures when the run ended before it was
-// measured (a coupling-setup failure), never zeros that look measured.
-nlohmann::json harness_overhead_json(const HarnessOverhead& o) {
+// measured (a coupling-setup failure), never zeros that look measured. With
+// the per-event cost measured but no repetition measured (a failure in
+// setup), the run's share is null and the per-event figures stay.
+nlohmann::json harness_overhead_json(const HarnessOverhead& o, bool run_measured) {
+  const char* kRunKeys[] = {"events_count", "overhead_s", "measured_with_harness_s", "measured_without_harness_s",
+                            "overhead_fraction"};
   if (o.null_rounds == 0) {
     nlohmann::json j = {{"method", "not measured: the run ended before it started"}};
-    for (const char* k : {"per_event_ns", "model_per_event_ns", "events_count", "overhead_s", "measured_with_harness_s",
-                          "measured_without_harness_s", "overhead_fraction"})
-      j[k] = nullptr;
+    j["per_event_ns"] = j["model_per_event_ns"] = nullptr;
+    for (const char* k : kRunKeys) j[k] = nullptr;
+    return j;
+  }
+  if (!run_measured) {
+    nlohmann::json j = {{"per_event_ns", o.per_event_ns},
+                        {"model_per_event_ns", o.model_per_event_ns},
+                        {"method", "per event measured (the null motif with vs without the per-step machinery); "
+                                   "the run's share not measured: no repetition was measured"}};
+    for (const char* k : kRunKeys) j[k] = nullptr;
     return j;
   }
   return {{"per_event_ns", o.per_event_ns},
@@ -273,7 +284,7 @@ nlohmann::json to_json(const RunResult& r) {
       {"latency", latency},
       {"energy", energy},
       {"counters", counters},
-      {"harness_overhead", harness_overhead_json(r.overhead)},
+      {"harness_overhead", harness_overhead_json(r.overhead, r.measured_s.count > 0)},
   };
   if (r.stream_copy_bytes_per_s > 0)
     j["roofline"] = {{"stream_copy_bytes_per_s", r.stream_copy_bytes_per_s},
