@@ -14,7 +14,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-#include <unordered_map>
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
@@ -361,58 +360,54 @@ namespace {
 //
 // Every block's context is its data pointer and one deleter frees them all,
 // as LibTorch's raw_allocate/raw_deallocate require (its GELU kernel, among
-// others, takes scratch memory that way): the sizes of the large blocks in
-// use are kept beside them.
+// others, takes scratch memory that way): each block carries its size in a
+// header just before the data, so a small block is freed without a lock.
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   c10::DataPtr allocate(size_t n) const override {
     const c10::Device cpu(c10::DeviceType::CPU);
-    void* p = nullptr;
+    void* base = nullptr;
     if (n >= kMinCached) {
       std::lock_guard<std::mutex> lock(s_mutex);
       auto it = s_free.find(n);
       if (it != s_free.end()) {
-        p = it->second;
+        base = it->second;
         s_free.erase(it);
         s_cached -= n;
       }
     }
-    if (p == nullptr) p = c10::alloc_cpu(n);
-    if (n >= kMinCached) {
-      std::lock_guard<std::mutex> lock(s_mutex);
-      s_large.emplace(p, n);
+    if (base == nullptr) {
+      base = c10::alloc_cpu(n + kHeader);  // 64-byte aligned, so the data is too
+      *static_cast<std::size_t*>(base) = n;
     }
+    void* p = static_cast<char*>(base) + kHeader;
     return {p, p, &release, cpu};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
  private:
   static void release(void* p) {
-    {
+    void* base = static_cast<char*>(p) - kHeader;
+    const std::size_t n = *static_cast<const std::size_t*>(base);
+    if (n >= kMinCached) {
       std::lock_guard<std::mutex> lock(s_mutex);
-      auto it = s_large.find(p);
-      if (it != s_large.end()) {
-        const std::size_t n = it->second;
-        s_large.erase(it);
-        if (s_cached + n <= kMaxCached) {
-          s_free.emplace(n, p);
-          s_cached += n;
-          return;
-        }
+      if (s_cached + n <= kMaxCached) {
+        s_free.emplace(n, base);
+        s_cached += n;
+        return;
       }
     }
-    c10::free_cpu(p);
+    c10::free_cpu(base);
   }
+  static constexpr std::size_t kHeader = 64;  ///< keeps the data 64-byte aligned
   static constexpr std::size_t kMinCached = std::size_t{1} << 20;
   static constexpr std::size_t kMaxCached = std::size_t{1} << 30;
   static std::mutex s_mutex;
-  static std::multimap<std::size_t, void*> s_free;
-  static std::unordered_map<void*, std::size_t> s_large;  ///< blocks in use of kMinCached bytes or more
+  static std::multimap<std::size_t, void*> s_free;  ///< by size: the blocks' bases
   static std::size_t s_cached;
 };
 std::mutex CachingCpuAllocator::s_mutex;
 std::multimap<std::size_t, void*> CachingCpuAllocator::s_free;
-std::unordered_map<void*, std::size_t> CachingCpuAllocator::s_large;
 std::size_t CachingCpuAllocator::s_cached = 0;
 
 }  // namespace
