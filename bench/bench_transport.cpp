@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -304,12 +305,26 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-// Semi-tight batch-1 round trip (shared memory) against a raw Unix-socket
-// ping-pong of 64 B between two threads, interleaved: each iteration times 200
-// of each. Floor: semi-tight within 3x of the ping-pong.
+// Semi-tight batch-1 round trip (shared memory, on a ModelStreamInfer stream:
+// the default) against a raw Unix-socket ping-pong of 64 B between two
+// threads, interleaved with the same call carrying the tensor's bytes and with
+// unary ModelInfer calls (coupling.rpc=unary): each iteration times 200 of
+// each. Floor: semi-tight within 3x of the ping-pong.
 void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
-  auto shm = semi_tight_client(replica_mlp("b1floor"), true);
+  std::map<std::string, std::vector<double>> parts;  // the shared-memory calls' timings, by channel
+  bool record = false;
+  RemoteOptions opt;
+  opt.endpoints = {endpoint(0)};
+  opt.model_suffix = "-shm";
+  opt.token = g_world->services.token();
+  opt.shared_memory = true;
+  auto shm = make_grpc_client(replica_mlp("b1floor"), opt, [&](const std::string& channel, double ns) {
+    if (record) parts[channel].push_back(ns);
+  });
   auto bytes = semi_tight_client(replica_mlp("b1floor"), false);
+  opt.stream = false;  // the same, one unary ModelInfer per call
+  opt.model_suffix = "-unary";
+  auto unary = make_grpc_client(replica_mlp("b1floor"), opt, [](const std::string&, double) {});
   EchoPeer peer;
   if (!peer.ok()) {
     state.SkipWithError("socketpair failed");
@@ -317,11 +332,13 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
   }
   constexpr int kCalls = 200;
   float in[2] = {0.5f, 0.25f}, out[1] = {0};
-  double t_shm = 0, t_bytes = 0, t_ping = 0;
+  double t_shm = 0, t_bytes = 0, t_ping = 0, t_unary = 0;
   for (int i = 0; i < 20; ++i) {  // warm-up: connections, TorchScript's profiling runs
     shm->infer(in, 1, out);
     bytes->infer(in, 1, out);
+    unary->infer(in, 1, out);
   }
+  record = true;
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < kCalls; ++i) shm->infer(in, 1, out);
@@ -333,13 +350,21 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
     t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < kCalls; ++i) bytes->infer(in, 1, out);
     t_bytes += seconds_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCalls; ++i) unary->infer(in, 1, out);
+    t_unary += seconds_since(t0);
   }
   const double n = static_cast<double>(state.iterations()) * kCalls;
   state.counters["semi_tight_shm_us"] = 1e6 * t_shm / n;
   state.counters["semi_tight_bytes_us"] = 1e6 * t_bytes / n;
+  state.counters["semi_tight_shm_unary_us"] = 1e6 * t_unary / n;
   state.counters["unix_pingpong_us"] = 1e6 * t_ping / n;
   state.counters["shm_over_pingpong"] = t_shm / t_ping;
   state.counters["floor_at_most"] = 3.0;
+  // Where a shared-memory call's time goes (medians, µs): the server's part,
+  // and on the wire the request's leg and the reply's.
+  for (const char* c : {"rpc_server_compute", "rpc_request_leg", "rpc_reply_leg"})
+    if (!parts[c].empty()) state.counters[std::string(c + 4) + "_p50_us"] = median_of(parts[c]) * 1e-3;
 }
 
 // The shared-memory store against the memory store, put + get of the same

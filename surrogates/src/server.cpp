@@ -371,6 +371,7 @@ class Service final : public inference::GRPCInferenceService::Service {
     r->add_extensions("model_repository");
     r->add_extensions("statistics");
     r->add_extensions("system_shared_memory");
+    r->add_extensions("streaming");
     if (m_opt.max_batch_rows > 0) r->add_extensions("dynamic_batching");
     return grpc::Status::OK;
   }
@@ -398,19 +399,28 @@ class Service final : public inference::GRPCInferenceService::Service {
   grpc::Status ModelInfer(grpc::ServerContext* ctx, const inference::ModelInferRequest* q,
                           inference::ModelInferResponse* r) override {
     if (!authorized(ctx)) return unauthenticated();
-    const auto t0 = Clock::now();
-    Entry e = find(q->model_name());  // this version, for the whole request
-    if (!e.model) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model '" + q->model_name() + "'");
-    grpc::Status st = infer(ctx, e, q, r, t0);
-    const auto ns = static_cast<std::uint64_t>(ns_since(t0));
-    if (st.ok()) {
-      e.stats->success_count++;
-      e.stats->success_ns += ns;
-    } else {
-      e.stats->fail_count++;
-      e.stats->fail_ns += ns;
+    return counted_infer(ctx, *q, r);
+  }
+
+  // One request after another on the stream, each answered before the next is
+  // read; a failed request answers with its error and the stream goes on. The
+  // stream holds one of the server's threads while it is open.
+  grpc::Status ModelStreamInfer(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<inference::ModelStreamInferResponse, inference::ModelInferRequest>* stream) override {
+    if (!authorized(ctx)) return unauthenticated();
+    inference::ModelInferRequest q;
+    inference::ModelStreamInferResponse r;
+    while (stream->Read(&q)) {
+      r.Clear();
+      grpc::Status st = counted_infer(ctx, q, r.mutable_infer_response());
+      if (!st.ok()) {
+        r.clear_infer_response();
+        r.set_error_message(st.error_message());
+      }
+      if (!stream->Write(r)) break;
     }
-    return st;
+    return grpc::Status::OK;
   }
 
   grpc::Status RepositoryModelLoad(grpc::ServerContext* ctx, const inference::RepositoryModelLoadRequest* q,
@@ -602,6 +612,24 @@ class Service final : public inference::GRPCInferenceService::Service {
     return grpc::Status::OK;
   }
 
+  // An inference, counted in the model's statistics (Triton's success and fail).
+  grpc::Status counted_infer(grpc::ServerContext* ctx, const inference::ModelInferRequest& q,
+                             inference::ModelInferResponse* r) {
+    const auto t0 = Clock::now();
+    Entry e = find(q.model_name());  // this version, for the whole request
+    if (!e.model) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model '" + q.model_name() + "'");
+    grpc::Status st = infer(ctx, e, &q, r, t0);
+    const auto ns = static_cast<std::uint64_t>(ns_since(t0));
+    if (st.ok()) {
+      e.stats->success_count++;
+      e.stats->success_ns += ns;
+    } else {
+      e.stats->fail_count++;
+      e.stats->fail_ns += ns;
+    }
+    return st;
+  }
+
   Entry find(const std::string& name) {
     std::lock_guard<std::mutex> l(m_models_mutex);
     auto it = m_models.find(name);
@@ -782,7 +810,9 @@ class GrpcServer final : public InferenceServer {
     b.SetMaxReceiveMessageSize(message_limit);
     b.SetMaxSendMessageSize(message_limit);
     grpc::ResourceQuota quota("motifbench-serve");
-    quota.SetMaxThreads(std::max(1, opt.grpc_threads) + std::max(0, opt.max_queue) + 16);
+    // An open ModelStreamInfer stream holds a thread: as many streams again as
+    // requests may wait.
+    quota.SetMaxThreads(std::max(1, opt.grpc_threads) + 2 * std::max(0, opt.max_queue) + 16);
     b.SetResourceQuota(quota);
     m_server = b.BuildAndStart();
     if (!m_server || (!unix_socket && port == 0))

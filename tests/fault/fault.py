@@ -5,7 +5,7 @@ socket file, no shared-memory segment). Every server is on loopback and every
 test is bounded in time.
 
 Usage: fault.py MOTIFBENCH SCRATCH_DIR CASE
-CASE: server_killed | redis_killed | unreachable_server | sigint | sigterm | sigterm_duplicate
+CASE: server_killed | server_stopped | redis_killed | unreachable_server | sigint | sigterm | sigterm_duplicate
       | sweep_sigint | sweep_sigterm
       | watch:<motif>:server | watch:<motif>:redis   (size small, default settings)
       | serve_signals | serve_listen_on_file | too_many_threads | single_process
@@ -354,7 +354,7 @@ def main():
     def start(coupling_args):
         return subprocess.Popen(base + coupling_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def kill_child_midrun(p, needle):
+    def kill_child_midrun(p, needle, sig=signal.SIGKILL):
         if not wait_for_child(p.pid, needle):
             return None, [], time.time()
         kids = children(p.pid)
@@ -371,7 +371,7 @@ def main():
                 continue
             kids = sorted(set(kids) | set(children(p.pid)))  # those started since count for the leftovers
             try:
-                os.kill(victim, signal.SIGKILL)
+                os.kill(victim, sig)
                 return victim, kids, time.time()
             except ProcessLookupError:
                 continue
@@ -380,6 +380,13 @@ def main():
     if case == "server_killed":
         p = start(["--coupling=semi-tight"])
         victim, kids, t_kill = kill_child_midrun(p, " serve ")
+        expect_exit, expect_reason = (1, "inference server")
+    elif case == "server_stopped":
+        # A server that hangs (SIGSTOP: alive, its socket open, no answers):
+        # the call in flight times out (coupling.timeout_s) and the run ends;
+        # the stopped server is still killed with the rest.
+        p = start(["--coupling=semi-tight"])
+        victim, kids, t_kill = kill_child_midrun(p, " serve ", signal.SIGSTOP)
         expect_exit, expect_reason = (1, "inference server")
     elif case == "redis_killed":
         p = start(["--coupling=loose"])

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "coupling/address.hpp"
@@ -528,7 +529,117 @@ TEST_P(ServerTest, ConcurrentRequestsAreBatchedWhenEnabled) {
     EXPECT_EQ(biggest, 2);
 }
 
+// A call of one request per server goes on one ModelStreamInfer stream per
+// server, opened once for the client's life; the answers are those of unary
+// calls and of the model in process, through training, with tensors as bytes
+// or in shared memory. A call split into more requests than servers is unary.
+TEST_P(ServerTest, StreamedCallsMatchUnaryCallsWithOneStreamPerServer) {
+  surrogates::ServerOptions o;
+  o.listen = "unix:" + ::testing::TempDir() + "/motifbench-" + std::to_string(getpid()) + "-unit2.sock";
+  o.max_batch_rows = GetParam();
+  auto second = surrogates::start_server(o);
+  for (bool shared_memory : {false, true}) {
+    RemoteOptions opt;
+    opt.endpoints = {server->endpoint(), second->endpoint()};
+    opt.shared_memory = shared_memory;
+    std::map<std::string, int> seen;
+    opt.model_suffix = shared_memory ? "-s1" : "-s0";
+    auto streamed = make_grpc_client(mlp(), opt, [&](const std::string& c, double) { seen[c]++; });
+    opt.stream = false;
+    opt.model_suffix += "u";
+    std::map<std::string, int> seen_unary;
+    auto unary = make_grpc_client(mlp(), opt, [&](const std::string& c, double) { seen_unary[c]++; });
+    auto local = surrogates::make_local_client(mlp());
+    std::vector<float> x(2 * 100), y(100, 0.25f), a(100), b(100), c(100);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.01f * static_cast<float>(i);
+    for (int round = 0; round < 2; ++round) {
+      for (int call = 0; call < 3; ++call) {
+        streamed->infer(x.data(), 100, a.data());
+        unary->infer(x.data(), 100, b.data());
+        local->infer(x.data(), 100, c.data());
+        for (int i = 0; i < 100; ++i) {
+          ASSERT_NEAR(a[i], c[i], 1e-6) << "streamed, row " << i;
+          ASSERT_NEAR(b[i], c[i], 1e-6) << "unary, row " << i;
+        }
+      }
+      // New weights on both servers: the open streams serve them.
+      for (auto* m : {streamed.get(), unary.get(), local.get()}) m->train(x.data(), y.data(), 100, TrainOptions{20, 20, 1});
+    }
+    EXPECT_EQ(seen["rpc_stream_open"], 2) << "one stream per server, kept across calls and weight pushes";
+    EXPECT_EQ(seen["rpc_roundtrip"], 12) << "6 calls of one request to each of 2 servers";
+    EXPECT_EQ(seen_unary["rpc_stream_open"], 0);
+    EXPECT_EQ(seen_unary["rpc_roundtrip"], 12);
+    EXPECT_NE(streamed->describe().find("ModelStreamInfer"), std::string::npos);
+    EXPECT_EQ(unary->describe().find("ModelStreamInfer"), std::string::npos);
+  }
+  // Requests of 16 rows: more than the servers, so unary and concurrent.
+  RemoteOptions opt;
+  opt.endpoints = {server->endpoint()};
+  opt.request_rows = 16;
+  std::map<std::string, int> seen;
+  auto split = make_grpc_client(mlp(), opt, [&](const std::string& c, double) { seen[c]++; });
+  std::vector<float> x(2 * 100, 0.5f), y(100);
+  split->infer(x.data(), 100, y.data());
+  EXPECT_EQ(seen["rpc_stream_open"], 0);
+  EXPECT_EQ(seen["rpc_roundtrip"], 7);
+}
+
+// A streamed request the server refuses fails the call with the server's
+// reason; the stream stays open for the next call.
+TEST_P(ServerTest, AStreamedRequestTheServerRefusesFailsTheCallWithItsReason) {
+  RemoteOptions opt;
+  opt.endpoints = {server->endpoint()};
+  opt.check_version = false;
+  std::map<std::string, int> seen;
+  auto remote = make_grpc_client(mlp(), opt, [&](const std::string& c, double) { seen[c]++; });
+  std::vector<float> x(2 * 8, 0.5f), y(8);
+  remote->infer(x.data(), 8, y.data());
+  server->load_model("unit", "", 3, 3);  // another shape under the same name
+  try {
+    remote->infer(x.data(), 8, y.data());
+    FAIL() << "the call must fail";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("expected shape [N, 3]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(server->endpoint()), std::string::npos) << e.what();
+  }
+  server->load_model("unit", "", 2, 2);  // identity of the right input shape; one output too many
+  try {
+    remote->infer(x.data(), 8, y.data());
+    FAIL() << "the call must fail";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("malformed"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(seen["rpc_stream_open"], 1) << "a refused request does not end the stream";
+}
+
 INSTANTIATE_TEST_SUITE_P(Batching, ServerTest, ::testing::Values(0L, 64L));
+
+// A server that goes away under an open stream: the next call fails at once,
+// naming the server, and the client still closes cleanly.
+TEST(GrpcClient, AStreamToAServerThatGoesAwayFailsTheCallNamingIt) {
+  surrogates::ServerOptions o;
+  o.listen = "unix:" + ::testing::TempDir() + "/motifbench-" + std::to_string(getpid()) + "-gone.sock";
+  auto server = surrogates::start_server(o);
+  const std::string where = server->endpoint();
+  RemoteOptions opt;
+  opt.endpoints = {where};
+  opt.timeout_s = 30;  // the failure must come from the closed stream, not the deadline
+  auto remote = make_grpc_client(mlp(), opt, [](const std::string&, double) {});
+  std::vector<float> x(2 * 8, 0.5f), y(8);
+  remote->infer(x.data(), 8, y.data());
+  server.reset();
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    remote->infer(x.data(), 8, y.data());
+    FAIL() << "the call must fail";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("inference server " + where + " failed"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+  remote.reset();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+}
+
 
 TEST(GrpcClient, UnreachableServerIsAClearErrorNotAHang) {
   auto t0 = std::chrono::steady_clock::now();

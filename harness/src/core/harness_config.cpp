@@ -30,6 +30,10 @@ void declare_harness_config(ConfigSchema& s) {
             "semi-tight: embedded servers on each node, used by that node's ranks (0: coupling.servers)");
   s.add_int("coupling.max_inflight", 4, 1, 4096, "inference requests in flight per client");
   s.add_int("coupling.request_rows", 0, 0, 1 << 30, "rows per inference request (0: batch split over servers)");
+  s.add_choice("coupling.rpc", "stream", {"stream", "unary"},
+               "stream: a call of one request per server goes on a long-lived ModelStreamInfer stream to each "
+               "(Triton's streaming inference; calls split into more requests stay unary); unary: every request is a "
+               "ModelInfer call");
   s.add_choice("coupling.shared_memory", "auto", {"auto", "on", "off"},
                "tensors through system shared memory (Triton's extension): requests carry references, not bytes; "
                "auto: on when every server is on a Unix socket (semi-tight), off otherwise");

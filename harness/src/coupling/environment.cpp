@@ -153,6 +153,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   env->remote.timeout_s = timeout;
   env->remote.max_inflight = static_cast<int>(cfg.get_int("coupling.max_inflight"));
   env->remote.request_rows = cfg.get_int("coupling.request_rows");
+  env->remote.stream = cfg.get_string("coupling.rpc") == "stream";
   env->remote.first_endpoint = node_local ? node.local_rank : rank;
   env->remote.model_suffix = "-r" + std::to_string(rank);
   env->remote.token = token;

@@ -110,6 +110,128 @@ class GrpcClient final : public SurrogateClient {
   void infer(const float* in, std::int64_t batch, float* out) override {
     const long n_ep = static_cast<long>(m_endpoints.size());
     const long rows_per = m_opt.request_rows > 0 ? m_opt.request_rows : (batch + n_ep - 1) / n_ep;
+    if (m_opt.shared_memory && (!m_shm || m_shm->rows < batch)) map_shared_memory(batch);
+    const long requests = (static_cast<long>(batch) + rows_per - 1) / rows_per;
+    if (m_opt.stream && requests <= n_ep && requests <= m_opt.max_inflight)
+      infer_streamed(in, batch, rows_per, out);
+    else
+      infer_unary(in, batch, rows_per, out);
+  }
+
+  TrainReport train(const float* x, const float* y, std::int64_t n, const TrainOptions& opt) override {
+    TrainReport rep = m_mirror->train(x, y, n, opt);
+    const auto t0 = now_ns();
+    push_weights();
+    m_sink("weights_push", static_cast<double>(now_ns() - t0));
+    return rep;
+  }
+
+  ~GrpcClient() override {
+    close_streams();
+    unregister_shared_memory();
+    for (auto* cq : {&m_cq, &m_stream_cq}) {
+      cq->Shutdown();
+      void* tag = nullptr;
+      bool ok = false;
+      while (cq->Next(&tag, &ok)) {
+      }
+    }
+  }
+
+  void save(const std::string& path) override { m_mirror->save(path); }
+  std::int64_t bytes_copied() const override { return m_copied; }
+  std::int64_t in_features() const override { return m_spec.in_features; }
+  std::int64_t out_features() const override { return m_spec.out_features; }
+  std::string describe() const override {
+    std::ostringstream os;
+    os << "gRPC ModelInfer to " << m_endpoints.size() << " server(s):";
+    for (const auto& e : m_endpoints) os << " " << e.address;
+    os << " (at most " << m_opt.max_inflight << " requests in flight, deadline " << m_opt.timeout_s << " s";
+    if (m_opt.stream) os << "; one request per server on a ModelStreamInfer stream";
+    if (m_opt.shared_memory) os << "; tensors in system shared memory";
+    os << ")";
+    return os.str();
+  }
+
+ private:
+  // A request for rows [off, off + rows) of the batch: the tensor's bytes, or
+  // with shared memory only references (region, offset, size).
+  void fill_request(inference::ModelInferRequest& req, const float* in, long off, long rows) {
+    req.Clear();
+    req.set_model_name(m_model_name);
+    auto* input = req.add_inputs();
+    input->set_name("INPUT__0");
+    input->set_datatype("FP32");
+    input->add_shape(rows);
+    input->add_shape(m_spec.in_features);
+    const std::size_t bytes = static_cast<std::size_t>(rows * m_spec.in_features) * sizeof(float);
+    const float* src = in + off * m_spec.in_features;
+    if (m_shm) {
+      std::memcpy(m_shm->in() + off * m_spec.in_features, src, bytes);
+      reference(*input->mutable_parameters(), m_shm->in_region,
+                static_cast<std::int64_t>(off * m_spec.in_features * 4), static_cast<std::int64_t>(bytes));
+      auto* output = req.add_outputs();
+      output->set_name("OUTPUT__0");
+      reference(*output->mutable_parameters(), m_shm->out_region,
+                static_cast<std::int64_t>(off * m_spec.out_features * 4),
+                static_cast<std::int64_t>(rows * m_spec.out_features * 4));
+    } else {
+      req.add_raw_input_contents()->assign(reinterpret_cast<const char*>(src), bytes);
+    }
+    m_copied += static_cast<std::int64_t>(bytes);
+  }
+
+  // Takes a response for rows [off, off + rows): its timings go to the sink and
+  // its output to `out`. Returns why it is refused, or "" when taken.
+  std::string accept(const inference::ModelInferResponse& resp, std::size_t endpoint, long off, long rows,
+                     std::int64_t sent_ns, std::int64_t t_done, float* out) {
+    const auto& ep = m_endpoints[endpoint];
+    const double rtt = static_cast<double>(t_done - sent_ns);
+    m_sink("rpc_roundtrip", rtt);
+    const auto& params = resp.parameters();
+    auto it = params.find("server_compute_ns");
+    if (it != params.end()) {
+      m_sink("rpc_server_compute", static_cast<double>(it->second.int64_param()));
+      m_sink("rpc_wire", rtt - static_cast<double>(it->second.int64_param()));
+    }
+    // A server on this host (Unix socket) shares the monotonic clock: the
+    // wire time splits into the request's leg and the reply's.
+    auto received = params.find("server_received_ns"), replied = params.find("server_replied_ns");
+    if (ep.same_host && received != params.end() && replied != params.end()) {
+      const double there = static_cast<double>(received->second.int64_param() - sent_ns);
+      const double back = static_cast<double>(t_done - replied->second.int64_param());
+      if (there >= 0 && back >= 0) {
+        m_sink("rpc_request_leg", there);
+        m_sink("rpc_reply_leg", back);
+      }
+    }
+    // serve --device cuda: the host <-> device copies inside the server's compute.
+    auto copied = params.find("device_copy_ns");
+    if (copied != params.end()) m_sink("rpc_server_device_copy", static_cast<double>(copied->second.int64_param()));
+    auto queued = params.find("queue_ns");
+    if (queued != params.end() && queued->second.int64_param() > 0)
+      m_sink("rpc_server_queue", static_cast<double>(queued->second.int64_param()));
+    // A model replaced behind the run's back (by anyone but this client)
+    // answers with another version: the run's figures would be someone
+    // else's model, so it fails.
+    if (m_opt.check_version && !ep.version.empty() && resp.model_version() != ep.version)
+      return "inference server " + ep.address + " served version " + resp.model_version() + " of '" + m_model_name +
+             "', but this run pushed version " + ep.version + ": the model was replaced by someone else";
+    const std::size_t want = static_cast<std::size_t>(rows * m_spec.out_features) * sizeof(float);
+    const bool well_formed = m_shm ? resp.raw_output_contents_size() == 0 && resp.outputs_size() == 1
+                                   : resp.raw_output_contents_size() == 1 && resp.raw_output_contents(0).size() == want;
+    if (!well_formed) return "inference server " + ep.address + " returned a malformed response";
+    const auto t2 = now_ns();
+    const float* result = m_shm ? m_shm->out() + off * m_spec.out_features
+                                : reinterpret_cast<const float*>(resp.raw_output_contents(0).data());
+    std::memcpy(out + off * m_spec.out_features, result, want);
+    m_copied += static_cast<std::int64_t>(want);
+    m_sink("rpc_deserialize", static_cast<double>(now_ns() - t2));
+    return {};
+  }
+
+  // Unary ModelInfer calls, at most max_inflight at once, round-robin over the servers.
+  void infer_unary(const float* in, std::int64_t batch, long rows_per, float* out) {
     struct Call {
       grpc::ClientContext ctx;
       inference::ModelInferRequest req;
@@ -120,7 +242,6 @@ class GrpcClient final : public SurrogateClient {
       std::size_t endpoint = 0;
       std::int64_t sent_ns = 0;
     };
-    if (m_opt.shared_memory && (!m_shm || m_shm->rows < batch)) map_shared_memory(batch);
     grpc::CompletionQueue& cq = m_cq;  // one queue for the client's life: drained at the end of every call
     std::vector<std::unique_ptr<Call>> calls;
     long next = 0;
@@ -133,28 +254,7 @@ class GrpcClient final : public SurrogateClient {
       next += c->rows;
       c->endpoint = (static_cast<std::size_t>(m_opt.first_endpoint) + issued++) % m_endpoints.size();
       const auto t0 = now_ns();
-      c->req.set_model_name(m_model_name);
-      auto* input = c->req.add_inputs();
-      input->set_name("INPUT__0");
-      input->set_datatype("FP32");
-      input->add_shape(c->rows);
-      input->add_shape(m_spec.in_features);
-      const std::size_t bytes = static_cast<std::size_t>(c->rows * m_spec.in_features) * sizeof(float);
-      const float* src = in + c->off * m_spec.in_features;
-      if (m_shm) {
-        // Only references cross the socket: region, offset and size.
-        std::memcpy(m_shm->in() + c->off * m_spec.in_features, src, bytes);
-        reference(*input->mutable_parameters(), m_shm->in_region,
-                  static_cast<std::int64_t>(c->off * m_spec.in_features * 4), static_cast<std::int64_t>(bytes));
-        auto* output = c->req.add_outputs();
-        output->set_name("OUTPUT__0");
-        reference(*output->mutable_parameters(), m_shm->out_region,
-                  static_cast<std::int64_t>(c->off * m_spec.out_features * 4),
-                  static_cast<std::int64_t>(c->rows * m_spec.out_features * 4));
-      } else {
-        c->req.add_raw_input_contents()->assign(reinterpret_cast<const char*>(src), bytes);
-      }
-      m_copied += static_cast<std::int64_t>(bytes);
+      fill_request(c->req, in, c->off, c->rows);
       prepare(c->ctx);
       const auto t1 = now_ns();
       m_sink("rpc_serialize", static_cast<double>(t1 - t0));
@@ -179,57 +279,8 @@ class GrpcClient final : public SurrogateClient {
                     (ok ? status_text(c->status) : std::string("completion queue error"));
         continue;
       }
-      const double rtt = static_cast<double>(t_done - c->sent_ns);
-      m_sink("rpc_roundtrip", rtt);
-      const auto& params = c->resp.parameters();
-      auto it = params.find("server_compute_ns");
-      if (it != params.end()) {
-        m_sink("rpc_server_compute", static_cast<double>(it->second.int64_param()));
-        m_sink("rpc_wire", rtt - static_cast<double>(it->second.int64_param()));
-      }
-      // A server on this host (Unix socket) shares the monotonic clock: the
-      // wire time splits into the request's leg and the reply's.
-      auto received = params.find("server_received_ns"), replied = params.find("server_replied_ns");
-      if (m_endpoints[c->endpoint].same_host && received != params.end() && replied != params.end()) {
-        const double there = static_cast<double>(received->second.int64_param() - c->sent_ns);
-        const double back = static_cast<double>(t_done - replied->second.int64_param());
-        if (there >= 0 && back >= 0) {
-          m_sink("rpc_request_leg", there);
-          m_sink("rpc_reply_leg", back);
-        }
-      }
-      // serve --device cuda: the host <-> device copies inside the server's compute.
-      auto copied = params.find("device_copy_ns");
-      if (copied != params.end()) m_sink("rpc_server_device_copy", static_cast<double>(copied->second.int64_param()));
-      auto queued = params.find("queue_ns");
-      if (queued != params.end() && queued->second.int64_param() > 0)
-        m_sink("rpc_server_queue", static_cast<double>(queued->second.int64_param()));
-      // A model replaced behind the run's back (by anyone but this client)
-      // answers with another version: the run's figures would be someone
-      // else's model, so it fails.
-      const auto& ep = m_endpoints[c->endpoint];
-      if (m_opt.check_version && !ep.version.empty() && c->resp.model_version() != ep.version) {
-        if (failure.empty())
-          failure = "inference server " + ep.address + " served version " + c->resp.model_version() + " of '" +
-                    m_model_name + "', but this run pushed version " + ep.version +
-                    ": the model was replaced by someone else";
-        continue;
-      }
-      const std::size_t want = static_cast<std::size_t>(c->rows * m_spec.out_features) * sizeof(float);
-      const bool well_formed = m_shm ? c->resp.raw_output_contents_size() == 0 && c->resp.outputs_size() == 1
-                                     : c->resp.raw_output_contents_size() == 1 &&
-                                           c->resp.raw_output_contents(0).size() == want;
-      if (!well_formed) {
-        if (failure.empty())
-          failure = "inference server " + m_endpoints[c->endpoint].address + " returned a malformed response";
-        continue;
-      }
-      const auto t2 = now_ns();
-      const float* result = m_shm ? m_shm->out() + c->off * m_spec.out_features
-                                  : reinterpret_cast<const float*>(c->resp.raw_output_contents(0).data());
-      std::memcpy(out + c->off * m_spec.out_features, result, want);
-      m_copied += static_cast<std::int64_t>(want);
-      m_sink("rpc_deserialize", static_cast<double>(now_ns() - t2));
+      std::string refused = accept(c->resp, c->endpoint, c->off, c->rows, c->sent_ns, t_done, out);
+      if (!refused.empty() && failure.empty()) failure = std::move(refused);
       if (failure.empty() && next < batch) issue();
     }
     if (!failure.empty()) {
@@ -245,38 +296,182 @@ class GrpcClient final : public SurrogateClient {
     }
   }
 
-  TrainReport train(const float* x, const float* y, std::int64_t n, const TrainOptions& opt) override {
-    TrainReport rep = m_mirror->train(x, y, n, opt);
-    const auto t0 = now_ns();
-    push_weights();
-    m_sink("weights_push", static_cast<double>(now_ns() - t0));
-    return rep;
+  // One ModelStreamInfer stream per server, opened at its first use: a call
+  // writes at most one request on each and reads the answers, waiting at most
+  // coupling.timeout_s. A stream that fails or times out is cancelled, closed
+  // and opened again by the next call.
+  struct Stream {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientAsyncReaderWriter<inference::ModelInferRequest, inference::ModelStreamInferResponse>>
+        rw;
+    inference::ModelInferRequest req;
+    inference::ModelStreamInferResponse resp;
+    long off = 0, rows = 0;
+    std::int64_t sent_ns = 0;
+    grpc::Status status;  // Finish's
+    int pending = 0;      // operations whose tags have not come back
+    bool failed = false;  // an operation failed: the stream is done
+  };
+  enum Op : std::uintptr_t { kStart = 0, kWrite = 1, kRead = 2, kClose = 3 };
+  static void* stream_tag(std::size_t endpoint, Op op) {
+    return reinterpret_cast<void*>((static_cast<std::uintptr_t>(endpoint) << 2) | op);
   }
 
-  ~GrpcClient() override {
-    unregister_shared_memory();
-    m_cq.Shutdown();
+  // The next tag of the stream queue, or false when `until` passes first.
+  bool next_stream_event(std::chrono::system_clock::time_point until, std::size_t* endpoint, Op* op, bool* ok) {
     void* tag = nullptr;
+    if (m_stream_cq.AsyncNext(&tag, ok, until) != grpc::CompletionQueue::GOT_EVENT) return false;
+    const auto bits = reinterpret_cast<std::uintptr_t>(tag);
+    *endpoint = static_cast<std::size_t>(bits >> 2);
+    *op = static_cast<Op>(bits & 3);
+    if (*endpoint < m_streams.size()) --m_streams[*endpoint].pending;
+    return true;
+  }
+
+  // Waits for every operation of every stream, after cancelling the streams
+  // that still have some (a cancelled operation comes back at once).
+  void settle_streams(std::chrono::system_clock::time_point until) {
+    auto pending = [&] {
+      int n = 0;
+      for (auto& s : m_streams) n += s.pending;
+      return n;
+    };
+    std::size_t e = 0;
+    Op op = kStart;
     bool ok = false;
-    while (m_cq.Next(&tag, &ok)) {
+    while (pending() > 0) {
+      if (!next_stream_event(until, &e, &op, &ok)) {
+        for (auto& s : m_streams)
+          if (s.pending > 0 && s.ctx) s.ctx->TryCancel();
+        until = std::chrono::system_clock::time_point::max();
+      }
     }
   }
 
-  void save(const std::string& path) override { m_mirror->save(path); }
-  std::int64_t bytes_copied() const override { return m_copied; }
-  std::int64_t in_features() const override { return m_spec.in_features; }
-  std::int64_t out_features() const override { return m_spec.out_features; }
-  std::string describe() const override {
-    std::ostringstream os;
-    os << "gRPC ModelInfer to " << m_endpoints.size() << " server(s):";
-    for (const auto& e : m_endpoints) os << " " << e.address;
-    os << " (at most " << m_opt.max_inflight << " requests in flight, deadline " << m_opt.timeout_s << " s";
-    if (m_opt.shared_memory) os << "; tensors in system shared memory";
-    os << ")";
-    return os.str();
+  // Ends a failed stream: its status says why (or the reason given). Throws nothing.
+  std::string close_failed_stream(std::size_t endpoint, const std::string& reason) {
+    Stream& s = m_streams[endpoint];
+    std::string why = reason;
+    if (s.rw) {
+      s.rw->Finish(&s.status, stream_tag(endpoint, kClose));
+      ++s.pending;
+      settle_streams(deadline_after(std::min(1.0, m_opt.timeout_s)));
+      if (why.empty()) why = s.status.ok() ? "the stream ended" : status_text(s.status);
+    }
+    s = Stream{};
+    return "inference server " + m_endpoints[endpoint].address + " failed: " + why;
   }
 
- private:
+  void open_stream(std::size_t endpoint) {
+    const auto t0 = now_ns();
+    Stream& s = m_streams[endpoint];
+    s.ctx = std::make_unique<grpc::ClientContext>();
+    authorize(*s.ctx, m_opt.token);  // no deadline: the stream lives as long as the client; each call has one
+    s.rw = m_endpoints[endpoint].stub->PrepareAsyncModelStreamInfer(s.ctx.get(), &m_stream_cq);
+    s.rw->StartCall(stream_tag(endpoint, kStart));
+    ++s.pending;
+    std::size_t e = 0;
+    Op op = kStart;
+    bool ok = false;
+    const auto until = deadline_after(m_opt.timeout_s);
+    while (s.pending > 0) {
+      if (!next_stream_event(until, &e, &op, &ok)) {
+        s.ctx->TryCancel();
+        settle_streams(std::chrono::system_clock::time_point::max());
+        throw std::runtime_error(close_failed_stream(endpoint, "no stream opened in " + value_to_text(m_opt.timeout_s) +
+                                                                   " s (coupling.timeout_s)"));
+      }
+      if (e == endpoint && op == kStart && !ok) throw std::runtime_error(close_failed_stream(endpoint, ""));
+    }
+    m_sink("rpc_stream_open", static_cast<double>(now_ns() - t0));
+  }
+
+  void infer_streamed(const float* in, std::int64_t batch, long rows_per, float* out) {
+    if (m_streams.size() != m_endpoints.size()) m_streams.resize(m_endpoints.size());
+    std::vector<std::size_t> used;
+    for (long off = 0, k = 0; off < batch; off += rows_per, ++k) {
+      const std::size_t endpoint = (static_cast<std::size_t>(m_opt.first_endpoint) + static_cast<std::size_t>(k)) %
+                                   m_endpoints.size();
+      if (!m_streams[endpoint].rw) open_stream(endpoint);
+      Stream& s = m_streams[endpoint];
+      const auto t0 = now_ns();
+      s.off = off;
+      s.rows = std::min<long>(rows_per, batch - off);
+      fill_request(s.req, in, s.off, s.rows);
+      const auto t1 = now_ns();
+      m_sink("rpc_serialize", static_cast<double>(t1 - t0));
+      s.sent_ns = t1;
+      s.rw->Read(&s.resp, stream_tag(endpoint, kRead));
+      s.rw->Write(s.req, stream_tag(endpoint, kWrite));
+      s.pending += 2;
+      used.push_back(endpoint);
+    }
+    std::string failure;
+    const auto until = deadline_after(m_opt.timeout_s);
+    int answers = 0;
+    while (answers < static_cast<int>(used.size())) {
+      std::size_t e = 0;
+      Op op = kStart;
+      bool ok = false;
+      if (!next_stream_event(until, &e, &op, &ok)) {
+        for (auto u : used)
+          if (m_streams[u].pending > 0) {
+            m_streams[u].failed = true;
+            if (failure.empty())
+              failure = "inference server " + m_endpoints[u].address + " gave no answer in " +
+                        value_to_text(m_opt.timeout_s) + " s (coupling.timeout_s)";
+          }
+        break;
+      }
+      Stream& s = m_streams[e];
+      if (!ok) {
+        s.failed = true;
+        if (op == kRead) ++answers;
+        continue;
+      }
+      if (op != kRead) continue;
+      ++answers;
+      const auto t_done = now_ns();
+      std::string refused = !s.resp.error_message().empty()
+                                ? "inference server " + m_endpoints[e].address + " failed: " + s.resp.error_message()
+                                : accept(s.resp.infer_response(), e, s.off, s.rows, s.sent_ns, t_done, out);
+      if (!refused.empty() && failure.empty()) failure = std::move(refused);
+    }
+    // A failed stream: cancel what it still has in flight, and close it with its status.
+    bool any_failed = false;
+    for (auto u : used) any_failed = any_failed || m_streams[u].failed;
+    if (!any_failed) {
+      settle_streams(until);  // the writes' tags, normally back already
+      if (!failure.empty()) throw std::runtime_error(failure);
+      return;
+    }
+    for (auto u : used)
+      if (m_streams[u].failed && m_streams[u].pending > 0 && m_streams[u].ctx) m_streams[u].ctx->TryCancel();
+    settle_streams(std::chrono::system_clock::time_point::max());
+    for (auto u : used) {
+      if (!m_streams[u].failed) continue;
+      std::string why = close_failed_stream(u, "");
+      if (failure.empty()) failure = std::move(why);
+    }
+    throw std::runtime_error(failure);
+  }
+
+  // At the client's end: each stream is told that no more requests come and
+  // closed; a server that does not answer in a second is cancelled.
+  void close_streams() noexcept {
+    bool any = false;
+    for (std::size_t e = 0; e < m_streams.size(); ++e) {
+      Stream& s = m_streams[e];
+      if (!s.rw) continue;
+      s.rw->WritesDone(stream_tag(e, kWrite));
+      s.rw->Finish(&s.status, stream_tag(e, kClose));
+      s.pending += 2;
+      any = true;
+    }
+    if (any) settle_streams(deadline_after(std::min(1.0, m_opt.timeout_s)));
+    m_streams.clear();
+  }
+
   // Every call: the deadline, and the run's token when the servers want one.
   void prepare(grpc::ClientContext& ctx) const {
     ctx.set_deadline(deadline_after(m_opt.timeout_s));
@@ -400,7 +595,9 @@ class GrpcClient final : public SurrogateClient {
   std::string m_model_name;
   std::vector<Endpoint> m_endpoints;
   std::unique_ptr<ShmSegment> m_shm;
-  grpc::CompletionQueue m_cq;
+  grpc::CompletionQueue m_cq;  // unary calls
+  grpc::CompletionQueue m_stream_cq;  // the streams' operations
+  std::vector<Stream> m_streams;  // one per endpoint; empty until a call streams
   std::int64_t m_copied = 0;
 };
 

@@ -1,5 +1,5 @@
 // The remote surrogate client of the semi-tight and loose modes: gRPC
-// (KServe v2 ModelInfer) to N servers, sharding each batch across them with a
+// (KServe v2 ModelInfer, or Triton's ModelStreamInfer) to N servers, sharding each batch across them with a
 // bounded number of requests in flight. Training runs on a local mirror of the
 // model; the new weights are pushed to every server (RepositoryModelLoad).
 #pragma once
@@ -40,6 +40,13 @@ struct RemoteOptions {
   /// carries only region, offset and size. The servers must be on this host.
   bool shared_memory = false;
   ChannelSecurity security;
+  /// A call that needs at most one request per server (and no more than
+  /// max_inflight) goes on a long-lived ModelStreamInfer stream to each
+  /// server (Triton's streaming inference) instead of a unary ModelInfer:
+  /// the same request and response, without a new HTTP/2 stream, headers and
+  /// trailers per call. Calls split into more requests stay unary, so a server
+  /// computes them concurrently.
+  bool stream = true;
 };
 
 /// Receives latency samples: channel name and nanoseconds.
