@@ -342,7 +342,10 @@ class GrpcClient final : public SurrogateClient {
     while (pending() > 0) {
       if (!next_stream_event(until, &e, &op, &ok)) {
         for (auto& s : m_streams)
-          if (s.pending > 0 && s.ctx) s.ctx->TryCancel();
+          if (s.pending > 0 && s.ctx) {
+            s.ctx->TryCancel();
+            s.failed = true;  // closed and opened again by the next call
+          }
         until = std::chrono::system_clock::time_point::max();
       }
     }
@@ -389,10 +392,18 @@ class GrpcClient final : public SurrogateClient {
   void infer_streamed(const float* in, std::int64_t batch, long rows_per, float* out) {
     if (m_streams.size() != m_endpoints.size()) m_streams.resize(m_endpoints.size());
     std::vector<std::size_t> used;
-    for (long off = 0, k = 0; off < batch; off += rows_per, ++k) {
-      const std::size_t endpoint = (static_cast<std::size_t>(m_opt.first_endpoint) + static_cast<std::size_t>(k)) %
-                                   m_endpoints.size();
-      if (!m_streams[endpoint].rw) open_stream(endpoint);
+    for (long off = 0, k = 0; off < batch; off += rows_per, ++k)
+      used.push_back((static_cast<std::size_t>(m_opt.first_endpoint) + static_cast<std::size_t>(k)) %
+                     m_endpoints.size());
+    // Every stream the call needs is open before any request goes: a call
+    // that fails here leaves nothing in flight.
+    for (auto u : used) {
+      if (m_streams[u].failed) close_failed_stream(u, "");
+      if (!m_streams[u].rw) open_stream(u);
+    }
+    for (std::size_t k = 0; k < used.size(); ++k) {
+      const long off = static_cast<long>(k) * rows_per;
+      const std::size_t endpoint = used[k];
       Stream& s = m_streams[endpoint];
       const auto t0 = now_ns();
       s.off = off;
@@ -404,7 +415,6 @@ class GrpcClient final : public SurrogateClient {
       s.rw->Read(&s.resp, stream_tag(endpoint, kRead));
       s.rw->Write(s.req, stream_tag(endpoint, kWrite));
       s.pending += 2;
-      used.push_back(endpoint);
     }
     std::string failure;
     const auto until = deadline_after(m_opt.timeout_s);
