@@ -1,6 +1,8 @@
 // Coupling layer: staging stores, the inference server and the gRPC client.
 #include <gtest/gtest.h>
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sys/wait.h>
 #include <grpcpp/grpcpp.h>
@@ -613,6 +615,56 @@ TEST_P(ServerTest, AStreamedRequestTheServerRefusesFailsTheCallWithItsReason) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Batching, ServerTest, ::testing::Values(0L, 64L));
+
+// A KServe-style server: ModelInfer, no ModelStreamInfer (gRPC answers
+// UNIMPLEMENTED), an identity model for whatever is pushed.
+class UnaryOnlyService final : public inference::GRPCInferenceService::Service {
+ public:
+  grpc::Status RepositoryModelLoad(grpc::ServerContext*, const inference::RepositoryModelLoadRequest*,
+                                   inference::RepositoryModelLoadResponse*) override {
+    return grpc::Status::OK;
+  }
+  grpc::Status ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* q,
+                             inference::ModelMetadataResponse* r) override {
+    r->set_name(q->name());
+    r->add_versions("1");
+    return grpc::Status::OK;
+  }
+  grpc::Status ModelInfer(grpc::ServerContext*, const inference::ModelInferRequest* q,
+                          inference::ModelInferResponse* r) override {
+    ++calls;
+    r->set_model_version("1");
+    r->add_outputs()->set_name("OUTPUT__0");
+    const std::string& in = q->raw_input_contents(0);  // [N, 2]: the first column out
+    std::string out(in.size() / 2, '\0');
+    for (std::size_t row = 0; row < in.size() / 8; ++row) std::memcpy(&out[row * 4], &in[row * 8], 4);
+    *r->add_raw_output_contents() = out;
+    return grpc::Status::OK;
+  }
+  std::atomic<int> calls{0};
+};
+
+TEST(GrpcClient, AServerWithoutStreamingGetsUnaryCalls) {
+  UnaryOnlyService service;
+  grpc::ServerBuilder b;
+  const std::string where = "unix:" + ::testing::TempDir() + "/motifbench-" + std::to_string(getpid()) + "-kserve.sock";
+  b.AddListeningPort(where, grpc::InsecureServerCredentials());
+  b.RegisterService(&service);
+  auto server = b.BuildAndStart();
+  ASSERT_TRUE(server);
+  RemoteOptions opt;
+  opt.endpoints = {where};
+  auto remote = make_grpc_client(mlp(), opt, [](const std::string&, double) {});
+  std::vector<float> x = {1, 2, 3, 4, 5, 6}, y(3);
+  for (int call = 0; call < 3; ++call) {
+    std::fill(y.begin(), y.end(), 0.0f);
+    remote->infer(x.data(), 3, y.data());
+    EXPECT_EQ(y, (std::vector<float>{1, 3, 5}));
+  }
+  EXPECT_EQ(service.calls.load(), 3) << "one unary call per inference, after the stream was refused once";
+  remote.reset();
+  server->Shutdown();
+}
 
 // A server that goes away under an open stream: the next call fails at once,
 // naming the server, and the client still closes cleanly.

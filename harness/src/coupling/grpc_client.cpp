@@ -85,6 +85,7 @@ struct Endpoint {
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
   std::string version;  // the model version this client pushed last
   bool same_host = false;  // a Unix socket: the server shares this host's clock
+  bool streams = true;     // false once the server answered a stream with UNIMPLEMENTED
 };
 
 class GrpcClient final : public SurrogateClient {
@@ -112,10 +113,10 @@ class GrpcClient final : public SurrogateClient {
     const long rows_per = m_opt.request_rows > 0 ? m_opt.request_rows : (batch + n_ep - 1) / n_ep;
     if (m_opt.shared_memory && (!m_shm || m_shm->rows < batch)) map_shared_memory(batch);
     const long requests = (static_cast<long>(batch) + rows_per - 1) / rows_per;
-    if (m_opt.stream && requests <= n_ep && requests <= m_opt.max_inflight)
-      infer_streamed(in, batch, rows_per, out);
-    else
-      infer_unary(in, batch, rows_per, out);
+    bool stream = m_opt.stream && requests <= n_ep && requests <= m_opt.max_inflight;
+    for (const auto& e : m_endpoints) stream = stream && e.streams;
+    if (stream && infer_streamed(in, batch, rows_per, out)) return;
+    infer_unary(in, batch, rows_per, out);
   }
 
   TrainReport train(const float* x, const float* y, std::int64_t n, const TrainOptions& opt) override {
@@ -360,6 +361,9 @@ class GrpcClient final : public SurrogateClient {
       ++s.pending;
       settle_streams(deadline_after(std::min(1.0, m_opt.timeout_s)));
       if (why.empty()) why = s.status.ok() ? "the stream ended" : status_text(s.status);
+      // A server with ModelInfer but not Triton's streaming (a KServe server):
+      // unary calls from now on.
+      if (s.status.error_code() == grpc::StatusCode::UNIMPLEMENTED) m_endpoints[endpoint].streams = false;
     }
     s = Stream{};
     return "inference server " + m_endpoints[endpoint].address + " failed: " + why;
@@ -389,7 +393,9 @@ class GrpcClient final : public SurrogateClient {
     m_sink("rpc_stream_open", static_cast<double>(now_ns() - t0));
   }
 
-  void infer_streamed(const float* in, std::int64_t batch, long rows_per, float* out) {
+  // Returns false, having sent nothing that counts, when a server turns out
+  // not to stream: the caller sends the call unary.
+  bool infer_streamed(const float* in, std::int64_t batch, long rows_per, float* out) {
     if (m_streams.size() != m_endpoints.size()) m_streams.resize(m_endpoints.size());
     std::vector<std::size_t> used;
     for (long off = 0, k = 0; off < batch; off += rows_per, ++k)
@@ -453,16 +459,19 @@ class GrpcClient final : public SurrogateClient {
     if (!any_failed) {
       settle_streams(until);  // the writes' tags, normally back already
       if (!failure.empty()) throw std::runtime_error(failure);
-      return;
+      return true;
     }
     for (auto u : used)
       if (m_streams[u].failed && m_streams[u].pending > 0 && m_streams[u].ctx) m_streams[u].ctx->TryCancel();
     settle_streams(std::chrono::system_clock::time_point::max());
+    bool unimplemented = true;
     for (auto u : used) {
       if (!m_streams[u].failed) continue;
       std::string why = close_failed_stream(u, "");
+      unimplemented = unimplemented && !m_endpoints[u].streams;
       if (failure.empty()) failure = std::move(why);
     }
+    if (unimplemented) return false;
     throw std::runtime_error(failure);
   }
 
