@@ -324,7 +324,9 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
   auto bytes = semi_tight_client(replica_mlp("b1floor"), false);
   opt.stream = false;  // the same, one unary ModelInfer per call
   opt.model_suffix = "-unary";
-  auto unary = make_grpc_client(replica_mlp("b1floor"), opt, [](const std::string&, double) {});
+  auto unary = make_grpc_client(replica_mlp("b1floor"), opt, [&](const std::string& channel, double ns) {
+    if (record) parts["unary_" + channel].push_back(ns);
+  });
   EchoPeer peer;
   if (!peer.ok()) {
     state.SkipWithError("socketpair failed");
@@ -363,8 +365,11 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
   state.counters["floor_at_most"] = 3.0;
   // Where a shared-memory call's time goes (medians, µs): the server's part,
   // and on the wire the request's leg and the reply's.
-  for (const char* c : {"rpc_server_compute", "rpc_request_leg", "rpc_reply_leg"})
+  for (const char* c : {"rpc_server_compute", "rpc_request_leg", "rpc_reply_leg"}) {
     if (!parts[c].empty()) state.counters[std::string(c + 4) + "_p50_us"] = median_of(parts[c]) * 1e-3;
+    const std::string u = std::string("unary_") + c;
+    if (!parts[u].empty()) state.counters["unary_" + std::string(c + 4) + "_p50_us"] = median_of(parts[u]) * 1e-3;
+  }
 }
 
 // The shared-memory store against the memory store, put + get of the same
