@@ -2,7 +2,8 @@
 """--threads=N is what every library uses: LibTorch, OpenBLAS and Kokkos
 (a Serial Kokkos has one thread whatever is asked), as the result's context
 records; OpenMP waits passively unless the user chose a policy; the default
-(0) is the node's cores over its ranks. OpenBLAS's idle threads sleep
+(0) is the node's cores over its ranks, and an embedded server's the node's
+cores over the servers there. OpenBLAS's idle threads sleep
 (OPENBLAS_THREAD_TIMEOUT=4) unless the user chose a timeout.
 
 Usage: threads_test.py MOTIFBENCH MPIEXEC SCRATCH_DIR
@@ -70,6 +71,18 @@ def main():
     if doc["context"]["threads"] != {"run_count": want, "ranks_on_node_count": 2, "omp_wait_policy": "passive",
                                             "openblas_thread_timeout": "4"}:
         problems.append(f"default threads with 2 ranks on {cores} cores: {doc['context']['threads']}")
+    # Embedded servers: by default the node's cores shared among them, as the
+    # ranks share them; coupling.server_threads sets it.
+    semi = [exe, "--motif=digital_replica", "--size=tiny", "--coupling=semi-tight", "--repetitions=1"]
+    for extra, want in (([], cores), (["--set", "coupling.servers=2"], max(1, cores // 2)),
+                        (["--set", "coupling.server_threads=1"], 1)):
+        doc = run(semi + extra, os.path.join(scratch, "semi.json"))
+        got = [s.get("threads_count") for s in doc["services"] if s["kind"] == "inference_server"]
+        if not got or any(g != want for g in got):
+            problems.append(f"semi-tight {' '.join(extra) or 'default'} on {cores} cores: server threads {got}, "
+                            f"expected {want} each")
+        else:
+            print(f"semi-tight {' '.join(extra) or 'default'}: {len(got)} server(s), {want} thread(s) each")
     # More ranks x threads than cores: a warning in the result.
     doc = run([mpiexec, "-n", "2"] + base + [f"--threads={cores}"], os.path.join(scratch, "over.json"))
     if not any("exceed its" in w for w in doc["warnings"]):

@@ -37,7 +37,9 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_choice("coupling.shared_memory", "auto", {"auto", "on", "off"},
                "tensors through system shared memory (Triton's extension): requests carry references, not bytes; "
                "auto: on when every server is on a Unix socket (semi-tight), off otherwise");
-  s.add_int("coupling.server_threads", 1, 1, 1024, "LibTorch threads per embedded server");
+  s.add_int("coupling.server_threads", 0, 0, 1024,
+            "LibTorch threads per embedded server (0: the cores of its node shared among the embedded servers there, "
+            "as run.threads shares them among the ranks)");
   s.add_int("coupling.server_concurrency", 4, 1, 1024,
             "inference requests each embedded server computes at once (serve --concurrency)");
   s.add_int("coupling.server_max_queue", 256, 0, 65536,

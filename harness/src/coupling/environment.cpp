@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -67,6 +68,15 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   // Semi-tight's embedded servers are node-local (Unix sockets cannot cross nodes).
   const bool node_local = mode == Coupling::SemiTight && given_servers.empty();
   const NodeLayout& node = node_layout();
+  const long servers_per_node = cfg.get_int("coupling.servers_per_node") > 0 ? cfg.get_int("coupling.servers_per_node")
+                                                                             : cfg.get_int("coupling.servers");
+  // Default: the node's cores shared among the servers started there (each
+  // node's own in semi-tight; all of them on rank 0's node in loose), as the
+  // ranks share them. A client waiting on its call leaves its cores idle.
+  if (serve.torch_threads <= 0)
+    serve.torch_threads = static_cast<int>(
+        std::max(1L, std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)) /
+                         std::max(1L, node_local ? servers_per_node : cfg.get_int("coupling.servers"))));
 
   // Rank 0 starts what is not given, and everyone learns the addresses.
   std::string servers_text, redis_text, error, token, redis_password;
@@ -109,8 +119,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   }
   if (node_local) {
     // The first rank of each node starts that node's servers.
-    const long per_node = cfg.get_int("coupling.servers_per_node") > 0 ? cfg.get_int("coupling.servers_per_node")
-                                                                       : cfg.get_int("coupling.servers");
+    const long per_node = servers_per_node;
     if (node.local_rank == 0 && error.empty()) {
       try {
         env->services.use_token(token);
@@ -131,14 +140,16 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
     std::string mine;
     if (node.local_rank == 0 && rank != 0)
       for (const auto& i : env->service_info)
-        mine += i.endpoint + "\t" + i.version + "\t" + std::to_string(i.pid) + "\t" + i.node + "\n";
+        mine += i.endpoint + "\t" + i.version + "\t" + std::to_string(i.pid) + "\t" + i.node + "\t" +
+                std::to_string(i.threads) + "\n";
     const auto all = allgather_text(mine);
     if (rank == 0)
       for (const auto& text : all)
         for (const auto& line : split(text, '\n')) {
           const auto f = split(line, '\t');
-          if (f.size() == 4) env->other_nodes.push_back(ServiceInfo{"inference_server", f[0], f[1], true,
-                                                                    std::stol(f[2]), f[3], false});
+          if (f.size() == 5)
+            env->other_nodes.push_back(ServiceInfo{"inference_server", f[0], f[1], true, std::stol(f[2]), f[3], false,
+                                                   std::stoi(f[4])});
         }
   } else {
     error = world_bcast_text(error);

@@ -450,6 +450,7 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
     m_children.push_back(Child{pid, "motifbench serve", socket_path});
     fds.push_back(fd);
     out.push_back(ServiceInfo{"inference_server", listen, "", true, pid});
+    out.back().threads = s.torch_threads;
   }
   for (int i = 0; i < n; ++i) {
     // The server prints "motifbench serve: listening on <endpoint>" once bound.

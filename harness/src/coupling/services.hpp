@@ -23,6 +23,7 @@ struct ServiceInfo {
   long pid = 0;           ///< embedded only
   std::string node;       ///< the node it runs on (node-local servers)
   bool local = true;      ///< on this process's node, so its pid is readable here
+  int threads = 0;        ///< embedded servers: their LibTorch threads (serve --threads)
 };
 
 /// Which servers a rank uses, and where it runs (for the result).

@@ -41,6 +41,15 @@ void print_console(std::FILE* out, const RunResult& r) {
   std::fprintf(out, "host %s | %s | %d cores | Kokkos %s (%s) | LibTorch %s (%d threads)\n", c.host.c_str(),
                c.cpu_model.c_str(), c.cores, c.kokkos_version.c_str(), c.kokkos_backend.c_str(),
                c.torch_version.c_str(), c.torch_threads);
+  int embedded = 0, server_threads = 0;
+  for (const auto& s : r.services)
+    if (s.kind == "inference_server" && s.embedded) {
+      ++embedded;
+      server_threads = s.threads;
+    }
+  if (embedded > 0)
+    std::fprintf(out, "inference servers: %d embedded, %d LibTorch thread%s each\n", embedded, server_threads,
+                 server_threads == 1 ? "" : "s");
   if (r.measured_s.count == 0)
     std::fprintf(out, "measured: nothing (no repetition completed)\n\n");
   else

@@ -296,6 +296,7 @@ nlohmann::json to_json(const RunResult& r) {
   for (const auto& s : r.services) {
     nlohmann::json e = {{"kind", s.kind}, {"endpoint", s.endpoint}, {"version", s.version}, {"embedded", s.embedded}};
     if (!s.node.empty()) e["node"] = s.node;
+    if (s.threads > 0) e["threads_count"] = s.threads;
     services.push_back(e);
   }
   j["services"] = services;
