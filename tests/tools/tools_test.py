@@ -100,6 +100,26 @@ def main():
     r = run([exe, "compare", out, bad])
     expect("compare directories: unmatched runs reported", "unmatched in BASE" in r.stdout, r.stdout[-400:])
     expect("compare directories: nothing matched is an error (exit 2)", r.returncode == 2, r.returncode)
+    # A result from before a config key existed still matches on the keys both
+    # have, and the key is listed; a key whose value differs is another config.
+    older = os.path.join(scratch, "sweep_older")
+    shutil.rmtree(older, ignore_errors=True)
+    shutil.copytree(out, older)
+    tight_file = os.path.join(older, "digital_replica_tight_tiny.json")
+    doc = json.load(open(tight_file))
+    value = doc["run"]["config_effective"].pop("coupling.rpc")
+    doc["run"]["config_hash"] = "0123456789abcdef"
+    json.dump(doc, open(tight_file, "w"))
+    r = run([exe, "compare", older, out])
+    expect("compare: a key added since BASE does not hide the run",
+           r.returncode == 0 and "4 matched, 0 unmatched" in r.stdout and
+           f"config keys only in NEW (matched on the keys both have): coupling.rpc={value}" in r.stdout, r.stdout[-600:])
+    doc["run"]["config_effective"]["coupling.timeout_s"] = "7"
+    json.dump(doc, open(tight_file, "w"))
+    r = run([exe, "compare", older, out])
+    expect("compare: a key with another value is another config, named",
+           r.returncode == 1 and "MISSING: digital_replica/tight/tiny" in r.stdout and
+           "NEW has it with another config: coupling.timeout_s 7 -> 10" in r.stdout, r.stdout[-600:])
     missing = os.path.join(scratch, "sweep_missing")
     shutil.copytree(out, missing)
     os.remove(os.path.join(missing, "digital_replica_tight_tiny.json"))

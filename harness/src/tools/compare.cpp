@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -32,6 +33,7 @@ struct Metric {
 
 struct Run {
   std::string file, key, label;
+  std::map<std::string, std::string> config;  // run.config_effective
   std::vector<Metric> metrics;
   bool valid = true;
   std::string why_invalid;
@@ -107,6 +109,9 @@ Loaded load(const std::string& where) {
     r.label = run["motif"].get<std::string>() + "/" + run["coupling"].get<std::string>() + "/" +
               run["size"].get<std::string>();
     r.key = r.label + "#" + run["config_hash"].get<std::string>();
+    if (run.contains("config_effective") && run["config_effective"].is_object())
+      for (auto it = run["config_effective"].begin(); it != run["config_effective"].end(); ++it)
+        r.config[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
     r.metrics = extract(d);
     r.valid = d.value("valid", false);
     if (!r.valid && d.contains("invalid_reasons") && !d["invalid_reasons"].empty())
@@ -219,23 +224,59 @@ int compare_main(int argc, char** argv) {
                  unmatched_new = nlohmann::json::array();
   int regressions = 0;
   nlohmann::json problems = nlohmann::json::array();  // regressions that are not a metric: missing, invalid
-  std::map<std::string, const Run*> new_by_key;
-  for (const auto& r : n.runs) new_by_key[r.key] = &r;
-  std::map<std::string, bool> used;
+  // A NEW run matches a BASE run of the same motif, coupling and size with the
+  // same config hash; failing that, one whose config agrees on every key both
+  // have: a key added since BASE (or dropped) does not hide the comparison
+  // across commits, and it is listed beside the run. A key whose value
+  // differs is another config: no match.
+  std::set<const Run*> used;
+  auto agrees = [](const Run& a, const Run& c) {
+    for (const auto& [k, v] : a.config) {
+      auto it = c.config.find(k);
+      if (it != c.config.end() && it->second != v) return false;
+    }
+    return true;
+  };
+  auto match = [&](const Run& rb) -> const Run* {
+    for (const auto& rn : n.runs)
+      if (!used.count(&rn) && rn.key == rb.key) return &rn;
+    if (rb.config.empty()) return nullptr;
+    for (const auto& rn : n.runs)
+      if (!used.count(&rn) && rn.label == rb.label && !rn.config.empty() && agrees(rb, rn)) return &rn;
+    return nullptr;
+  };
   for (const auto& rb : b.runs) {
-    auto it = new_by_key.find(rb.key);
-    if (it == new_by_key.end()) {
+    const Run* found = match(rb);
+    if (found == nullptr) {
+      // The same motif, coupling and size in NEW with another config: say which keys differ.
+      std::string differs;
+      for (const auto& rn : n.runs) {
+        if (used.count(&rn) || rn.label != rb.label) continue;
+        for (const auto& [k, v] : rb.config) {
+          auto it = rn.config.find(k);
+          if (it != rn.config.end() && it->second != v)
+            differs += (differs.empty() ? "" : ", ") + k + " " + v + " -> " + it->second;
+        }
+        if (!differs.empty()) break;
+      }
       unmatched_base.push_back({{"run", rb.label}, {"key", rb.key}, {"file", rb.file}});
       if (!allow_missing) {
         ++regressions;
         problems.push_back({{"run", rb.label}, {"verdict", "MISSING"},
-                            {"detail", "in BASE (" + rb.file + ") but not in NEW: the run failed, was dropped, or "
-                                       "its config changed"}});
+                            {"detail", "in BASE (" + rb.file + ") but not in NEW: " +
+                                           (differs.empty() ? std::string("the run failed, was dropped, or its config "
+                                                                          "changed")
+                                                            : "NEW has it with another config: " + differs)}});
       }
       continue;
     }
-    used[rb.key] = true;
-    const Run& rn = *it->second;
+    used.insert(found);
+    const Run& rn = *found;
+    nlohmann::json config_only_base = nlohmann::json::object(), config_only_new = nlohmann::json::object();
+    for (const auto& [k, v] : rb.config)
+      if (!rn.config.count(k)) config_only_base[k] = v;
+    for (const auto& [k, v] : rn.config)
+      if (!rb.config.count(k)) config_only_new[k] = v;
     if (!rn.valid && rb.valid) {
       ++regressions;
       problems.push_back({{"run", rb.label}, {"verdict", "INVALID"},
@@ -307,10 +348,12 @@ int compare_main(int argc, char** argv) {
                     {"new_file", rn.file},
                     {"metrics", metrics},
                     {"metrics_only_in_base", only_base},
-                    {"metrics_only_in_new", only_new}});
+                    {"metrics_only_in_new", only_new},
+                    {"config_only_in_base", config_only_base},
+                    {"config_only_in_new", config_only_new}});
   }
   for (const auto& rn : n.runs)
-    if (!used.count(rn.key)) unmatched_new.push_back({{"run", rn.label}, {"key", rn.key}, {"file", rn.file}});
+    if (!used.count(&rn)) unmatched_new.push_back({{"run", rn.label}, {"key", rn.key}, {"file", rn.file}});
   report["runs"] = runs;
   report["unmatched_base"] = unmatched_base;
   report["unmatched_new"] = unmatched_new;
@@ -343,6 +386,12 @@ int compare_main(int argc, char** argv) {
         for (const auto& name : r[key]) list += (list.empty() ? "" : ", ") + name.get<std::string>();
         if (!list.empty()) std::printf("  only in %s (no verdict): %s\n", side, list.c_str());
       }
+      for (const auto& [key, side] : {std::pair{"config_only_in_base", "BASE"}, std::pair{"config_only_in_new", "NEW"}}) {
+        std::string list;
+        for (auto it = r[key].begin(); it != r[key].end(); ++it)
+          list += (list.empty() ? "" : ", ") + it.key() + "=" + it.value().get<std::string>();
+        if (!list.empty()) std::printf("  config keys only in %s (matched on the keys both have): %s\n", side, list.c_str());
+      }
     }
     for (const auto& u : unmatched_base) std::printf("\nunmatched in BASE: %s (%s)\n", u["run"].get<std::string>().c_str(), u["file"].get<std::string>().c_str());
     for (const auto& u : unmatched_new) std::printf("unmatched in NEW: %s (%s)\n", u["run"].get<std::string>().c_str(), u["file"].get<std::string>().c_str());
@@ -353,7 +402,7 @@ int compare_main(int argc, char** argv) {
   }
   if (nothing_matched) {
     std::fprintf(stderr, "motifbench compare: error: no run in NEW matches a run in BASE (same motif, coupling, size "
-                         "and config hash): nothing was compared\n");
+                         "and config hash, or a config that agrees on every key both have): nothing was compared\n");
     return 2;
   }
   return regressions > 0 ? 1 : 0;
