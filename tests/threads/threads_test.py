@@ -3,7 +3,7 @@
 (a Serial Kokkos has one thread whatever is asked), as the result's context
 records; OpenMP waits passively unless the user chose a policy; the default
 (0) is the node's cores over its ranks, and an embedded server's the node's
-cores over the servers there. OpenBLAS's idle threads sleep
+cores over the larger of its ranks and its servers. OpenBLAS's idle threads sleep
 (OPENBLAS_THREAD_TIMEOUT=4) unless the user chose a timeout.
 
 Usage: threads_test.py MOTIFBENCH MPIEXEC SCRATCH_DIR
@@ -74,15 +74,18 @@ def main():
     # Embedded servers: by default the node's cores shared among them, as the
     # ranks share them; coupling.server_threads sets it.
     semi = [exe, "--motif=digital_replica", "--size=tiny", "--coupling=semi-tight", "--repetitions=1"]
-    for extra, want in (([], cores), (["--set", "coupling.servers=2"], max(1, cores // 2)),
-                        (["--set", "coupling.server_threads=1"], 1)):
-        doc = run(semi + extra, os.path.join(scratch, "semi.json"))
+    # A request gets the threads its rank would have in process: cores over the
+    # larger of the ranks and the servers on the node.
+    for pre, extra, want in (([], [], cores), ([], ["--set", "coupling.servers=2"], max(1, cores // 2)),
+                             ([], ["--set", "coupling.server_threads=1"], 1),
+                             ([mpiexec, "-n", "2"], [], max(1, cores // 2))):
+        doc = run(pre + semi + extra, os.path.join(scratch, "semi.json"))
         got = [s.get("threads_count") for s in doc["services"] if s["kind"] == "inference_server"]
         if not got or any(g != want for g in got):
-            problems.append(f"semi-tight {' '.join(extra) or 'default'} on {cores} cores: server threads {got}, "
-                            f"expected {want} each")
+            problems.append(f"semi-tight {' '.join(pre[1:] + extra) or 'default'} on {cores} cores: server threads "
+                            f"{got}, expected {want} each")
         else:
-            print(f"semi-tight {' '.join(extra) or 'default'}: {len(got)} server(s), {want} thread(s) each")
+            print(f"semi-tight {' '.join(pre[1:] + extra) or 'default'}: {len(got)} server(s), {want} thread(s) each")
     # More ranks x threads than cores: a warning in the result.
     doc = run([mpiexec, "-n", "2"] + base + [f"--threads={cores}"], os.path.join(scratch, "over.json"))
     if not any("exceed its" in w for w in doc["warnings"]):

@@ -38,8 +38,8 @@ void declare_harness_config(ConfigSchema& s) {
                "tensors through system shared memory (Triton's extension): requests carry references, not bytes; "
                "auto: on when every server is on a Unix socket (semi-tight), off otherwise");
   s.add_int("coupling.server_threads", 0, 0, 1024,
-            "LibTorch threads per embedded server (0: the cores of its node shared among the embedded servers there, "
-            "as run.threads shares them among the ranks)");
+            "LibTorch threads per embedded server (0: its node's cores over the larger of the ranks and the embedded "
+            "servers there: a request gets the threads its rank's inference would have in process)");
   s.add_int("coupling.server_concurrency", 4, 1, 1024,
             "inference requests each embedded server computes at once (serve --concurrency)");
   s.add_int("coupling.server_max_queue", 256, 0, 65536,

@@ -70,13 +70,16 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   const NodeLayout& node = node_layout();
   const long servers_per_node = cfg.get_int("coupling.servers_per_node") > 0 ? cfg.get_int("coupling.servers_per_node")
                                                                              : cfg.get_int("coupling.servers");
-  // Default: the node's cores shared among the servers started there (each
-  // node's own in semi-tight; all of them on rank 0's node in loose), as the
-  // ranks share them. A client waiting on its call leaves its cores idle.
-  if (serve.torch_threads <= 0)
-    serve.torch_threads = static_cast<int>(
-        std::max(1L, std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)) /
-                         std::max(1L, node_local ? servers_per_node : cfg.get_int("coupling.servers"))));
+  // Default: a request computes with the threads its rank's inference would
+  // have in process (the node's cores over its ranks), and the servers
+  // started on a node (each node's own in semi-tight; all of them on rank 0's
+  // node in loose) share its cores: cores / max(ranks, servers) there. A
+  // client waiting on its call leaves its cores to the server.
+  if (serve.torch_threads <= 0) {
+    const long servers_here = node_local ? servers_per_node : cfg.get_int("coupling.servers");
+    serve.torch_threads = static_cast<int>(std::max(
+        1L, std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)) / std::max({1L, servers_here, long(node.local_size)})));
+  }
 
   // Rank 0 starts what is not given, and everyone learns the addresses.
   std::string servers_text, redis_text, error, token, redis_password;
