@@ -129,7 +129,10 @@ void close_descriptors_from(int first) {
 
 namespace {
 
-std::string read_line_with_timeout(int fd, double timeout_s) {
+// A line from `fd`, or what came before the end of the stream (*closed) or
+// the timeout.
+std::string read_line_with_timeout(int fd, double timeout_s, bool* closed) {
+  *closed = false;
   std::string line;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -139,7 +142,10 @@ std::string read_line_with_timeout(int fd, double timeout_s) {
     if (poll(&p, 1, std::max(1, left)) <= 0) continue;
     char c = 0;
     ssize_t n = read(fd, &c, 1);
-    if (n <= 0) break;
+    if (n <= 0) {
+      *closed = true;
+      break;
+    }
     if (c == '\n') return line;
     line += c;
   }
@@ -454,13 +460,17 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
   }
   for (int i = 0; i < n; ++i) {
     // The server prints "motifbench serve: listening on <endpoint>" once bound.
-    std::string line = read_line_with_timeout(fds[static_cast<std::size_t>(i)], timeout_s);
+    bool closed = false;
+    std::string line = read_line_with_timeout(fds[static_cast<std::size_t>(i)], timeout_s, &closed);
     close(fds[static_cast<std::size_t>(i)]);
     const std::string tag = "listening on ";
     auto p = line.find(tag);
+    if (p == std::string::npos && closed)
+      throw std::runtime_error("motifbench serve #" + std::to_string(i) +
+                               " ended before it listened (its own message is above)");
     if (p == std::string::npos)
       throw std::runtime_error("motifbench serve #" + std::to_string(i) + " did not start within " +
-                               value_to_text(timeout_s) + " s");
+                               value_to_text(timeout_s) + " s (coupling.start_timeout_s)");
     out[static_cast<std::size_t>(i)].endpoint = line.substr(p + tag.size());
     out[static_cast<std::size_t>(i)].version = wait_server_ready(out[static_cast<std::size_t>(i)].endpoint, timeout_s,
                                                            ChannelSecurity{s.tls_ca_pem, s.tls_server_name});
