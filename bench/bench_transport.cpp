@@ -37,6 +37,8 @@ using namespace motifbench::detail;
 struct World {
   Services services;
   std::string unix_server, tcp_server, redis;
+  // The batch-1 floor's own servers, default and --poll-us 0.
+  std::string unix_floor, unix_floor_no_poll;
 };
 World* g_world = nullptr;
 
@@ -314,7 +316,7 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
   std::map<std::string, std::vector<double>> parts;  // the shared-memory calls' timings, by channel
   bool record = false;
   RemoteOptions opt;
-  opt.endpoints = {endpoint(0)};
+  opt.endpoints = {g_world->unix_floor};  // its own server: one stream, as a rank and its server
   opt.model_suffix = "-shm";
   opt.token = g_world->services.token();
   opt.shared_memory = true;
@@ -322,7 +324,17 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
     if (record) parts[channel].push_back(ns);
   });
   auto bytes = semi_tight_client(replica_mlp("b1floor"), false);
+  // The same shared-memory stream without polling, on either side: a server
+  // started with --poll-us 0 and a client with poll_us 0.
+  RemoteOptions quiet = opt;
+  quiet.endpoints = {g_world->unix_floor_no_poll};
+  quiet.poll_us = 0;
+  quiet.model_suffix = "-nopoll";
+  auto no_poll = make_grpc_client(replica_mlp("b1floor"), quiet, [&](const std::string& channel, double ns) {
+    if (record) parts["no_poll_" + channel].push_back(ns);
+  });
   opt.stream = false;  // the same, one unary ModelInfer per call
+  opt.endpoints = {endpoint(0)};
   opt.model_suffix = "-unary";
   auto unary = make_grpc_client(replica_mlp("b1floor"), opt, [&](const std::string& channel, double ns) {
     if (record) parts["unary_" + channel].push_back(ns);
@@ -334,9 +346,10 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
   }
   constexpr int kCalls = 200;
   float in[2] = {0.5f, 0.25f}, out[1] = {0};
-  double t_shm = 0, t_bytes = 0, t_ping = 0, t_unary = 0;
+  double t_shm = 0, t_bytes = 0, t_ping = 0, t_unary = 0, t_no_poll = 0;
   for (int i = 0; i < 20; ++i) {  // warm-up: connections, TorchScript's profiling runs
     shm->infer(in, 1, out);
+    no_poll->infer(in, 1, out);
     bytes->infer(in, 1, out);
     unary->infer(in, 1, out);
   }
@@ -355,11 +368,15 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
     t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < kCalls; ++i) unary->infer(in, 1, out);
     t_unary += seconds_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCalls; ++i) no_poll->infer(in, 1, out);
+    t_no_poll += seconds_since(t0);
   }
   const double n = static_cast<double>(state.iterations()) * kCalls;
   state.counters["semi_tight_shm_us"] = 1e6 * t_shm / n;
   state.counters["semi_tight_bytes_us"] = 1e6 * t_bytes / n;
   state.counters["semi_tight_shm_unary_us"] = 1e6 * t_unary / n;
+  state.counters["semi_tight_shm_no_poll_us"] = 1e6 * t_no_poll / n;
   state.counters["unix_pingpong_us"] = 1e6 * t_ping / n;
   state.counters["shm_over_pingpong"] = t_shm / t_ping;
   state.counters["floor_at_most"] = 3.0;
@@ -367,8 +384,10 @@ void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
   // and on the wire the request's leg and the reply's.
   for (const char* c : {"rpc_server_compute", "rpc_request_leg", "rpc_reply_leg"}) {
     if (!parts[c].empty()) state.counters[std::string(c + 4) + "_p50_us"] = median_of(parts[c]) * 1e-3;
-    const std::string u = std::string("unary_") + c;
-    if (!parts[u].empty()) state.counters["unary_" + std::string(c + 4) + "_p50_us"] = median_of(parts[u]) * 1e-3;
+    for (const std::string other : {"unary_", "no_poll_"}) {
+      const std::string u = other + c;
+      if (!parts[u].empty()) state.counters[other + std::string(c + 4) + "_p50_us"] = median_of(parts[u]) * 1e-3;
+    }
   }
 }
 
@@ -536,6 +555,10 @@ int main(int argc, char** argv) {
     ServeSettings s;
     world.unix_server = world.services.start_servers(1, true, s, 20).at(0).endpoint;
     world.tcp_server = world.services.start_servers(1, false, s, 20).at(0).endpoint;
+    world.unix_floor = world.services.start_servers(1, true, s, 20).at(0).endpoint;
+    ServeSettings quiet = s;
+    quiet.poll_us = 0;
+    world.unix_floor_no_poll = world.services.start_servers(1, true, quiet, 20).at(0).endpoint;
     world.redis = world.services.start_redis(20).endpoint;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_transport: %s\n", e.what());

@@ -300,7 +300,11 @@ class Admission {
   std::condition_variable m_cv;
 };
 
-class Service final : public inference::GRPCInferenceService::Service {
+// Every method on gRPC's synchronous API but ModelStreamInfer, which
+// StreamWorkers serves on the asynchronous one.
+using ServiceBase = inference::GRPCInferenceService::WithAsyncMethod_ModelStreamInfer<inference::GRPCInferenceService::Service>;
+
+class Service final : public ServiceBase {
  public:
   explicit Service(ServerOptions opt)
       : m_opt(std::move(opt)), m_admission(std::max(1, m_opt.grpc_threads), std::max(0, m_opt.max_queue)) {}
@@ -402,27 +406,18 @@ class Service final : public inference::GRPCInferenceService::Service {
     return counted_infer(ctx, *q, r);
   }
 
-  // One request after another on the stream, each answered before the next is
-  // read; a failed request answers with its error and the stream goes on. The
-  // stream holds one of the server's threads while it is open.
-  grpc::Status ModelStreamInfer(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<inference::ModelStreamInferResponse, inference::ModelInferRequest>* stream) override {
-    if (!authorized(ctx)) return unauthenticated();
-    inference::ModelInferRequest q;
-    inference::ModelStreamInferResponse r;
-    while (stream->Read(&q)) {
-      r.Clear();
-      grpc::Status st = counted_infer(ctx, q, r.mutable_infer_response());
-      if (!st.ok()) {
-        r.clear_infer_response();
-        r.set_error_message(st.error_message());
-      }
-      if (!stream->Write(r)) break;
+  // One request of a ModelStreamInfer stream, answered in `r`: a failed
+  // request answers with its error and the stream goes on.
+  void stream_infer(const inference::ModelInferRequest& q, inference::ModelStreamInferResponse& r) {
+    r.Clear();
+    // No context for the admission queue: an asynchronous call's cancellation
+    // is not known until its next operation completes.
+    grpc::Status st = counted_infer(nullptr, q, r.mutable_infer_response());
+    if (!st.ok()) {
+      r.clear_infer_response();
+      r.set_error_message(st.error_message());
     }
-    return grpc::Status::OK;
   }
-
   grpc::Status RepositoryModelLoad(grpc::ServerContext* ctx, const inference::RepositoryModelLoadRequest* q,
                                    inference::RepositoryModelLoadResponse*) override {
     if (!authorized(ctx)) return unauthenticated();
@@ -559,6 +554,7 @@ class Service final : public inference::GRPCInferenceService::Service {
     std::shared_ptr<Batcher> batcher;
   };
 
+ public:
   // Constant-time comparison of the bearer token, when one is required.
   bool authorized(grpc::ServerContext* ctx) const {
     if (m_opt.token.empty()) return true;
@@ -577,6 +573,8 @@ class Service final : public inference::GRPCInferenceService::Service {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "this server requires the run's token (authorization: Bearer <token>)");
   }
+
+ private:
 
   // A tensor's shared-memory reference (Triton's parameters), resolved and
   // checked against the bytes the shape needs. Empty `region` when the tensor
@@ -789,6 +787,201 @@ std::shared_ptr<grpc::ServerCredentials> credentials(const ServerOptions& opt) {
   return grpc::SslServerCredentials(ssl);
 }
 
+// ModelStreamInfer on gRPC's asynchronous API. One thread drives every
+// stream's operations on one completion queue; it is the only thread that
+// waits in gRPC for them, so it is the one that polls the socket: in gRPC's
+// epoll engine any thread blocked in a queue takes turns at polling and hands
+// each message over to the queue's owner, which costs a wake-up.
+//  - With one stream open (a rank and its own server), that thread computes
+//    each request and writes its answer itself, and polls its queue for up to
+//    `poll_us` before it sleeps, unless the last request came later than
+//    twice that: back-to-back calls find it awake, and a client that computes
+//    between calls keeps its cores.
+//  - With several streams open, `threads` compute threads take the requests,
+//    so different clients' requests compute in parallel, and nothing polls.
+class StreamWorkers {
+ public:
+  StreamWorkers(Service& service, grpc::ServerBuilder& b, int threads, int max_streams, long poll_us)
+      : m_service(service), m_max_streams(max_streams), m_poll_ns(poll_us * 1000), m_cq(b.AddCompletionQueue()),
+        m_compute(static_cast<std::size_t>(std::max(1, threads))) {}
+  ~StreamWorkers() { stop(); }
+  // After the server started.
+  void start() {
+    post_request();
+    m_io = std::thread([this] { loop(); });
+    for (auto& t : m_compute) t = std::thread([this] { compute(); });
+  }
+  // After Server::Shutdown, which cancels every call: no new stream is
+  // accepted, and the threads end once every call has finished.
+  void stop() {
+    bool shut = false;
+    {
+      std::lock_guard<std::mutex> l(m_mutex);
+      m_stop = true;
+      if (m_pending == 0 && !m_shut) shut = m_shut = true;
+    }
+    if (shut) m_cq->Shutdown();
+    std::lock_guard<std::mutex> j(m_join_mutex);  // shutdown() and wait() may both get here
+    if (m_io.joinable()) m_io.join();
+    {
+      std::lock_guard<std::mutex> l(m_mutex);
+      m_jobs_done = true;
+    }
+    m_jobs_cv.notify_all();
+    for (auto& t : m_compute)
+      if (t.joinable()) t.join();
+  }
+
+ private:
+  struct Call {
+    enum class Step { Accept, Read, Write, Finish };
+    Step step = Step::Accept;
+    grpc::ServerContext ctx;
+    grpc::ServerAsyncReaderWriter<inference::ModelStreamInferResponse, inference::ModelInferRequest> rw{&ctx};
+    inference::ModelInferRequest q;
+    inference::ModelStreamInferResponse r;
+    Clock::time_point read_posted;
+  };
+
+  void post_request() {
+    {
+      std::lock_guard<std::mutex> l(m_mutex);
+      if (m_stop) return;
+      ++m_pending;  // keeps the queue open until the request returns
+    }
+    auto* c = new Call;
+    m_service.RequestModelStreamInfer(&c->ctx, &c->rw, m_cq.get(), m_cq.get(), c);
+  }
+
+  // The next event, polled for a while first when one stream is open (see above).
+  bool next(void** tag, bool* ok) {
+    if (m_poll_ns > 0 && m_last_read_wait_ns <= 2 * m_poll_ns && m_open_io == 1) {
+      const auto until = Clock::now() + std::chrono::nanoseconds(m_poll_ns);
+      do {
+        switch (m_cq->AsyncNext(tag, ok, gpr_time_0(GPR_CLOCK_MONOTONIC))) {
+          case grpc::CompletionQueue::GOT_EVENT: return true;
+          case grpc::CompletionQueue::SHUTDOWN: return false;
+          case grpc::CompletionQueue::TIMEOUT: break;
+        }
+      } while (Clock::now() < until);
+    }
+    return m_cq->Next(tag, ok);
+  }
+
+  void loop() {
+    void* tag = nullptr;
+    bool ok = false;
+    while (next(&tag, &ok)) step(static_cast<Call*>(tag), ok);
+  }
+
+  // A request of a stream among several, computed on a compute thread, which
+  // then posts the answer (counted as pending since the read returned).
+  void compute() {
+    while (true) {
+      Call* c = nullptr;
+      {
+        std::unique_lock<std::mutex> l(m_mutex);
+        m_jobs_cv.wait(l, [&] { return m_jobs_done || !m_jobs.empty(); });
+        if (m_jobs.empty()) return;
+        c = m_jobs.front();
+        m_jobs.pop_front();
+      }
+      m_service.stream_infer(c->q, c->r);
+      c->rw.Write(c->r, c);
+    }
+  }
+
+  // One completed operation of a call, and the call's next one. The
+  // operation's return and the next one's posting are one step under the
+  // lock, so a queue with nothing pending is really done.
+  void step(Call* c, bool ok) {
+    Call::Step next = Call::Step::Finish;
+    grpc::Status finish = grpc::Status::OK;
+    bool accepted = false, done = false, queued = false;
+    switch (c->step) {
+      case Call::Step::Accept:
+        if (!ok) {  // the server is shutting down
+          done = true;
+          break;
+        }
+        accepted = true;
+        if (!m_service.authorized(&c->ctx)) {
+          finish = Service::unauthenticated();
+        } else if (m_open_io >= m_max_streams) {
+          finish = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "server busy: " + std::to_string(m_open_io) +
+                                    " ModelStreamInfer streams open (--concurrency + --max-queue)");
+        } else {
+          next = Call::Step::Read;
+        }
+        ++m_open_io;  // until its Finish returns
+        break;
+      case Call::Step::Read:
+        m_last_read_wait_ns = ns_since(c->read_posted);
+        if (ok) {
+          next = Call::Step::Write;
+          if (m_open_io == 1) {
+            m_service.stream_infer(c->q, c->r);
+          } else {
+            queued = true;
+            c->step = Call::Step::Write;  // before a compute thread can post it
+          }
+        }
+        break;
+      case Call::Step::Write:
+        if (ok) next = Call::Step::Read;
+        break;
+      case Call::Step::Finish:
+        --m_open_io;
+        done = true;
+        break;
+    }
+    bool shut = false;
+    {
+      std::lock_guard<std::mutex> l(m_mutex);
+      --m_pending;
+      if (!done) ++m_pending;
+      if (queued) m_jobs.push_back(c);
+      if (m_stop && m_pending == 0 && !m_shut) shut = m_shut = true;
+    }
+    if (queued) m_jobs_cv.notify_one();
+    if (accepted) post_request();
+    if (done) {
+      delete c;
+    } else if (!queued) {
+      c->step = next;
+      switch (next) {
+        case Call::Step::Read:
+          c->read_posted = Clock::now();
+          c->rw.Read(&c->q, c);
+          break;
+        case Call::Step::Write:
+          c->rw.Write(c->r, c);
+          break;
+        default:
+          c->rw.Finish(finish, c);
+          break;
+      }
+    }
+    if (shut) m_cq->Shutdown();
+  }
+
+  Service& m_service;
+  const int m_max_streams;
+  const std::int64_t m_poll_ns;
+  std::unique_ptr<grpc::ServerCompletionQueue> m_cq;
+  std::thread m_io;
+  std::vector<std::thread> m_compute;
+  std::mutex m_mutex, m_join_mutex;
+  std::condition_variable m_jobs_cv;
+  std::deque<Call*> m_jobs;  // requests for the compute threads
+  bool m_stop = false, m_shut = false, m_jobs_done = false;
+  int m_pending = 0;  // operations posted (or queued to compute) and not yet returned
+  // The I/O thread's own.
+  int m_open_io = 0;  // streams accepted and not finished
+  std::int64_t m_last_read_wait_ns = 0;
+};
+
 class GrpcServer final : public InferenceServer {
  public:
   explicit GrpcServer(const ServerOptions& opt) : m_service(opt) {
@@ -804,19 +997,20 @@ class GrpcServer final : public InferenceServer {
       b.AddListeningPort(opt.listen, credentials(opt), &port);
     }
     b.RegisterService(&m_service);
+    const int slots = std::max(1, opt.grpc_threads);
+    m_streams = std::make_unique<StreamWorkers>(m_service, b, slots, slots + std::max(0, opt.max_queue), opt.poll_us);
     // Explicit limits: message sizes, and threads for every admitted or queued
     // inference plus headroom, so health checks and refusals always get one.
     const int message_limit = static_cast<int>(std::min<long>(opt.max_message_bytes + (1 << 16), INT32_MAX));
     b.SetMaxReceiveMessageSize(message_limit);
     b.SetMaxSendMessageSize(message_limit);
     grpc::ResourceQuota quota("motifbench-serve");
-    // An open ModelStreamInfer stream holds a thread: as many streams again as
-    // requests may wait.
-    quota.SetMaxThreads(std::max(1, opt.grpc_threads) + 2 * std::max(0, opt.max_queue) + 16);
+    quota.SetMaxThreads(std::max(1, opt.grpc_threads) + std::max(0, opt.max_queue) + 16);
     b.SetResourceQuota(quota);
     m_server = b.BuildAndStart();
     if (!m_server || (!unix_socket && port == 0))
       throw std::runtime_error("cannot listen on '" + opt.listen + "'");
+    m_streams->start();
     if (unix_socket) {
       m_endpoint = opt.listen;
     } else {
@@ -835,12 +1029,17 @@ class GrpcServer final : public InferenceServer {
     if (m_server && !m_down) {
       m_down = true;
       m_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+      m_streams->stop();
     }
   }
-  void wait() override { m_server->Wait(); }
+  void wait() override {
+    m_server->Wait();
+    m_streams->stop();
+  }
 
  private:
   Service m_service;
+  std::unique_ptr<StreamWorkers> m_streams;  // before m_server: destroyed after it
   std::unique_ptr<grpc::Server> m_server;
   std::string m_endpoint, m_socket_path;
   bool m_down = false;
@@ -866,6 +1065,9 @@ int serve_main(int argc, char** argv, const std::string& version) {
       ->capture_default_str();
   app.add_option("--concurrency", opt.grpc_threads, "inference requests computed at once")
       ->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--poll-us", opt.poll_us,
+                 "ModelStreamInfer: poll for the next request this many microseconds before sleeping (0: never)")
+      ->capture_default_str()->check(CLI::Range(0L, 100000L));
   app.add_option("--max-queue", opt.max_queue, "inference requests waiting for a slot, at most (more: RESOURCE_EXHAUSTED)")
       ->capture_default_str()->check(CLI::Range(0, 65536));
   app.add_option("--max-models", opt.max_models, "distinct model names hosted, at most")

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sys/wait.h>
@@ -614,7 +615,88 @@ TEST_P(ServerTest, AStreamedRequestTheServerRefusesFailsTheCallWithItsReason) {
   EXPECT_EQ(seen["rpc_stream_open"], 1) << "a refused request does not end the stream";
 }
 
+// Several clients' streams to one server at once: each request is computed
+// apart from the others' (the server hands them to its compute threads once a
+// second stream opens, and back to its I/O thread when one is left), and every
+// answer is the model's in process.
+TEST_P(ServerTest, SeveralClientsStreamToOneServerAtOnce) {
+  constexpr int kClients = 3, kCalls = 40;
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(kClients);
+  std::vector<int> opened(kClients, 0);
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        RemoteOptions opt;
+        opt.endpoints = {server->endpoint()};
+        opt.shared_memory = t == 1;
+        opt.model_suffix = "-c" + std::to_string(t);
+        auto remote = make_grpc_client(mlp(), opt, [&](const std::string& c, double) {
+          if (c == "rpc_stream_open") ++opened[static_cast<std::size_t>(t)];
+        });
+        auto local = surrogates::make_local_client(mlp());
+        std::vector<float> x(2 * 50), a(50), b(50);
+        for (int call = 0; call < kCalls; ++call) {
+          for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.001f * static_cast<float>(i * (t + 1) + call);
+          remote->infer(x.data(), 50, a.data());
+          local->infer(x.data(), 50, b.data());
+          for (int i = 0; i < 50; ++i)
+            if (std::fabs(a[i] - b[i]) > 1e-6f) throw std::runtime_error("call " + std::to_string(call) + " row " +
+                                                                        std::to_string(i) + " differs");
+        }
+      } catch (const std::exception& e) {
+        errors[static_cast<std::size_t>(t)] = e.what();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kClients; ++t) {
+    EXPECT_EQ(errors[static_cast<std::size_t>(t)], "") << "client " << t;
+    EXPECT_EQ(opened[static_cast<std::size_t>(t)], 1) << "client " << t << ": one stream for all its calls";
+  }
+  // One client left: the same server still answers it, on the I/O thread.
+  auto remote = make_grpc_client(mlp(), RemoteOptions{{server->endpoint()}, 5, 1, 0, 0, "-alone"}, [](auto&, double) {});
+  auto local = surrogates::make_local_client(mlp());
+  std::vector<float> x(2 * 8, 0.25f), a(8), b(8);
+  remote->infer(x.data(), 8, a.data());
+  local->infer(x.data(), 8, b.data());
+  for (int i = 0; i < 8; ++i) EXPECT_NEAR(a[i], b[i], 1e-6);
+}
+
 INSTANTIATE_TEST_SUITE_P(Batching, ServerTest, ::testing::Values(0L, 64L));
+
+// Open streams are bounded by --concurrency + --max-queue: one more is
+// refused with the reason, and a closed stream's place is free again.
+TEST(GrpcClient, AServerRefusesStreamsBeyondItsConcurrencyAndQueue) {
+  surrogates::ServerOptions o;
+  o.listen = "unix:" + ::testing::TempDir() + "/motifbench-" + std::to_string(getpid()) + "-cap.sock";
+  o.grpc_threads = 1;
+  o.max_queue = 0;
+  auto server = surrogates::start_server(o);
+  std::vector<float> x(2 * 8, 0.5f), y(8);
+  auto first = make_grpc_client(mlp(), RemoteOptions{{server->endpoint()}, 5, 1, 0, 0, "-a"}, [](auto&, double) {});
+  first->infer(x.data(), 8, y.data());
+  {
+    auto second = make_grpc_client(mlp(), RemoteOptions{{server->endpoint()}, 5, 1, 0, 0, "-b"}, [](auto&, double) {});
+    try {
+      second->infer(x.data(), 8, y.data());
+      FAIL() << "a second stream must be refused";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("1 ModelStreamInfer streams open"), std::string::npos) << e.what();
+    }
+  }
+  first.reset();  // closes its stream
+  for (int attempt = 0;; ++attempt) {  // the server sees the close a moment later
+    auto third = make_grpc_client(mlp(), RemoteOptions{{server->endpoint()}, 5, 1, 0, 0, "-c"}, [](auto&, double) {});
+    try {
+      third->infer(x.data(), 8, y.data());
+      break;
+    } catch (const std::runtime_error& e) {
+      ASSERT_LT(attempt, 50) << e.what();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
 
 // A KServe-style server: ModelInfer, no ModelStreamInfer (gRPC answers
 // UNIMPLEMENTED), an identity model for whatever is pushed.

@@ -34,6 +34,9 @@ void declare_harness_config(ConfigSchema& s) {
                "stream: a call of one request per server goes on a long-lived ModelStreamInfer stream to each "
                "(Triton's streaming inference; calls split into more requests stay unary); unary: every request is a "
                "ModelInfer call");
+  s.add_int("coupling.poll_us", 50, 0, 100000,
+            "streamed calls: the client polls for its answer, and each server for the stream's next request, this "
+            "many microseconds before sleeping (0: never), when the last one came within twice that");
   s.add_choice("coupling.shared_memory", "auto", {"auto", "on", "off"},
                "tensors through system shared memory (Triton's extension): requests carry references, not bytes; "
                "auto: on when every server is on a Unix socket (semi-tight), off otherwise");

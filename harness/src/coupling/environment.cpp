@@ -57,6 +57,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   ServeSettings serve;
   serve.torch_threads = static_cast<int>(cfg.get_int("coupling.server_threads"));
   serve.concurrency = static_cast<int>(cfg.get_int("coupling.server_concurrency"));
+  serve.poll_us = cfg.get_int("coupling.poll_us");
   serve.max_queue = static_cast<int>(cfg.get_int("coupling.server_max_queue"));
   serve.max_batch_rows = cfg.get_int("coupling.max_batch_rows");
   serve.max_queue_delay_us = cfg.get_int("coupling.max_queue_delay_us");
@@ -168,6 +169,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   env->remote.max_inflight = static_cast<int>(cfg.get_int("coupling.max_inflight"));
   env->remote.request_rows = cfg.get_int("coupling.request_rows");
   env->remote.stream = cfg.get_string("coupling.rpc") == "stream";
+  env->remote.poll_us = cfg.get_int("coupling.poll_us");
   env->remote.first_endpoint = node_local ? node.local_rank : rank;
   env->remote.model_suffix = "-r" + std::to_string(rank);
   env->remote.token = token;

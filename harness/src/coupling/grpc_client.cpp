@@ -319,9 +319,21 @@ class GrpcClient final : public SurrogateClient {
   }
 
   // The next tag of the stream queue, or false when `until` passes first.
-  bool next_stream_event(std::chrono::system_clock::time_point until, std::size_t* endpoint, Op* op, bool* ok) {
+  // While `poll` is set the queue is polled for up to coupling.poll_us before
+  // the thread sleeps: an answer that comes within it costs no wake-up.
+  bool next_stream_event(std::chrono::system_clock::time_point until, std::size_t* endpoint, Op* op, bool* ok,
+                         bool poll = false) {
     void* tag = nullptr;
-    if (m_stream_cq.AsyncNext(&tag, ok, until) != grpc::CompletionQueue::GOT_EVENT) return false;
+    bool got = false;
+    if (poll && m_opt.poll_us > 0) {
+      const auto stop = std::chrono::steady_clock::now() + std::chrono::microseconds(m_opt.poll_us);
+      do {
+        const auto st = m_stream_cq.AsyncNext(&tag, ok, gpr_time_0(GPR_CLOCK_MONOTONIC));
+        if (st == grpc::CompletionQueue::SHUTDOWN) return false;
+        got = st == grpc::CompletionQueue::GOT_EVENT;
+      } while (!got && std::chrono::steady_clock::now() < stop);
+    }
+    if (!got && m_stream_cq.AsyncNext(&tag, ok, until) != grpc::CompletionQueue::GOT_EVENT) return false;
     const auto bits = reinterpret_cast<std::uintptr_t>(tag);
     *endpoint = static_cast<std::size_t>(bits >> 2);
     *op = static_cast<Op>(bits & 3);
@@ -424,12 +436,16 @@ class GrpcClient final : public SurrogateClient {
     }
     std::string failure;
     const auto until = deadline_after(m_opt.timeout_s);
+    // Poll unless the last call's answers took over twice the polling window:
+    // those come too late to catch, and the servers need the cores.
+    const bool poll = m_last_stream_wait_ns <= 2'000 * m_opt.poll_us;
+    const auto t_sent = now_ns();
     int answers = 0;
     while (answers < static_cast<int>(used.size())) {
       std::size_t e = 0;
       Op op = kStart;
       bool ok = false;
-      if (!next_stream_event(until, &e, &op, &ok)) {
+      if (!next_stream_event(until, &e, &op, &ok, poll)) {
         for (auto u : used)
           if (m_streams[u].pending > 0) {
             m_streams[u].failed = true;
@@ -453,6 +469,7 @@ class GrpcClient final : public SurrogateClient {
                                 : accept(s.resp.infer_response(), e, s.off, s.rows, s.sent_ns, t_done, out);
       if (!refused.empty() && failure.empty()) failure = std::move(refused);
     }
+    m_last_stream_wait_ns = now_ns() - t_sent;
     // A failed stream: cancel what it still has in flight, and close it with its status.
     bool any_failed = false;
     for (auto u : used) any_failed = any_failed || m_streams[u].failed;
@@ -617,6 +634,7 @@ class GrpcClient final : public SurrogateClient {
   grpc::CompletionQueue m_cq;  // unary calls
   grpc::CompletionQueue m_stream_cq;  // the streams' operations
   std::vector<Stream> m_streams;  // one per endpoint; empty until a call streams
+  std::int64_t m_last_stream_wait_ns = 0;  // the last streamed call's wait for its answers
   std::int64_t m_copied = 0;
 };
 

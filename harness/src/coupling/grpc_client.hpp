@@ -47,6 +47,10 @@ struct RemoteOptions {
   /// trailers per call. Calls split into more requests stay unary, so a server
   /// computes them concurrently.
   bool stream = true;
+  /// A streamed call polls for its answers this many microseconds before its
+  /// thread sleeps (0: never), unless the last call's answers took more than
+  /// twice that (coupling.poll_us; the servers get it as serve --poll-us).
+  long poll_us = 50;
 };
 
 /// Receives latency samples: channel name and nanoseconds.
