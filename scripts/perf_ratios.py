@@ -58,7 +58,8 @@ ROWS = [
 ] + [
     ("semi-tight batch-1 round trip vs Unix-socket ping-pong", "transport", "BM_SemiTightBatch1VsPingPong",
      "batch 1", "shm_over_pingpong", "floor_at_most", "<=",
-     ["semi_tight_shm_us", "unix_pingpong_us", "semi_tight_shm_unary_us", "server_compute_p50_us"]),
+     ["semi_tight_shm_us", "unix_pingpong_us", "semi_tight_shm_no_poll_us", "semi_tight_shm_unary_us",
+      "server_compute_p50_us", "request_leg_p50_us", "reply_leg_p50_us"]),
     ("shared-memory store vs memory store, put + get", "transport", "BM_ShmVsMemoryStorePutGet/1024", "1 KiB",
      "shm_over_memory", "floor_at_most", "<=", ["shm_put_get_ns", "memory_put_get_ns"]),
     # Whole runs of motifbench (--motif-runs), default settings: the result's own figures.
