@@ -621,20 +621,27 @@ TEST_P(ServerTest, AStreamedRequestTheServerRefusesFailsTheCallWithItsReason) {
 // answer is the model's in process.
 TEST_P(ServerTest, SeveralClientsStreamToOneServerAtOnce) {
   constexpr int kClients = 3, kCalls = 40;
-  std::vector<std::thread> threads;
   std::vector<std::string> errors(kClients);
   std::vector<int> opened(kClients, 0);
+  // Made one after another: a model's initial weights come from LibTorch's
+  // global generator, seeded per model.
+  std::vector<std::unique_ptr<SurrogateClient>> remotes, locals;
+  for (int t = 0; t < kClients; ++t) {
+    RemoteOptions opt;
+    opt.endpoints = {server->endpoint()};
+    opt.shared_memory = t == 1;
+    opt.model_suffix = "-c" + std::to_string(t);
+    remotes.push_back(make_grpc_client(mlp(), opt, [&, t](const std::string& c, double) {
+      if (c == "rpc_stream_open") ++opened[static_cast<std::size_t>(t)];
+    }));
+    locals.push_back(surrogates::make_local_client(mlp()));
+  }
+  std::vector<std::thread> threads;
   for (int t = 0; t < kClients; ++t) {
     threads.emplace_back([&, t] {
       try {
-        RemoteOptions opt;
-        opt.endpoints = {server->endpoint()};
-        opt.shared_memory = t == 1;
-        opt.model_suffix = "-c" + std::to_string(t);
-        auto remote = make_grpc_client(mlp(), opt, [&](const std::string& c, double) {
-          if (c == "rpc_stream_open") ++opened[static_cast<std::size_t>(t)];
-        });
-        auto local = surrogates::make_local_client(mlp());
+        auto& remote = remotes[static_cast<std::size_t>(t)];
+        auto& local = locals[static_cast<std::size_t>(t)];
         std::vector<float> x(2 * 50), a(50), b(50);
         for (int call = 0; call < kCalls; ++call) {
           for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.001f * static_cast<float>(i * (t + 1) + call);
