@@ -751,6 +751,8 @@ TEST(GrpcClient, AServerWithoutStreamingGetsUnaryCalls) {
     EXPECT_EQ(y, (std::vector<float>{1, 3, 5}));
   }
   EXPECT_EQ(service.calls.load(), 3) << "one unary call per inference, after the stream was refused once";
+  EXPECT_EQ(remote->describe().find("ModelStreamInfer stream"), std::string::npos) << remote->describe();
+  EXPECT_NE(remote->describe().find("unary calls to the servers without ModelStreamInfer"), std::string::npos);
   remote.reset();
   server->Shutdown();
 }

@@ -148,7 +148,16 @@ class GrpcClient final : public SurrogateClient {
     os << "gRPC ModelInfer to " << m_endpoints.size() << " server(s):";
     for (const auto& e : m_endpoints) os << " " << e.address;
     os << " (at most " << m_opt.max_inflight << " requests in flight, deadline " << m_opt.timeout_s << " s";
-    if (m_opt.stream) os << "; one request per server on a ModelStreamInfer stream";
+    if (m_opt.stream) {
+      bool all = true;
+      for (const auto& e : m_endpoints) all = all && e.streams;
+      if (all) {
+        os << "; one request per server on a ModelStreamInfer stream";
+        if (m_opt.poll_us > 0) os << ", answers polled for up to " << m_opt.poll_us << " us";
+      } else {
+        os << "; unary calls to the servers without ModelStreamInfer";
+      }
+    }
     if (m_opt.shared_memory) os << "; tensors in system shared memory";
     os << ")";
     return os.str();
