@@ -309,9 +309,11 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 // Semi-tight batch-1 round trip (shared memory, on a ModelStreamInfer stream:
 // the default) against a raw Unix-socket ping-pong of 64 B between two
-// threads, interleaved with the same call carrying the tensor's bytes and with
-// unary ModelInfer calls (coupling.rpc=unary): each iteration times 200 of
-// each. Floor: semi-tight within 3x of the ping-pong.
+// threads, interleaved with the same call carrying the tensor's bytes, with
+// unary ModelInfer calls (coupling.rpc=unary) and with the same streamed call
+// polled on neither side (coupling.poll_us=0, serve --poll-us 0): each
+// iteration times 200 of each. The shared-memory calls have their servers to
+// themselves, as a rank has. Floor: semi-tight within 3x of the ping-pong.
 void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
   std::map<std::string, std::vector<double>> parts;  // the shared-memory calls' timings, by channel
   bool record = false;

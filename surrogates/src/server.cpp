@@ -575,7 +575,6 @@ class Service final : public ServiceBase {
   }
 
  private:
-
   // A tensor's shared-memory reference (Triton's parameters), resolved and
   // checked against the bytes the shape needs. Empty `region` when the tensor
   // names none; otherwise the region is held for the request's life.

@@ -47,9 +47,11 @@ struct RemoteOptions {
   /// trailers per call. Calls split into more requests stay unary, so a server
   /// computes them concurrently.
   bool stream = true;
-  /// A streamed call polls for its answers this many microseconds before its
-  /// thread sleeps (0: never), unless the last call's answers took more than
-  /// twice that (coupling.poll_us; the servers get it as serve --poll-us).
+  /// A streamed call polls its completion queue this many microseconds before
+  /// its thread sleeps (0: never), the window starting again at each of the
+  /// call's completions (request written, answer), unless the last call's
+  /// answers took more than twice that (coupling.poll_us; the servers get it
+  /// as serve --poll-us).
   long poll_us = 50;
 };
 

@@ -13,8 +13,9 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:0";  ///< "unix:/path" or "host:port" (port 0: pick a free one)
   int torch_threads = 1;               ///< LibTorch intra-op threads
   int grpc_threads = 4;                ///< inference requests computed at once
-  /// ModelStreamInfer: how long a stream worker polls for the next request
-  /// before it sleeps (0: never), when its last one came within twice this.
+  /// ModelStreamInfer with one stream open: how long the server's stream
+  /// thread polls for the next request before it sleeps (0: never), when the
+  /// last one came within twice this.
   long poll_us = 50;
   /// Inference requests that wait for a slot, at most; beyond it a request is
   /// answered RESOURCE_EXHAUSTED at once. A waiting request whose client
