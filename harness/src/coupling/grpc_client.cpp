@@ -444,6 +444,7 @@ class GrpcClient final : public SurrogateClient {
       s.pending += 2;
     }
     std::string failure;
+    bool timed_out = false;
     const auto until = deadline_after(m_opt.timeout_s);
     // Poll unless the last call's answers took over twice the polling window:
     // those come too late to catch, and the servers need the cores.
@@ -455,6 +456,7 @@ class GrpcClient final : public SurrogateClient {
       Op op = kStart;
       bool ok = false;
       if (!next_stream_event(until, &e, &op, &ok, poll)) {
+        timed_out = true;
         for (auto u : used)
           if (m_streams[u].pending > 0) {
             m_streams[u].failed = true;
@@ -479,7 +481,6 @@ class GrpcClient final : public SurrogateClient {
       if (!refused.empty() && failure.empty()) failure = std::move(refused);
     }
     m_last_stream_wait_ns = now_ns() - t_sent;
-    // A failed stream: cancel what it still has in flight, and close it with its status.
     bool any_failed = false;
     for (auto u : used) any_failed = any_failed || m_streams[u].failed;
     if (!any_failed) {
@@ -487,9 +488,17 @@ class GrpcClient final : public SurrogateClient {
       if (!failure.empty()) throw std::runtime_error(failure);
       return true;
     }
-    for (auto u : used)
-      if (m_streams[u].failed && m_streams[u].pending > 0 && m_streams[u].ctx) m_streams[u].ctx->TryCancel();
-    settle_streams(std::chrono::system_clock::time_point::max());
+    // A failed stream: after a timeout, cancel what it still has in flight.
+    // Otherwise the server ended it, and its write comes back by itself:
+    // cancelling it first would replace the server's status (the reason a
+    // stream was refused) with the client's own CANCELLED.
+    if (timed_out) {
+      for (auto u : used)
+        if (m_streams[u].failed && m_streams[u].pending > 0 && m_streams[u].ctx) m_streams[u].ctx->TryCancel();
+      settle_streams(std::chrono::system_clock::time_point::max());
+    } else {
+      settle_streams(deadline_after(std::min(1.0, m_opt.timeout_s)));
+    }
     bool unimplemented = true;
     for (auto u : used) {
       if (!m_streams[u].failed) continue;
