@@ -53,7 +53,8 @@ ROWS = [
                               (1, "batch 1", ["tight_inferences_per_s"]))
 ] + [
     ("semi-tight (shared memory) vs tight speed", "transport", f"BM_SemiTightVsTightLargeBatch/{rows}", f"{rows} rows",
-     "shm_over_tight_speed", "floor_at_least", ">=", ["server_compute_share"])
+     "shm_over_tight_speed", "floor_at_least", ">=",
+     ["server_compute_share", "tight_us", "server_compute_p50_us", "request_leg_p50_us", "reply_leg_p50_us"])
     for rows in (16384, 262144)
 ] + [
     ("semi-tight batch-1 round trip vs Unix-socket ping-pong", "transport", "BM_SemiTightBatch1VsPingPong",
