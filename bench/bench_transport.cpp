@@ -291,6 +291,17 @@ std::unique_ptr<SurrogateClient> semi_tight_client(const SurrogateSpec& spec, bo
   return make_grpc_client(spec, opt, [](const std::string&, double) {});
 }
 
+// A shared-memory client of the floors' own server: one stream, as a rank
+// and its server.
+RemoteOptions floor_options() {
+  RemoteOptions opt;
+  opt.endpoints = {g_world->unix_floor};
+  opt.model_suffix = "-shm";
+  opt.token = g_world->services.token();
+  opt.shared_memory = true;
+  return opt;
+}
+
 SurrogateSpec replica_mlp(const char* name) {
   SurrogateSpec spec;
   spec.name = name;
@@ -314,11 +325,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 void BM_SemiTightBatch1VsPingPong(benchmark::State& state) {
   std::map<std::string, std::vector<double>> parts;  // the shared-memory calls' timings, by channel
   bool record = false;
-  RemoteOptions opt;
-  opt.endpoints = {g_world->unix_floor};  // its own server: one stream, as a rank and its server
-  opt.model_suffix = "-shm";
-  opt.token = g_world->services.token();
-  opt.shared_memory = true;
+  RemoteOptions opt = floor_options();
   auto shm = make_grpc_client(replica_mlp("b1floor"), opt, [&](const std::string& channel, double ns) {
     if (record) parts[channel].push_back(ns);
   });
@@ -433,13 +440,8 @@ void BM_SemiTightVsTightLargeBatch(benchmark::State& state) {
   auto tight = surrogates::make_local_client(spec);
   std::map<std::string, std::vector<double>> parts;  // the semi-tight calls' timings, by channel
   bool record = false;
-  RemoteOptions opt;
-  opt.endpoints = {g_world->unix_floor};  // its own server: one stream, as a rank and its server
-  opt.model_suffix = "-shm";
-  opt.token = g_world->services.token();
-  opt.shared_memory = true;
   // Its mirror on the server has the same deterministic weights.
-  auto shm = make_grpc_client(spec, opt, [&](const std::string& channel, double ns) {
+  auto shm = make_grpc_client(spec, floor_options(), [&](const std::string& channel, double ns) {
     if (record) parts[channel].push_back(ns);
   });
   std::vector<float> in(static_cast<std::size_t>(rows * 2)), out_t(static_cast<std::size_t>(rows)),
