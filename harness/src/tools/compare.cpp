@@ -9,6 +9,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <unordered_map>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -45,36 +46,45 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-void add(std::vector<Metric>& out, const std::string& name, Better b, double v) {
-  for (auto& m : out)
-    if (m.name == name) {
-      m.samples.push_back(v);
-      return;
-    }
-  out.push_back({name, b, {v}});
-}
+// A run's metrics in the order first seen, each with one sample per repetition.
+class MetricList {
+ public:
+  void add(const std::string& name, Better b, double v) {
+    auto [it, fresh] = m_index.emplace(name, m_out.size());
+    if (fresh)
+      m_out.push_back({name, b, {v}});
+    else
+      m_out[it->second].samples.push_back(v);
+  }
+  std::vector<Metric> take() { return std::move(m_out); }
+
+ private:
+  std::vector<Metric> m_out;
+  std::unordered_map<std::string, std::size_t> m_index;
+};
 
 std::vector<Metric> extract(const nlohmann::json& d) {
-  std::vector<Metric> out;
+  MetricList list;
+  auto add = [&list](const std::string& name, Better b, double v) { list.add(name, b, v); };
   for (const auto& rep : d["repetitions"]) {
     if (rep.value("iterations_count", 0) <= 0) continue;
-    add(out, "steps_per_s", Better::Higher, rep["iterations_per_s"].get<double>());
+    add("steps_per_s", Better::Higher, rep["iterations_per_s"].get<double>());
     for (auto it = rep["phases"].begin(); it != rep["phases"].end(); ++it) {
       const double t = it.value()["total_s"].get<double>();
       const double items = it.value()["work"]["items_count"].get<double>();
-      if (t > 0 && items > 0) add(out, "phase." + it.key() + ".items_per_s", Better::Higher, items / t);
+      if (t > 0 && items > 0) add("phase." + it.key() + ".items_per_s", Better::Higher, items / t);
     }
     if (rep.contains("latency"))
       for (auto it = rep["latency"].begin(); it != rep["latency"].end(); ++it) {
-        add(out, "latency." + it.key() + ".p50_ns", Better::Lower, it.value()["p50_ns"].get<double>());
-        add(out, "latency." + it.key() + ".p99_ns", Better::Lower, it.value()["p99_ns"].get<double>());
+        add("latency." + it.key() + ".p50_ns", Better::Lower, it.value()["p50_ns"].get<double>());
+        add("latency." + it.key() + ".p99_ns", Better::Lower, it.value()["p99_ns"].get<double>());
       }
     const auto& e = rep["energy"];
     if (e["energy_j"].is_number())
-      add(out, std::string("energy_per_step_j[") + e["method"].get<std::string>() + "]", Better::Lower,
+      add(std::string("energy_per_step_j[") + e["method"].get<std::string>() + "]", Better::Lower,
           e["energy_j"].get<double>() / rep["iterations_count"].get<double>());
   }
-  return out;
+  return list.take();
 }
 
 struct Loaded {
@@ -229,7 +239,20 @@ int compare_main(int argc, char** argv) {
   // have: a key added since BASE (or dropped) does not hide the comparison
   // across commits, and it is listed beside the run. A key whose value
   // differs is another config: no match.
+  // NEW's runs by key and by label, in file order: matching stays linear in
+  // the number of runs (a CI history can hold thousands).
   std::set<const Run*> used;
+  std::unordered_map<std::string, std::vector<const Run*>> new_by_key, new_by_label;
+  std::unordered_map<std::string, std::size_t> key_cursor;  // runs before it are used
+  for (const auto& rn : n.runs) {
+    new_by_key[rn.key].push_back(&rn);
+    new_by_label[rn.label].push_back(&rn);
+  }
+  static const std::vector<const Run*> kNone;
+  auto same_label = [&](const Run& r) -> const std::vector<const Run*>& {
+    auto it = new_by_label.find(r.label);
+    return it == new_by_label.end() ? kNone : it->second;
+  };
   auto agrees = [](const Run& a, const Run& c) {
     for (const auto& [k, v] : a.config) {
       auto it = c.config.find(k);
@@ -238,11 +261,14 @@ int compare_main(int argc, char** argv) {
     return true;
   };
   auto match = [&](const Run& rb) -> const Run* {
-    for (const auto& rn : n.runs)
-      if (!used.count(&rn) && rn.key == rb.key) return &rn;
+    if (auto it = new_by_key.find(rb.key); it != new_by_key.end()) {
+      std::size_t& c = key_cursor[rb.key];
+      while (c < it->second.size() && used.count(it->second[c])) ++c;
+      if (c < it->second.size()) return it->second[c];
+    }
     if (rb.config.empty()) return nullptr;
-    for (const auto& rn : n.runs)
-      if (!used.count(&rn) && rn.label == rb.label && !rn.config.empty() && agrees(rb, rn)) return &rn;
+    for (const Run* rn : same_label(rb))
+      if (!used.count(rn) && !rn->config.empty() && agrees(rb, *rn)) return rn;
     return nullptr;
   };
   for (const auto& rb : b.runs) {
@@ -250,11 +276,11 @@ int compare_main(int argc, char** argv) {
     if (found == nullptr) {
       // The same motif, coupling and size in NEW with another config: say which keys differ.
       std::string differs;
-      for (const auto& rn : n.runs) {
-        if (used.count(&rn) || rn.label != rb.label) continue;
+      for (const Run* rn : same_label(rb)) {
+        if (used.count(rn)) continue;
         for (const auto& [k, v] : rb.config) {
-          auto it = rn.config.find(k);
-          if (it != rn.config.end() && it->second != v)
+          auto it = rn->config.find(k);
+          if (it != rn->config.end() && it->second != v)
             differs += (differs.empty() ? "" : ", ") + k + " " + v + " -> " + it->second;
         }
         if (!differs.empty()) break;
@@ -288,17 +314,19 @@ int compare_main(int argc, char** argv) {
     }
     nlohmann::json metrics = nlohmann::json::array(), only_base = nlohmann::json::array(),
                    only_new = nlohmann::json::array();
-    auto find = [](const std::vector<Metric>& in, const std::string& name) -> const Metric* {
-      for (const auto& m : in)
-        if (m.name == name) return &m;
-      return nullptr;
+    std::unordered_map<std::string, const Metric*> base_metrics, new_metrics;
+    for (const auto& m : rb.metrics) base_metrics.emplace(m.name, &m);
+    for (const auto& m : rn.metrics) new_metrics.emplace(m.name, &m);
+    auto find = [](const std::unordered_map<std::string, const Metric*>& in, const std::string& name) -> const Metric* {
+      auto it = in.find(name);
+      return it == in.end() ? nullptr : it->second;
     };
     // A metric on one side only (a channel added, renamed or no longer
     // recorded) has no verdict; it is listed so that it is not lost silently.
     for (const auto& mn : rn.metrics)
-      if (find(rb.metrics, mn.name) == nullptr) only_new.push_back(mn.name);
+      if (find(base_metrics, mn.name) == nullptr) only_new.push_back(mn.name);
     for (const auto& mb : rb.metrics) {
-      const Metric* mn = find(rn.metrics, mb.name);
+      const Metric* mn = find(new_metrics, mb.name);
       if (mn == nullptr) {
         only_base.push_back(mb.name);
         continue;
