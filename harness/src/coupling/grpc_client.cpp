@@ -488,17 +488,12 @@ class GrpcClient final : public SurrogateClient {
       if (!failure.empty()) throw std::runtime_error(failure);
       return true;
     }
-    // A failed stream: after a timeout, cancel what it still has in flight.
-    // Otherwise the server ended it, and its write comes back by itself:
-    // cancelling it first would replace the server's status (the reason a
-    // stream was refused) with the client's own CANCELLED.
-    if (timed_out) {
-      for (auto u : used)
-        if (m_streams[u].failed && m_streams[u].pending > 0 && m_streams[u].ctx) m_streams[u].ctx->TryCancel();
-      settle_streams(std::chrono::system_clock::time_point::max());
-    } else {
-      settle_streams(deadline_after(std::min(1.0, m_opt.timeout_s)));
-    }
+    // A failed stream: after a timeout, what it still has in flight is
+    // cancelled at once (the deadline has passed). Otherwise the server ended
+    // it, and its write comes back by itself: cancelling it first would
+    // replace the server's status (the reason a stream was refused) with the
+    // client's own CANCELLED.
+    settle_streams(timed_out ? until : deadline_after(std::min(1.0, m_opt.timeout_s)));
     bool unimplemented = true;
     for (auto u : used) {
       if (!m_streams[u].failed) continue;

@@ -65,24 +65,23 @@ class MetricList {
 
 std::vector<Metric> extract(const nlohmann::json& d) {
   MetricList list;
-  auto add = [&list](const std::string& name, Better b, double v) { list.add(name, b, v); };
   for (const auto& rep : d["repetitions"]) {
     if (rep.value("iterations_count", 0) <= 0) continue;
-    add("steps_per_s", Better::Higher, rep["iterations_per_s"].get<double>());
+    list.add("steps_per_s", Better::Higher, rep["iterations_per_s"].get<double>());
     for (auto it = rep["phases"].begin(); it != rep["phases"].end(); ++it) {
       const double t = it.value()["total_s"].get<double>();
       const double items = it.value()["work"]["items_count"].get<double>();
-      if (t > 0 && items > 0) add("phase." + it.key() + ".items_per_s", Better::Higher, items / t);
+      if (t > 0 && items > 0) list.add("phase." + it.key() + ".items_per_s", Better::Higher, items / t);
     }
     if (rep.contains("latency"))
       for (auto it = rep["latency"].begin(); it != rep["latency"].end(); ++it) {
-        add("latency." + it.key() + ".p50_ns", Better::Lower, it.value()["p50_ns"].get<double>());
-        add("latency." + it.key() + ".p99_ns", Better::Lower, it.value()["p99_ns"].get<double>());
+        list.add("latency." + it.key() + ".p50_ns", Better::Lower, it.value()["p50_ns"].get<double>());
+        list.add("latency." + it.key() + ".p99_ns", Better::Lower, it.value()["p99_ns"].get<double>());
       }
     const auto& e = rep["energy"];
     if (e["energy_j"].is_number())
-      add(std::string("energy_per_step_j[") + e["method"].get<std::string>() + "]", Better::Lower,
-          e["energy_j"].get<double>() / rep["iterations_count"].get<double>());
+      list.add(std::string("energy_per_step_j[") + e["method"].get<std::string>() + "]", Better::Lower,
+               e["energy_j"].get<double>() / rep["iterations_count"].get<double>());
   }
   return list.take();
 }
