@@ -20,6 +20,8 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "onednn_mlp.hpp"
+
 namespace motifbench::surrogates {
 namespace {
 
@@ -84,6 +86,10 @@ class LocalClient final : public SurrogateClient {
     // Wrap the caller's memory; from_blob neither copies nor takes ownership.
     auto x = torch::from_blob(const_cast<float*>(in), {batch, m_spec.in_features}, torch::kFloat32);
     auto y = torch::from_blob(out, {batch, m_spec.out_features}, torch::kFloat32);
+    if (batch >= OneDnnMlp::kMinRows && onednn_ready()) {
+      m_copied += m_onednn.forward(in, batch, out);
+      return;
+    }
     if (m_script) {
       auto r = m_script->forward({x}).toTensor().contiguous();
       if (r.sizes() != y.sizes()) throw std::runtime_error("TorchScript model returned " + shape(r) + ", expected " + shape(y));
@@ -125,6 +131,7 @@ class LocalClient final : public SurrogateClient {
   TrainReport train(const float* xs, const float* ys, std::int64_t n, const TrainOptions& opt) override {
     TrainReport rep;
     if (n <= 0) return rep;
+    m_onednn_stale = true;  // the weights change: packed again at the next large inference
     auto x = torch::from_blob(const_cast<float*>(xs), {n, m_spec.in_features}, torch::kFloat32);
     auto y = torch::from_blob(const_cast<float*>(ys), {n, m_spec.out_features}, torch::kFloat32);
     if (!m_device.is_cpu()) {
@@ -178,6 +185,8 @@ class LocalClient final : public SurrogateClient {
     }
     src << "    return h\n";
     m.define(src.str());
+    // Marks the built-in MLP: a server runs it as the tight path does (OneDnnMlp).
+    m.register_attribute(kActivationAttribute, c10::StringType::get(), m_spec.activation);
     m.save(path);
   }
 
@@ -188,6 +197,7 @@ class LocalClient final : public SurrogateClient {
     std::ostringstream os;
     os << "in-process LibTorch " << torch_version() << " on " << m_device.str() << " (" << threads() << " threads), "
        << (m_script ? "TorchScript " + m_spec.path : std::string("built-in MLP"));
+    if (has_onednn_path()) os << ", oneDNN from " << OneDnnMlp::kMinRows << " rows";
     return os.str();
   }
 
@@ -246,6 +256,36 @@ class LocalClient final : public SurrogateClient {
 
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+  bool has_onednn_path() const {
+    if (!m_device.is_cpu()) return false;
+    if (!m_script) return OneDnnMlp::supports(m_spec.activation);
+    if (!m_script->hasattr(kActivationAttribute)) return false;
+    const auto act = m_script->attr(kActivationAttribute);
+    return act.isString() && OneDnnMlp::supports(act.toStringRef());
+  }
+
+  // Packs the current weights for OneDnnMlp when they changed; false where
+  // this model has no oneDNN path (a GPU, a user's TorchScript model, an
+  // activation oneDNN does not run, a LibTorch without oneDNN).
+  bool onednn_ready() {
+    if (!m_onednn_stale) return m_onednn_ok;
+    m_onednn_stale = false;
+    m_onednn_ok = false;
+    if (!has_onednn_path()) return false;
+    if (m_script) {
+      m_onednn_ok = pack_builtin_mlp(*m_script, m_onednn);
+    } else {
+      std::vector<torch::Tensor> w, b;
+      for (auto& l : m_layers) {
+        w.push_back(l->weight);
+        b.push_back(l->bias);
+      }
+      m_onednn.pack(w, b, m_spec.activation);
+      m_onednn_ok = true;
+    }
+    return m_onednn_ok;
+  }
+
   // Flattens every gradient into one buffer, sums it over the workers and
   // divides by their number: one allreduce per optimizer step.
   void average_gradients(GradientReducer& reducer) {
@@ -283,6 +323,8 @@ class LocalClient final : public SurrogateClient {
   std::vector<torch::Tensor> m_params;
   std::unique_ptr<torch::optim::Adam> m_optimizer;
   std::int64_t m_copied = 0;
+  OneDnnMlp m_onednn;  ///< large CPU batches of the built-in MLP
+  bool m_onednn_stale = true, m_onednn_ok = false;
 };
 
 }  // namespace

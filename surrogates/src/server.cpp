@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <condition_variable>
 #include <cstdio>
@@ -35,6 +36,7 @@
 #include "inference.grpc.pb.h"
 #include "motifbench/surrogates/local.hpp"
 #include "motifbench/surrogates/server.hpp"
+#include "onednn_mlp.hpp"
 
 namespace motifbench::surrogates {
 namespace {
@@ -58,6 +60,8 @@ struct HostedModel {
   long version = 0;
   bool identity = false;
   std::shared_ptr<torch::jit::Module> module;
+  /// The built-in MLP on the CPU: large batches through oneDNN, as the tight path runs them.
+  std::shared_ptr<OneDnnMlp> onednn;
   torch::Device device{torch::kCPU};  ///< serve --device
 
   // rows x in floats -> rows x out floats into `dst`. Returns the nanoseconds
@@ -65,6 +69,10 @@ struct HostedModel {
   std::int64_t forward(const float* src, long rows, float* dst) const {
     if (identity) {
       std::memcpy(dst, src, static_cast<std::size_t>(rows) * static_cast<std::size_t>(in) * sizeof(float));
+      return 0;
+    }
+    if (onednn && rows >= OneDnnMlp::kMinRows) {
+      onednn->forward(src, rows, dst);
       return 0;
     }
     c10::InferenceMode guard;
@@ -89,6 +97,21 @@ struct HostedModel {
   }
 };
 using ModelPtr = std::shared_ptr<const HostedModel>;
+
+// The oneDNN path must give the TorchScript model's answers (to float
+// rounding: other kernels, another summation order) on a batch it takes.
+void check_onednn(HostedModel& m) {
+  const long rows = OneDnnMlp::kMinRows;
+  std::vector<float> x(static_cast<std::size_t>(rows * m.in)), a(static_cast<std::size_t>(rows * m.out)), b(a.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) / 48.0f - 1.0f;
+  m.onednn->forward(x.data(), rows, a.data());
+  auto keep = std::move(m.onednn);
+  m.forward(x.data(), rows, b.data());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!(std::fabs(a[i] - b[i]) <= 1e-4f + 1e-4f * std::fabs(b[i])))
+      throw std::runtime_error("its oneDNN path disagrees with TorchScript at row " + std::to_string(i / m.out));
+  m.onednn = std::move(keep);
+}
 
 // Triton's per-model statistics, kept across versions of a name.
 struct ModelStats {
@@ -328,9 +351,15 @@ class Service final : public ServiceBase {
         model->device = torch::Device(m_opt.device);
         model->module = std::make_shared<torch::jit::Module>(torch::jit::load(is, model->device));
         model->module->eval();
+        if (model->device.is_cpu()) {
+          auto mlp = std::make_shared<OneDnnMlp>();
+          if (pack_builtin_mlp(*model->module, *mlp) && mlp->in_features() == in && mlp->out_features() == model->out)
+            model->onednn = std::move(mlp);
+        }
         // The model must do what it declares: two rows of zeros in, [2, out] out.
         std::vector<float> x(static_cast<std::size_t>(2 * in), 0.0f), y(static_cast<std::size_t>(2 * model->out));
         model->forward(x.data(), 2, y.data());
+        if (model->onednn) check_onednn(*model);
       } catch (const std::exception& e) {
         std::string what = e.what();
         throw std::invalid_argument("model '" + name + "' is not a TorchScript module mapping [N, " +

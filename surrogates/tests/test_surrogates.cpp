@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "motifbench/surrogates/local.hpp"
+#include "onednn_mlp.hpp"
 
 namespace motifbench::surrogates {
 namespace {
@@ -127,6 +128,68 @@ TEST(LocalClient, InferenceFollowsTrainingForEveryActivation) {
       EXPECT_NEAR(y1[0], want[63][0].item<float>(), 1e-6) << act << " round " << round << " batch 1";
     }
   }
+}
+
+// Large CPU batches of the built-in MLP run through oneDNN (OneDnnMlp): the
+// same answers as the ordinary-tensor path on the same rows in smaller calls,
+// to float rounding (other kernels: 1e-5 absolute + 1e-5 relative), before and
+// after training has changed the weights; the copies into and out of oneDNN's
+// tensors are counted; the saved model carries its activation, and a loaded
+// one takes the same path. Every activation oneDNN runs, and GELU, which it
+// does not (the ordinary path at every size).
+TEST(LocalClient, LargeBatchesThroughOneDnnGiveTheSameAnswers) {
+  if (!at::hasMKLDNN()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  const int n = static_cast<int>(2 * OneDnnMlp::kMinRows), chunk = static_cast<int>(OneDnnMlp::kMinRows / 2);
+  for (const char* act : {"tanh", "relu", "gelu"}) {
+    const bool onednn = std::string(act) != "gelu";
+    EXPECT_EQ(OneDnnMlp::supports(act), onednn) << act;
+    auto spec = spec2to1();
+    spec.activation = act;
+    auto m = make_local_client(spec);
+    EXPECT_EQ(m->describe().find("oneDNN") != std::string::npos, onednn) << m->describe();
+    auto x = inputs(n);
+    std::vector<float> target(static_cast<std::size_t>(n), 0.25f), before(static_cast<std::size_t>(n));
+    for (int round = 0; round < 2; ++round) {
+      if (round == 1) m->train(x.data(), target.data(), n, TrainOptions{2, 256, 1});
+      std::vector<float> big(static_cast<std::size_t>(n)), small(static_cast<std::size_t>(n));
+      const auto copied = m->bytes_copied();
+      m->infer(x.data(), n, big.data());
+      EXPECT_EQ(m->bytes_copied() - copied, onednn ? std::int64_t{n} * (2 + 2 * 1) * 4 : 0) << act;
+      for (int off = 0; off < n; off += chunk) m->infer(x.data() + 2 * off, chunk, small.data() + off);
+      EXPECT_EQ(m->bytes_copied() - copied, onednn ? std::int64_t{n} * (2 + 2 * 1) * 4 : 0) << "small calls copy nothing";
+      for (int i = 0; i < n; ++i)
+        ASSERT_NEAR(big[i], small[i], 1e-5 + 1e-5 * std::abs(small[i])) << act << " round " << round << " row " << i;
+      if (round == 0) before = big;
+      if (round == 1) EXPECT_NE(big, before) << act << ": the large-batch path must follow training";
+    }
+    const std::string path = ::testing::TempDir() + "/motifbench_mlp_onednn.pt";
+    m->save(path);
+    auto raw = torch::jit::load(path);
+    std::remove(path.c_str());
+    ASSERT_TRUE(raw.hasattr(kActivationAttribute));
+    EXPECT_EQ(raw.attr(kActivationAttribute).toStringRef(), act);
+    OneDnnMlp mlp;
+    ASSERT_EQ(pack_builtin_mlp(raw, mlp), onednn) << act;
+    if (!onednn) continue;
+    std::vector<float> want(static_cast<std::size_t>(n)), got(static_cast<std::size_t>(n));
+    m->infer(x.data(), n, want.data());
+    EXPECT_EQ(mlp.forward(x.data(), n, got.data()), std::int64_t{n} * (2 + 2 * 1) * 4);
+    EXPECT_EQ(got, want) << act << ": the loaded model's oneDNN path is the client's";
+  }
+}
+
+// A module that is not the built-in MLP keeps the TorchScript path.
+TEST(OneDnnMlp, OnlyTheBuiltInMlpIsPacked) {
+  torch::jit::Module m("other");
+  m.register_parameter("w0", torch::ones({1, 2}), false);
+  m.register_parameter("b0", torch::zeros({1}), false);
+  m.define("def forward(self, x):\n    return torch.addmm(self.b0, x, self.w0.t())\n");
+  OneDnnMlp mlp;
+  EXPECT_FALSE(pack_builtin_mlp(m, mlp)) << "no activation attribute";
+  m.register_attribute(kActivationAttribute, c10::StringType::get(), std::string("sigmoid"));
+  EXPECT_FALSE(pack_builtin_mlp(m, mlp)) << "an activation oneDNN does not run here";
+  EXPECT_FALSE(mlp.packed());
+  EXPECT_THROW(mlp.forward(nullptr, 0, nullptr), std::logic_error);
 }
 
 TEST(LocalClient, BadModelFileIsAClearError) {
