@@ -56,6 +56,9 @@ void declare(ConfigSchema& s) {
   s.add_int("link.queue", 32, 1, 1 << 24, "messages queued on the link at most; more are dropped (back-pressure)");
   s.add_int("update.every", 25, 1, 1 << 24, "rounds between edge-model updates from the HPC side");
   s.add_int("update.epochs", 20, 1, 100000, "epochs per edge-model training on the HPC side");
+  s.add_int("update.max_samples", 256, 16, 1 << 26,
+            "replay buffer: the most recent labelled frames kept for training (older ones are dropped), so the "
+            "cost of an update, which stalls the HPC side, does not grow with the run's length");
 }
 
 // The constrained link, applied in the transport: a message's bytes go into
@@ -138,6 +141,7 @@ class DistributedModels final : public Motif {
     m_frame.interesting_probability = static_cast<float>(c.get_real("frame.interesting"));
     m_update_every = c.get_int("update.every");
     m_epochs = c.get_int("update.epochs");
+    m_max_samples = c.get_int("update.max_samples");
     m_seed = ctx.seed();
     m_rng.seed(m_seed);
     const double bw = c.get_real("link.bandwidth_bytes_per_s");
@@ -213,6 +217,7 @@ class DistributedModels final : public Motif {
     m.scalar("interesting_produced_count", m_interesting);
     if (m_interesting > 0) m.scalar("interesting_recall_fraction", m_interesting_seen / m_interesting);
     m.scalar("model_updates_count", m_updates_applied);
+    if (m_hpc_model) m.scalar("replay_dropped_count", m_replay_dropped);
     if (m_insights > 0) m.scalar("hpc_model_agreement_fraction", m_agree / m_insights);
   }
 
@@ -321,6 +326,14 @@ class DistributedModels final : public Motif {
         m_lab_y.push_back(label);
       }
     }
+    // A bounded replay buffer: drop the oldest labels beyond the cap.
+    const std::size_t cap = static_cast<std::size_t>(m_max_samples);
+    if (m_lab_y.size() > cap) {
+      const std::size_t drop = m_lab_y.size() - cap;
+      m_lab_y.erase(m_lab_y.begin(), m_lab_y.begin() + static_cast<std::ptrdiff_t>(drop));
+      m_lab_x.erase(m_lab_x.begin(), m_lab_x.begin() + static_cast<std::ptrdiff_t>(drop * kPool * kPool));
+      m_replay_dropped += static_cast<double>(drop);
+    }
   }
 
   // Continual learning: the HPC side retrains the edge model on what it has
@@ -417,6 +430,8 @@ class DistributedModels final : public Motif {
   double m_rate = 1, m_explore = 0;
   float m_threshold = 0.5f;
   std::int64_t m_frames_per_edge = 0, m_round = 0, m_update_every = 1, m_epochs = 1, m_t0 = 0, m_last_update = -1;
+  std::int64_t m_max_samples = 1;
+  double m_replay_dropped = 0;  // labels dropped from the replay buffer
   std::uint64_t m_seed = 0, m_version = 0;
   FrameSpec m_frame;
   std::size_t m_frame_bytes = 0;
