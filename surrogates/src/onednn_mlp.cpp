@@ -1,5 +1,6 @@
 #include "onednn_mlp.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -19,6 +20,8 @@ void activate_(at::Tensor& h, const std::string& activation) {
 }  // namespace
 
 bool OneDnnMlp::supports(const std::string& activation) {
+  const char* off = std::getenv("MOTIFBENCH_ONEDNN");
+  if (off != nullptr && std::string(off) == "0") return false;
   return at::hasMKLDNN() && (activation == "tanh" || activation == "relu");
 }
 

@@ -28,7 +28,9 @@ class OneDnnMlp {
   /// 0.85x, 4096 rows 0.6x, 16384 rows 0.35x).
   static constexpr std::int64_t kMinRows = 2048;
 
-  /// Whether this LibTorch has oneDNN and the activation runs on its tensors.
+  /// Whether this LibTorch has oneDNN and the activation runs on its tensors,
+  /// unless the environment says MOTIFBENCH_ONEDNN=0 (LibTorch's ordinary
+  /// kernels at every size, in this process and the servers it starts).
   static bool supports(const std::string& activation);
 
   /// weights[l] is [out x in], biases[l] [out]: dense CPU float tensors

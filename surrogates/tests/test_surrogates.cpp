@@ -5,6 +5,7 @@
 #include <torch/script.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <vector>
 
@@ -176,6 +177,22 @@ TEST(LocalClient, LargeBatchesThroughOneDnnGiveTheSameAnswers) {
     EXPECT_EQ(mlp.forward(x.data(), n, got.data()), std::int64_t{n} * (2 + 2 * 1) * 4);
     EXPECT_EQ(got, want) << act << ": the loaded model's oneDNN path is the client's";
   }
+}
+
+// MOTIFBENCH_ONEDNN=0: the ordinary path at every size, with no copy.
+TEST(LocalClient, OneDnnOffByEnvironment) {
+  ASSERT_EQ(setenv("MOTIFBENCH_ONEDNN", "0", 1), 0);
+  auto m = make_local_client(spec2to1());
+  const int n = static_cast<int>(2 * OneDnnMlp::kMinRows);
+  auto x = inputs(n);
+  std::vector<float> y(static_cast<std::size_t>(n));
+  m->infer(x.data(), n, y.data());
+  const bool supported = OneDnnMlp::supports("tanh");
+  const std::string described = m->describe();
+  unsetenv("MOTIFBENCH_ONEDNN");
+  EXPECT_FALSE(supported);
+  EXPECT_EQ(m->bytes_copied(), 0);
+  EXPECT_EQ(described.find("oneDNN"), std::string::npos) << described;
 }
 
 // A module that is not the built-in MLP keeps the TorchScript path.
