@@ -74,7 +74,9 @@ class SurrogateClient {
 
   /// Batched forward pass. `in` is [batch x in_features] row-major and `out` is
   /// [batch x out_features]; both are owned by the caller and must stay valid for
-  /// the call. The tight implementation wraps them without copying.
+  /// the call. The tight implementation wraps them without copying, except
+  /// that on the CPU the built-in MLP takes batches of 2048 rows and more
+  /// through oneDNN's own tensors (input copied in, output out; counted).
   /// The pointers are host memory; a model on a GPU copies them there and
   /// back (counted in bytes_copied()). For Kokkos Views in any memory space,
   /// use motifbench::infer_views() (motifbench/model_io.hpp).
@@ -97,7 +99,8 @@ class SurrogateClient {
   virtual void save(const std::string& path) = 0;
 
   /// Tensor bytes this client has copied so far (wrapping, serializing,
-  /// output copies). The tight built-in MLP path copies none.
+  /// output copies). The tight built-in MLP path copies none below 2048 rows
+  /// (16 bytes a row through oneDNN at and above it on the CPU).
   virtual std::int64_t bytes_copied() const = 0;
 
   virtual std::int64_t in_features() const = 0;
