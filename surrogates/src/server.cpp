@@ -98,19 +98,14 @@ struct HostedModel {
 };
 using ModelPtr = std::shared_ptr<const HostedModel>;
 
-// The oneDNN path must give the TorchScript model's answers (to float
-// rounding: other kernels, another summation order) on a batch it takes.
-void check_onednn(HostedModel& m) {
-  const long rows = OneDnnMlp::kMinRows;
-  std::vector<float> x(static_cast<std::size_t>(rows * m.in)), a(static_cast<std::size_t>(rows * m.out)), b(a.size());
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) / 48.0f - 1.0f;
-  m.onednn->forward(x.data(), rows, a.data());
-  auto keep = std::move(m.onednn);
-  m.forward(x.data(), rows, b.data());
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (!(std::fabs(a[i] - b[i]) <= 1e-4f + 1e-4f * std::fabs(b[i])))
+// The oneDNN path must give the TorchScript model's answers `want` for the
+// rows `x` (to float rounding: other kernels, another summation order).
+void check_onednn(const HostedModel& m, const std::vector<float>& x, long rows, const std::vector<float>& want) {
+  std::vector<float> got(want.size());
+  m.onednn->forward(x.data(), rows, got.data());
+  for (std::size_t i = 0; i < got.size(); ++i)
+    if (!(std::fabs(got[i] - want[i]) <= 1e-4f + 1e-4f * std::fabs(want[i])))
       throw std::runtime_error("its oneDNN path disagrees with TorchScript at row " + std::to_string(i / m.out));
-  m.onednn = std::move(keep);
 }
 
 // Triton's per-model statistics, kept across versions of a name.
@@ -356,10 +351,13 @@ class Service final : public ServiceBase {
           if (pack_builtin_mlp(*model->module, *mlp) && mlp->in_features() == in && mlp->out_features() == model->out)
             model->onednn = std::move(mlp);
         }
-        // The model must do what it declares: two rows of zeros in, [2, out] out.
-        std::vector<float> x(static_cast<std::size_t>(2 * in), 0.0f), y(static_cast<std::size_t>(2 * model->out));
+        // The model must do what it declares: two rows in, [2, out] out
+        // (through TorchScript: under OneDnnMlp::kMinRows rows), and the
+        // oneDNN path must agree with it on them.
+        std::vector<float> x(static_cast<std::size_t>(2 * in)), y(static_cast<std::size_t>(2 * model->out));
+        for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) / 3.0f - 1.0f;
         model->forward(x.data(), 2, y.data());
-        if (model->onednn) check_onednn(*model);
+        if (model->onednn) check_onednn(*model, x, 2, y);
       } catch (const std::exception& e) {
         std::string what = e.what();
         throw std::invalid_argument("model '" + name + "' is not a TorchScript module mapping [N, " +

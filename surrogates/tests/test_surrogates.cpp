@@ -7,9 +7,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "motifbench/surrogates/local.hpp"
+#include "motifbench/surrogates/server.hpp"
 #include "onednn_mlp.hpp"
 
 namespace motifbench::surrogates {
@@ -193,6 +196,51 @@ TEST(LocalClient, OneDnnOffByEnvironment) {
   EXPECT_FALSE(supported);
   EXPECT_EQ(m->bytes_copied(), 0);
   EXPECT_EQ(described.find("oneDNN"), std::string::npos) << described;
+}
+
+// A server hosts the built-in MLP through oneDNN only when its oneDNN answers
+// are the TorchScript model's: a file that carries the MLP's mark but computes
+// something else is refused when it is loaded, not answered wrongly.
+TEST(Server, AMarkedModelWhoseCodeIsNotTheMlpIsRefused) {
+  if (!OneDnnMlp::supports("tanh")) GTEST_SKIP() << "no oneDNN path in this LibTorch";
+  std::unique_ptr<InferenceServer> server;
+  try {
+    ServerOptions o;
+    o.listen = "127.0.0.1:0";
+    server = start_server(o);
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << "no server in this build: " << e.what();
+  }
+  auto client = make_local_client(spec2to1());
+  const std::string path = ::testing::TempDir() + "/motifbench_mlp_served.pt";
+  client->save(path);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove(path.c_str());
+  EXPECT_NO_THROW(server->load_model("mlp", bytes, 2, 1));
+
+  torch::jit::Module other("motifbench_mlp");
+  const std::int64_t shapes[3][2] = {{16, 2}, {16, 16}, {1, 16}};
+  for (int i = 0; i < 3; ++i) {
+    other.register_parameter("w" + std::to_string(i), torch::full({shapes[i][0], shapes[i][1]}, 0.1f), false);
+    other.register_parameter("b" + std::to_string(i), torch::full({shapes[i][0]}, 0.2f), false);
+  }
+  other.define(
+      "def forward(self, x):\n"
+      "    h = torch.tanh(torch.addmm(self.b0, x, self.w0.t()))\n"
+      "    h = torch.tanh(torch.addmm(self.b1, h, self.w1.t()))\n"
+      "    return 2.0 * torch.addmm(self.b2, h, self.w2.t())\n");
+  other.register_attribute(kActivationAttribute, c10::StringType::get(), std::string("tanh"));
+  std::ostringstream os;
+  other.save(os);
+  try {
+    server->load_model("impostor", os.str(), 2, 1);
+    ADD_FAILURE() << "a model whose oneDNN answers differ must be refused";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("oneDNN path disagrees"), std::string::npos) << e.what();
+  }
+  server->shutdown();
+  server->wait();
 }
 
 // A module that is not the built-in MLP keeps the TorchScript path.
