@@ -26,6 +26,7 @@
 #include "kernels.hpp"
 #include "motifbench/motif.hpp"
 #include "motifbench/registry.hpp"
+#include "motifbench/replay.hpp"
 
 namespace motifbench {
 namespace distributed_models {
@@ -326,14 +327,8 @@ class DistributedModels final : public Motif {
         m_lab_y.push_back(label);
       }
     }
-    // A bounded replay buffer: drop the oldest labels beyond the cap.
-    const std::size_t cap = static_cast<std::size_t>(m_max_samples);
-    if (m_lab_y.size() > cap) {
-      const std::size_t drop = m_lab_y.size() - cap;
-      m_lab_y.erase(m_lab_y.begin(), m_lab_y.begin() + static_cast<std::ptrdiff_t>(drop));
-      m_lab_x.erase(m_lab_x.begin(), m_lab_x.begin() + static_cast<std::ptrdiff_t>(drop * kPool * kPool));
-      m_replay_dropped += static_cast<double>(drop);
-    }
+    m_replay_dropped +=
+        static_cast<double>(keep_most_recent(m_lab_x, m_lab_y, kPool * kPool, static_cast<std::size_t>(m_max_samples)));
   }
 
   // Continual learning: the HPC side retrains the edge model on what it has

@@ -21,6 +21,7 @@
 #include "kernels.hpp"
 #include "motifbench/motif.hpp"
 #include "motifbench/registry.hpp"
+#include "motifbench/replay.hpp"
 
 namespace motifbench {
 namespace multistage_pipeline {
@@ -196,14 +197,8 @@ class MultistagePipeline final : public Motif {
       auto d = describe(passed);
       m_train_x.insert(m_train_x.end(), d.begin(), d.end());
       for (float v : e2) m_train_y.push_back(target(v));
-      // A bounded replay buffer: drop the oldest samples beyond the cap.
-      const std::size_t cap = static_cast<std::size_t>(m_max_samples);
-      if (m_train_y.size() > cap) {
-        const std::size_t drop = m_train_y.size() - cap;
-        m_train_y.erase(m_train_y.begin(), m_train_y.begin() + static_cast<std::ptrdiff_t>(drop));
-        m_train_x.erase(m_train_x.begin(), m_train_x.begin() + static_cast<std::ptrdiff_t>(drop * kDescriptors));
-        m_dropped += static_cast<double>(drop);
-      }
+      m_dropped += static_cast<double>(
+          keep_most_recent(m_train_x, m_train_y, kDescriptors, static_cast<std::size_t>(m_max_samples)));
       if ((chunk + 1) % m_train_every == 0) {
         if (m_pending.valid()) m_pending.wait();  // one user of the model at a time
         ScopedPhase p(ctx, m_ph[6]);

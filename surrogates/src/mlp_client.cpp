@@ -82,14 +82,14 @@ class LocalClient final : public SurrogateClient {
       m_copied += (x.numel() + r.numel()) * static_cast<std::int64_t>(sizeof(float));
       return;
     }
-    c10::InferenceMode guard;
-    // Wrap the caller's memory; from_blob neither copies nor takes ownership.
-    auto x = torch::from_blob(const_cast<float*>(in), {batch, m_spec.in_features}, torch::kFloat32);
-    auto y = torch::from_blob(out, {batch, m_spec.out_features}, torch::kFloat32);
     if (batch >= OneDnnMlp::kMinRows && onednn_ready()) {
       m_copied += m_onednn.forward(in, batch, out);
       return;
     }
+    c10::InferenceMode guard;
+    // Wrap the caller's memory; from_blob neither copies nor takes ownership.
+    auto x = torch::from_blob(const_cast<float*>(in), {batch, m_spec.in_features}, torch::kFloat32);
+    auto y = torch::from_blob(out, {batch, m_spec.out_features}, torch::kFloat32);
     if (m_script) {
       auto r = m_script->forward({x}).toTensor().contiguous();
       if (r.sizes() != y.sizes()) throw std::runtime_error("TorchScript model returned " + shape(r) + ", expected " + shape(y));
@@ -258,10 +258,7 @@ class LocalClient final : public SurrogateClient {
 
   bool has_onednn_path() const {
     if (!m_device.is_cpu()) return false;
-    if (!m_script) return OneDnnMlp::supports(m_spec.activation);
-    if (!m_script->hasattr(kActivationAttribute)) return false;
-    const auto act = m_script->attr(kActivationAttribute);
-    return act.isString() && OneDnnMlp::supports(act.toStringRef());
+    return m_script ? !onednn_activation(*m_script).empty() : OneDnnMlp::supports(m_spec.activation);
   }
 
   // Packs the current weights for OneDnnMlp when they changed; false where

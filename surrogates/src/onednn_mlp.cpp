@@ -56,10 +56,15 @@ std::int64_t OneDnnMlp::forward(const float* in, std::int64_t rows, float* out) 
   return (rows * m_in + 2 * rows * m_out) * static_cast<std::int64_t>(sizeof(float));
 }
 
-bool pack_builtin_mlp(const torch::jit::Module& module, OneDnnMlp& mlp) {
-  if (!module.hasattr(kActivationAttribute)) return false;
+std::string onednn_activation(const torch::jit::Module& module) {
+  if (!module.hasattr(kActivationAttribute)) return "";
   const auto act = module.attr(kActivationAttribute);
-  if (!act.isString() || !OneDnnMlp::supports(act.toStringRef())) return false;
+  return act.isString() && OneDnnMlp::supports(act.toStringRef()) ? act.toStringRef() : "";
+}
+
+bool pack_builtin_mlp(const torch::jit::Module& module, OneDnnMlp& mlp) {
+  const std::string act = onednn_activation(module);
+  if (act.empty()) return false;
   std::vector<torch::Tensor> w, b;
   for (std::size_t l = 0;; ++l) {
     const auto wn = "w" + std::to_string(l), bn = "b" + std::to_string(l);
@@ -76,7 +81,7 @@ bool pack_builtin_mlp(const torch::jit::Module& module, OneDnnMlp& mlp) {
         b[l].size(0) != wt.size(0) || (l > 0 && wt.size(1) != w[l - 1].size(0)))
       return false;
   }
-  mlp.pack(w, b, act.toStringRef());
+  mlp.pack(w, b, act);
   return true;
 }
 

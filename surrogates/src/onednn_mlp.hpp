@@ -59,4 +59,8 @@ class OneDnnMlp {
 inline constexpr const char* kActivationAttribute = "motifbench_activation";
 bool pack_builtin_mlp(const torch::jit::Module& module, OneDnnMlp& mlp);
 
+/// The module's kActivationAttribute where it has one that OneDnnMlp runs,
+/// else "".
+std::string onednn_activation(const torch::jit::Module& module);
+
 }  // namespace motifbench::surrogates

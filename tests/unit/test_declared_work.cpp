@@ -15,6 +15,7 @@
 #include "dynamic_orchestration/kernels.hpp"
 #include "inverse_design/kernels.hpp"
 #include "multistage_pipeline/kernels.hpp"
+#include "motifbench/replay.hpp"
 
 namespace motifbench {
 namespace {
@@ -158,6 +159,20 @@ TEST(DeclaredWork, MultistagePipelineDescriptorsAndMinimise) {
   auto m = multistage_pipeline::minimise_work(3, 6, 5, 10, 2);
   EXPECT_DOUBLE_EQ(m.bytes, 3 * (4 + 72 + 4) + 60);
   EXPECT_DOUBLE_EQ(m.flops, 40.0 * 3 * 10 * 2 * 6 * 5);
+}
+
+// The replay buffer keeps the most recent samples, inputs and targets alike.
+TEST(ReplayBuffer, KeepsTheMostRecentSamples) {
+  std::vector<float> x, y;
+  for (int i = 0; i < 10; ++i) {
+    x.insert(x.end(), {float(i), float(i) + 0.5f});
+    y.push_back(float(i));
+  }
+  EXPECT_EQ(keep_most_recent(x, y, 2, 16), 0u);
+  EXPECT_EQ(y.size(), 10u);
+  EXPECT_EQ(keep_most_recent(x, y, 2, 3), 7u);
+  EXPECT_EQ(y, (std::vector<float>{7, 8, 9}));
+  EXPECT_EQ(x, (std::vector<float>{7, 7.5f, 8, 8.5f, 9, 9.5f}));
 }
 
 }  // namespace
