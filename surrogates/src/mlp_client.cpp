@@ -20,7 +20,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
-#include "onednn_mlp.hpp"
+#include "builtin_mlp.hpp"
 
 namespace motifbench::surrogates {
 namespace {
@@ -33,13 +33,6 @@ torch::Tensor activate(const torch::Tensor& x, const std::string& act) {
   return torch::tanh(x);
 }
 
-// In place, on a tensor the caller owns: inference only (no autograd).
-torch::Tensor& activate_(torch::Tensor& x, const std::string& act) {
-  if (act == "relu") return x.relu_();
-  if (act == "gelu") return torch::gelu_(x);
-  return x.tanh_();
-}
-
 const char* script_activation(const std::string& act) {
   if (act == "relu") return "torch.relu";
   if (act == "gelu") return "torch.gelu";
@@ -49,7 +42,7 @@ const char* script_activation(const std::string& act) {
 class LocalClient final : public SurrogateClient {
  public:
   LocalClient(const SurrogateSpec& spec, const torch::Device& device) : m_spec(spec), m_device(device) {
-    if (spec.activation != "tanh" && spec.activation != "relu" && spec.activation != "gelu")
+    if (!known_activation(spec.activation))
       throw std::runtime_error("surrogate activation '" + spec.activation + "' unknown; valid: tanh, relu, gelu");
     if (!spec.path.empty()) {
       load_script(spec.path);
@@ -66,8 +59,10 @@ class LocalClient final : public SurrogateClient {
         for (auto& p : l->parameters()) m_params.push_back(p);
         // A view: the optimizer updates the weights in place, so it stays current.
         m_weights_t.push_back(l->weight.t());
+        m_biases.push_back(l->bias);
       }
     }
+    if (m_device.is_cpu()) pack();
     m_optimizer = std::make_unique<torch::optim::Adam>(m_params, torch::optim::AdamOptions(spec.learning_rate));
   }
 
@@ -82,27 +77,21 @@ class LocalClient final : public SurrogateClient {
       m_copied += (x.numel() + r.numel()) * static_cast<std::int64_t>(sizeof(float));
       return;
     }
-    if (batch >= OneDnnMlp::kMinRows && onednn_ready()) {
-      m_copied += m_onednn.forward(in, batch, out);
+    if (m_mlp_stale) pack();
+    if (m_mlp.packed()) {
+      // The built-in MLP, as its server runs it (BuiltinMlp).
+      m_copied += m_mlp.forward(in, batch, out);
       return;
     }
+    // A user's TorchScript model.
     c10::InferenceMode guard;
-    // Wrap the caller's memory; from_blob neither copies nor takes ownership.
     auto x = torch::from_blob(const_cast<float*>(in), {batch, m_spec.in_features}, torch::kFloat32);
-    auto y = torch::from_blob(out, {batch, m_spec.out_features}, torch::kFloat32);
-    if (m_script) {
-      auto r = m_script->forward({x}).toTensor().contiguous();
-      if (r.sizes() != y.sizes()) throw std::runtime_error("TorchScript model returned " + shape(r) + ", expected " + shape(y));
-      std::memcpy(out, r.data_ptr<float>(), static_cast<std::size_t>(r.numel()) * sizeof(float));
-      m_copied += r.numel() * static_cast<std::int64_t>(sizeof(float));
-      return;
-    }
-    // The output layer writes straight into the caller's buffer.
-    torch::addmm_out(y, m_layers.back()->bias, hidden(x), m_weights_t.back());
-    if (y.data_ptr<float>() != out) {  // LibTorch resized instead of writing in place
-      std::memcpy(out, y.data_ptr<float>(), static_cast<std::size_t>(y.numel()) * sizeof(float));
-      m_copied += y.numel() * static_cast<std::int64_t>(sizeof(float));
-    }
+    auto r = m_script->forward({x}).toTensor().contiguous();
+    if (r.dim() != 2 || r.size(0) != batch || r.size(1) != m_spec.out_features)
+      throw std::runtime_error("TorchScript model returned " + shape(r) + ", expected [" + std::to_string(batch) + ", " +
+                               std::to_string(m_spec.out_features) + "]");
+    std::memcpy(out, r.data_ptr<float>(), static_cast<std::size_t>(r.numel()) * sizeof(float));
+    m_copied += r.numel() * static_cast<std::int64_t>(sizeof(float));
   }
 
   void infer_device(const float* in, std::int64_t batch, float* out) override {
@@ -131,7 +120,7 @@ class LocalClient final : public SurrogateClient {
   TrainReport train(const float* xs, const float* ys, std::int64_t n, const TrainOptions& opt) override {
     TrainReport rep;
     if (n <= 0) return rep;
-    m_onednn_stale = true;  // the weights change: packed again at the next large inference
+    m_mlp_stale = m_mlp.packed();  // the weights change: oneDNN's copies are packed again at the next inference
     auto x = torch::from_blob(const_cast<float*>(xs), {n, m_spec.in_features}, torch::kFloat32);
     auto y = torch::from_blob(const_cast<float*>(ys), {n, m_spec.out_features}, torch::kFloat32);
     if (!m_device.is_cpu()) {
@@ -185,7 +174,7 @@ class LocalClient final : public SurrogateClient {
     }
     src << "    return h\n";
     m.define(src.str());
-    // Marks the built-in MLP: a server runs it as the tight path does (OneDnnMlp).
+    // Marks the built-in MLP: a server runs it as the tight path does (BuiltinMlp).
     m.register_attribute(kActivationAttribute, c10::StringType::get(), m_spec.activation);
     m.save(path);
   }
@@ -197,7 +186,7 @@ class LocalClient final : public SurrogateClient {
     std::ostringstream os;
     os << "in-process LibTorch " << torch_version() << " on " << m_device.str() << " (" << threads() << " threads), "
        << (m_script ? "TorchScript " + m_spec.path : std::string("built-in MLP"));
-    if (has_onednn_path()) os << ", oneDNN from " << OneDnnMlp::kMinRows << " rows";
+    if (m_mlp.has_onednn()) os << ", oneDNN from " << BuiltinMlp::kMinRows << " rows";
     return os.str();
   }
 
@@ -212,14 +201,7 @@ class LocalClient final : public SurrogateClient {
   // weights' transposed views made once, and the activation in place. The
   // same arithmetic as Linear's forward in half the LibTorch calls: at batch
   // 1 the calls are the cost.
-  torch::Tensor hidden(const torch::Tensor& x) const {
-    torch::Tensor h = x;
-    for (std::size_t i = 0; i + 1 < m_layers.size(); ++i) {
-      h = torch::addmm(m_layers[i]->bias, h, m_weights_t[i]);
-      activate_(h, m_spec.activation);
-    }
-    return h;
-  }
+  torch::Tensor hidden(const torch::Tensor& x) const { return mlp_hidden(x, m_weights_t, m_biases, m_spec.activation); }
 
   // The model on a tensor of its device, into a new tensor (autograd as the caller's mode says).
   torch::Tensor forward(const torch::Tensor& x) {
@@ -256,31 +238,22 @@ class LocalClient final : public SurrogateClient {
 
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-  bool has_onednn_path() const {
-    if (!m_device.is_cpu()) return false;
-    return m_script ? !onednn_activation(*m_script).empty() : OneDnnMlp::supports(m_spec.activation);
-  }
-
-  // Packs the current weights for OneDnnMlp when they changed; false where
-  // this model has no oneDNN path (a GPU, a user's TorchScript model, an
-  // activation oneDNN does not run, a LibTorch without oneDNN).
-  bool onednn_ready() {
-    if (!m_onednn_stale) return m_onednn_ok;
-    m_onednn_stale = false;
-    m_onednn_ok = false;
-    if (!has_onednn_path()) return false;
-    if (m_script) {
-      m_onednn_ok = pack_builtin_mlp(*m_script, m_onednn);
-    } else {
-      std::vector<torch::Tensor> w, b;
-      for (auto& l : m_layers) {
-        w.push_back(l->weight);
-        b.push_back(l->bias);
-      }
-      m_onednn.pack(w, b, m_spec.activation);
-      m_onednn_ok = true;
+  // The built-in MLP on the CPU (this client's, or a file save() wrote)
+  // packed for BuiltinMlp, again after training has changed the weights; a
+  // user's TorchScript model is left unpacked.
+  void pack() {
+    m_mlp_stale = false;
+    if (!m_script) {
+      std::vector<torch::Tensor> w;
+      for (auto& l : m_layers) w.push_back(l->weight);
+      m_mlp.pack(w, m_biases, m_spec.activation);
+      return;
     }
-    return m_onednn_ok;
+    try {
+      pack_builtin_mlp(*m_script, m_mlp);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error("TorchScript model '" + m_spec.path + "': " + e.what());
+    }
   }
 
   // Flattens every gradient into one buffer, sums it over the workers and
@@ -316,12 +289,13 @@ class LocalClient final : public SurrogateClient {
   torch::Device m_device;
   std::vector<torch::nn::Linear> m_layers;
   std::vector<torch::Tensor> m_weights_t;  ///< each layer's weight, transposed (views)
+  std::vector<torch::Tensor> m_biases;     ///< each layer's bias
   std::unique_ptr<torch::jit::Module> m_script;
   std::vector<torch::Tensor> m_params;
   std::unique_ptr<torch::optim::Adam> m_optimizer;
   std::int64_t m_copied = 0;
-  OneDnnMlp m_onednn;  ///< large CPU batches of the built-in MLP
-  bool m_onednn_stale = true, m_onednn_ok = false;
+  BuiltinMlp m_mlp;  ///< the built-in MLP's CPU inference
+  bool m_mlp_stale = false;
 };
 
 }  // namespace

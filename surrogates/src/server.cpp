@@ -36,7 +36,7 @@
 #include "inference.grpc.pb.h"
 #include "motifbench/surrogates/local.hpp"
 #include "motifbench/surrogates/server.hpp"
-#include "onednn_mlp.hpp"
+#include "builtin_mlp.hpp"
 
 namespace motifbench::surrogates {
 namespace {
@@ -60,8 +60,8 @@ struct HostedModel {
   long version = 0;
   bool identity = false;
   std::shared_ptr<torch::jit::Module> module;
-  /// The built-in MLP on the CPU: large batches through oneDNN, as the tight path runs them.
-  std::shared_ptr<OneDnnMlp> onednn;
+  /// The built-in MLP on the CPU, run as the tight path runs it.
+  std::shared_ptr<BuiltinMlp> mlp;
   torch::Device device{torch::kCPU};  ///< serve --device
 
   // rows x in floats -> rows x out floats into `dst`. Returns the nanoseconds
@@ -71,8 +71,8 @@ struct HostedModel {
       std::memcpy(dst, src, static_cast<std::size_t>(rows) * static_cast<std::size_t>(in) * sizeof(float));
       return 0;
     }
-    if (onednn && rows >= OneDnnMlp::kMinRows) {
-      onednn->forward(src, rows, dst);
+    if (mlp) {
+      mlp->forward(src, rows, dst);
       return 0;
     }
     c10::InferenceMode guard;
@@ -97,16 +97,6 @@ struct HostedModel {
   }
 };
 using ModelPtr = std::shared_ptr<const HostedModel>;
-
-// The oneDNN path must give the TorchScript model's answers `want` for the
-// rows `x` (to float rounding: other kernels, another summation order).
-void check_onednn(const HostedModel& m, const std::vector<float>& x, long rows, const std::vector<float>& want) {
-  std::vector<float> got(want.size());
-  m.onednn->forward(x.data(), rows, got.data());
-  for (std::size_t i = 0; i < got.size(); ++i)
-    if (!(std::fabs(got[i] - want[i]) <= 1e-4f + 1e-4f * std::fabs(want[i])))
-      throw std::runtime_error("its oneDNN path disagrees with TorchScript at row " + std::to_string(i / m.out));
-}
 
 // Triton's per-model statistics, kept across versions of a name.
 struct ModelStats {
@@ -346,18 +336,17 @@ class Service final : public ServiceBase {
         model->device = torch::Device(m_opt.device);
         model->module = std::make_shared<torch::jit::Module>(torch::jit::load(is, model->device));
         model->module->eval();
-        if (model->device.is_cpu()) {
-          auto mlp = std::make_shared<OneDnnMlp>();
-          if (pack_builtin_mlp(*model->module, *mlp) && mlp->in_features() == in && mlp->out_features() == model->out)
-            model->onednn = std::move(mlp);
-        }
         // The model must do what it declares: two rows in, [2, out] out
-        // (through TorchScript: under OneDnnMlp::kMinRows rows), and the
-        // oneDNN path must agree with it on them.
+        // (through TorchScript).
         std::vector<float> x(static_cast<std::size_t>(2 * in)), y(static_cast<std::size_t>(2 * model->out));
         for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) / 3.0f - 1.0f;
         model->forward(x.data(), 2, y.data());
-        if (model->onednn) check_onednn(*model, x, 2, y);
+        // The built-in MLP (which pack_builtin_mlp checks against its own
+        // TorchScript forward) runs as the tight path runs it.
+        auto mlp = std::make_shared<BuiltinMlp>();
+        if (model->device.is_cpu() && pack_builtin_mlp(*model->module, *mlp) && mlp->in_features() == in &&
+            mlp->out_features() == model->out)
+          model->mlp = std::move(mlp);
       } catch (const std::exception& e) {
         std::string what = e.what();
         throw std::invalid_argument("model '" + name + "' is not a TorchScript module mapping [N, " +

@@ -13,7 +13,7 @@
 
 #include "motifbench/surrogates/local.hpp"
 #include "motifbench/surrogates/server.hpp"
-#include "onednn_mlp.hpp"
+#include "builtin_mlp.hpp"
 
 namespace motifbench::surrogates {
 namespace {
@@ -134,19 +134,20 @@ TEST(LocalClient, InferenceFollowsTrainingForEveryActivation) {
   }
 }
 
-// Large CPU batches of the built-in MLP run through oneDNN (OneDnnMlp): the
+// Large CPU batches of the built-in MLP run through oneDNN (BuiltinMlp): the
 // same answers as the ordinary-tensor path on the same rows in smaller calls,
 // to float rounding (other kernels: 1e-5 absolute + 1e-5 relative), before and
 // after training has changed the weights; the copies into and out of oneDNN's
 // tensors are counted; the saved model carries its activation, and a loaded
-// one takes the same path. Every activation oneDNN runs, and GELU, which it
-// does not (the ordinary path at every size).
+// one (as a server packs it) gives exactly the client's answers, large and
+// small batches. Every activation oneDNN runs, and GELU, which it does not
+// (the ordinary path at every size).
 TEST(LocalClient, LargeBatchesThroughOneDnnGiveTheSameAnswers) {
   if (!at::hasMKLDNN()) GTEST_SKIP() << "this LibTorch has no oneDNN";
-  const int n = static_cast<int>(2 * OneDnnMlp::kMinRows), chunk = static_cast<int>(OneDnnMlp::kMinRows / 2);
+  const int n = static_cast<int>(2 * BuiltinMlp::kMinRows), chunk = static_cast<int>(BuiltinMlp::kMinRows / 2);
   for (const char* act : {"tanh", "relu", "gelu"}) {
     const bool onednn = std::string(act) != "gelu";
-    EXPECT_EQ(OneDnnMlp::supports(act), onednn) << act;
+    EXPECT_EQ(BuiltinMlp::onednn_supports(act), onednn) << act;
     auto spec = spec2to1();
     spec.activation = act;
     auto m = make_local_client(spec);
@@ -172,13 +173,15 @@ TEST(LocalClient, LargeBatchesThroughOneDnnGiveTheSameAnswers) {
     std::remove(path.c_str());
     ASSERT_TRUE(raw.hasattr(kActivationAttribute));
     EXPECT_EQ(raw.attr(kActivationAttribute).toStringRef(), act);
-    OneDnnMlp mlp;
-    ASSERT_EQ(pack_builtin_mlp(raw, mlp), onednn) << act;
-    if (!onednn) continue;
-    std::vector<float> want(static_cast<std::size_t>(n)), got(static_cast<std::size_t>(n));
-    m->infer(x.data(), n, want.data());
-    EXPECT_EQ(mlp.forward(x.data(), n, got.data()), std::int64_t{n} * (2 + 2 * 1) * 4);
-    EXPECT_EQ(got, want) << act << ": the loaded model's oneDNN path is the client's";
+    BuiltinMlp mlp;
+    ASSERT_TRUE(pack_builtin_mlp(raw, mlp)) << act;
+    EXPECT_EQ(mlp.has_onednn(), onednn) << act;
+    for (const int rows : {n, 1, 7, chunk}) {
+      std::vector<float> want(static_cast<std::size_t>(rows)), got(static_cast<std::size_t>(rows));
+      m->infer(x.data(), rows, want.data());
+      EXPECT_EQ(mlp.forward(x.data(), rows, got.data()), onednn && rows == n ? std::int64_t{n} * (2 + 2 * 1) * 4 : 0);
+      EXPECT_EQ(got, want) << act << ", " << rows << " rows: the loaded model's path is the client's";
+    }
   }
 }
 
@@ -186,11 +189,11 @@ TEST(LocalClient, LargeBatchesThroughOneDnnGiveTheSameAnswers) {
 TEST(LocalClient, OneDnnOffByEnvironment) {
   ASSERT_EQ(setenv("MOTIFBENCH_ONEDNN", "0", 1), 0);
   auto m = make_local_client(spec2to1());
-  const int n = static_cast<int>(2 * OneDnnMlp::kMinRows);
+  const int n = static_cast<int>(2 * BuiltinMlp::kMinRows);
   auto x = inputs(n);
   std::vector<float> y(static_cast<std::size_t>(n));
   m->infer(x.data(), n, y.data());
-  const bool supported = OneDnnMlp::supports("tanh");
+  const bool supported = BuiltinMlp::onednn_supports("tanh");
   const std::string described = m->describe();
   unsetenv("MOTIFBENCH_ONEDNN");
   EXPECT_FALSE(supported);
@@ -198,11 +201,11 @@ TEST(LocalClient, OneDnnOffByEnvironment) {
   EXPECT_EQ(described.find("oneDNN"), std::string::npos) << described;
 }
 
-// A server hosts the built-in MLP through oneDNN only when its oneDNN answers
-// are the TorchScript model's: a file that carries the MLP's mark but computes
-// something else is refused when it is loaded, not answered wrongly.
+// A server (and the tight path) runs the built-in MLP's own kernels only when
+// their answers are the TorchScript model's: a file that carries the MLP's
+// mark but computes something else is refused when it is loaded, not
+// answered wrongly.
 TEST(Server, AMarkedModelWhoseCodeIsNotTheMlpIsRefused) {
-  if (!OneDnnMlp::supports("tanh")) GTEST_SKIP() << "no oneDNN path in this LibTorch";
   std::unique_ptr<InferenceServer> server;
   try {
     ServerOptions o;
@@ -235,24 +238,36 @@ TEST(Server, AMarkedModelWhoseCodeIsNotTheMlpIsRefused) {
   other.save(os);
   try {
     server->load_model("impostor", os.str(), 2, 1);
-    ADD_FAILURE() << "a model whose oneDNN answers differ must be refused";
+    ADD_FAILURE() << "a model whose answers differ from the MLP's must be refused";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("oneDNN path disagrees"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("path disagrees with TorchScript"), std::string::npos) << e.what();
   }
   server->shutdown();
   server->wait();
+  // The tight path refuses the same file.
+  const std::string impostor = ::testing::TempDir() + "/motifbench_mlp_impostor.pt";
+  other.save(impostor);
+  auto spec = spec2to1();
+  spec.path = impostor;
+  try {
+    make_local_client(spec);
+    ADD_FAILURE() << "the tight path must refuse it too";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("path disagrees with TorchScript"), std::string::npos) << e.what();
+  }
+  std::remove(impostor.c_str());
 }
 
 // A module that is not the built-in MLP keeps the TorchScript path.
-TEST(OneDnnMlp, OnlyTheBuiltInMlpIsPacked) {
+TEST(BuiltinMlp, OnlyTheBuiltInMlpIsPacked) {
   torch::jit::Module m("other");
   m.register_parameter("w0", torch::ones({1, 2}), false);
   m.register_parameter("b0", torch::zeros({1}), false);
   m.define("def forward(self, x):\n    return torch.addmm(self.b0, x, self.w0.t())\n");
-  OneDnnMlp mlp;
+  BuiltinMlp mlp;
   EXPECT_FALSE(pack_builtin_mlp(m, mlp)) << "no activation attribute";
   m.register_attribute(kActivationAttribute, c10::StringType::get(), std::string("sigmoid"));
-  EXPECT_FALSE(pack_builtin_mlp(m, mlp)) << "an activation oneDNN does not run here";
+  EXPECT_FALSE(pack_builtin_mlp(m, mlp)) << "an activation the built-in MLP does not have";
   EXPECT_FALSE(mlp.packed());
   EXPECT_THROW(mlp.forward(nullptr, 0, nullptr), std::logic_error);
 }

@@ -1,0 +1,152 @@
+#include "builtin_mlp.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+
+namespace motifbench::surrogates {
+
+bool known_activation(const std::string& activation) {
+  return activation == "tanh" || activation == "relu" || activation == "gelu";
+}
+
+torch::Tensor& activate_(torch::Tensor& x, const std::string& activation) {
+  if (activation == "relu") return x.relu_();
+  if (activation == "gelu") return at::gelu_(x);
+  return x.tanh_();
+}
+
+torch::Tensor mlp_hidden(const torch::Tensor& x, const std::vector<torch::Tensor>& weights_t,
+                         const std::vector<torch::Tensor>& biases, const std::string& activation) {
+  torch::Tensor h = x;
+  for (std::size_t l = 0; l + 1 < weights_t.size(); ++l) {
+    h = at::addmm(biases[l], h, weights_t[l]);
+    activate_(h, activation);
+  }
+  return h;
+}
+
+bool BuiltinMlp::onednn_supports(const std::string& activation) {
+  const char* off = std::getenv("MOTIFBENCH_ONEDNN");
+  if (off != nullptr && std::string(off) == "0") return false;
+  return at::hasMKLDNN() && (activation == "tanh" || activation == "relu");
+}
+
+void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& biases,
+                      const std::string& activation) {
+  if (weights.empty() || weights.size() != biases.size())
+    throw std::invalid_argument("BuiltinMlp: one bias per weight, at least one layer");
+  if (!known_activation(activation)) throw std::invalid_argument("BuiltinMlp: unknown activation " + activation);
+  at::NoGradGuard no_grad;
+  std::vector<torch::Tensor> wt, b, packed;
+  for (std::size_t l = 0; l < weights.size(); ++l) {
+    if (weights[l].scalar_type() != at::kFloat || biases[l].scalar_type() != at::kFloat || !weights[l].device().is_cpu())
+      throw std::invalid_argument("BuiltinMlp: CPU float weights only");
+    wt.push_back(weights[l].detach().t());
+    b.push_back(biases[l].detach());
+    if (onednn_supports(activation)) packed.push_back(weights[l].detach().contiguous().to_mkldnn());
+  }
+  m_in = weights.front().size(1);
+  m_out = weights.back().size(0);
+  m_weights_t = std::move(wt);
+  m_biases = std::move(b);
+  m_onednn_weights = std::move(packed);
+  m_activation = activation;
+}
+
+std::int64_t BuiltinMlp::forward_onednn(const float* in, std::int64_t rows, float* out) const {
+  if (!has_onednn()) throw std::logic_error("BuiltinMlp::forward_onednn without a oneDNN path");
+  c10::InferenceMode guard;
+  auto h = at::from_blob(const_cast<float*>(in), {rows, m_in}, at::kFloat).to_mkldnn();
+  for (std::size_t l = 0; l < m_onednn_weights.size(); ++l) {
+    h = at::mkldnn_linear(h, m_onednn_weights[l], m_biases[l]);
+    if (l + 1 < m_onednn_weights.size()) activate_(h, m_activation);
+  }
+  const auto y = h.to_dense();
+  std::memcpy(out, y.data_ptr<float>(), static_cast<std::size_t>(rows * m_out) * sizeof(float));
+  return (rows * m_in + 2 * rows * m_out) * static_cast<std::int64_t>(sizeof(float));
+}
+
+std::int64_t BuiltinMlp::forward_dense(const float* in, std::int64_t rows, float* out) const {
+  if (!packed()) throw std::logic_error("BuiltinMlp::forward_dense before pack()");
+  c10::InferenceMode guard;
+  // Wrap the caller's memory; from_blob neither copies nor takes ownership.
+  const auto x = at::from_blob(const_cast<float*>(in), {rows, m_in}, at::kFloat);
+  auto y = at::from_blob(out, {rows, m_out}, at::kFloat);
+  at::addmm_out(y, m_biases.back(), mlp_hidden(x, m_weights_t, m_biases, m_activation), m_weights_t.back());
+  if (y.data_ptr<float>() == out) return 0;
+  // LibTorch resized instead of writing in place.
+  std::memcpy(out, y.data_ptr<float>(), static_cast<std::size_t>(y.numel()) * sizeof(float));
+  return y.numel() * static_cast<std::int64_t>(sizeof(float));
+}
+
+std::string builtin_activation(const torch::jit::Module& module) {
+  if (!module.hasattr(kActivationAttribute)) return "";
+  const auto act = module.attr(kActivationAttribute);
+  return act.isString() && known_activation(act.toStringRef()) ? act.toStringRef() : "";
+}
+
+namespace {
+
+// Each packed path must give the module's own answers on a few rows.
+void check_against_script(const torch::jit::Module& module, const BuiltinMlp& mlp) {
+  const std::int64_t rows = 2, in = mlp.in_features(), out = mlp.out_features();
+  std::vector<float> x(static_cast<std::size_t>(rows * in));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) / 3.0f - 1.0f;
+  torch::Tensor want;
+  {
+    c10::InferenceMode guard;
+    torch::jit::Module m = module;  // a handle: forward is not const
+    want = m.forward({at::from_blob(x.data(), {rows, in}, at::kFloat)}).toTensor().contiguous();
+  }
+  if (want.scalar_type() != at::kFloat || want.dim() != 2 || want.size(0) != rows || want.size(1) != out)
+    throw std::invalid_argument("it carries the built-in MLP's mark but its forward returns another shape");
+  const float* w = want.data_ptr<float>();
+  auto compare = [&](const char* path, const std::vector<float>& got) {
+    for (std::size_t i = 0; i < got.size(); ++i)
+      if (!(std::fabs(got[i] - w[i]) <= 1e-4f + 1e-4f * std::fabs(w[i])))
+        throw std::invalid_argument(std::string("its ") + path + " path disagrees with TorchScript at row " +
+                                    std::to_string(static_cast<std::int64_t>(i) / out) +
+                                    " (the file carries the built-in MLP's mark but computes something else)");
+  };
+  std::vector<float> got(static_cast<std::size_t>(rows * out));
+  mlp.forward_dense(x.data(), rows, got.data());
+  compare("ordinary-tensor", got);
+  if (mlp.has_onednn()) {
+    mlp.forward_onednn(x.data(), rows, got.data());
+    compare("oneDNN", got);
+  }
+}
+
+}  // namespace
+
+bool pack_builtin_mlp(const torch::jit::Module& module, BuiltinMlp& mlp) {
+  const std::string act = builtin_activation(module);
+  if (act.empty()) return false;
+  std::vector<torch::Tensor> w, b;
+  for (std::size_t l = 0;; ++l) {
+    const auto wn = "w" + std::to_string(l), bn = "b" + std::to_string(l);
+    if (!module.hasattr(wn) || !module.hasattr(bn)) break;
+    const auto wt = module.attr(wn), bt = module.attr(bn);
+    if (!wt.isTensor() || !bt.isTensor()) return false;
+    w.push_back(wt.toTensor());
+    b.push_back(bt.toTensor());
+  }
+  if (w.empty()) return false;
+  for (std::size_t l = 0; l < w.size(); ++l) {
+    const auto& wt = w[l];
+    if (!wt.device().is_cpu() || wt.scalar_type() != at::kFloat || wt.dim() != 2 || b[l].dim() != 1 ||
+        b[l].scalar_type() != at::kFloat || b[l].size(0) != wt.size(0) || (l > 0 && wt.size(1) != w[l - 1].size(0)))
+      return false;
+  }
+  BuiltinMlp packed;
+  packed.pack(w, b, act);
+  check_against_script(module, packed);
+  mlp = std::move(packed);
+  return true;
+}
+
+}  // namespace motifbench::surrogates

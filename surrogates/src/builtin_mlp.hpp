@@ -1,0 +1,95 @@
+// The built-in MLP's CPU inference, packed once from its weights, so that the
+// tight path (LocalClient) and the server (HostedModel) run the same kernels
+// at every batch size and semi-tight compares like with like:
+//  - from kMinRows rows, LibTorch's oneDNN operators (at::mkldnn_linear with
+//    prepacked weights, the activation on oneDNN's tensors) where oneDNN runs
+//    the activation. On large batches they run 2.3-3x faster than the same
+//    layers as addmm and tanh on ordinary tensors, mostly because LibTorch's
+//    own tanh costs about three times glibc's or oneDNN's. oneDNN keeps its
+//    own tensors: the input (rows x in floats) is copied into one and the
+//    output copied out, and the callers count those bytes.
+//  - below that, or without oneDNN, ordinary tensors: one addmm per layer on
+//    the weights' transposed views, the activation in place, the output layer
+//    written straight into the caller's buffer. No copy, and half the calls
+//    of TorchScript's interpreter, which costs more than the arithmetic at
+//    small batches (batch 1: about 9 us through TorchScript, 5.5 us here).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/script.h>
+
+namespace motifbench::surrogates {
+
+/// The activations the built-in MLP knows.
+bool known_activation(const std::string& activation);
+
+/// In place, on a tensor the caller owns: inference only (no autograd).
+torch::Tensor& activate_(torch::Tensor& x, const std::string& activation);
+
+/// The hidden layers on ordinary tensors: h = act(h W^T + b) per layer, with
+/// weights_t[l] = W_l^T (views are fine) and biases[l] = b_l, for every layer
+/// but the last.
+torch::Tensor mlp_hidden(const torch::Tensor& x, const std::vector<torch::Tensor>& weights_t,
+                         const std::vector<torch::Tensor>& biases, const std::string& activation);
+
+class BuiltinMlp {
+ public:
+  /// Rows from which oneDNN is faster than ordinary tensors: it costs about
+  /// 0.2 ms per call before any row (measured on a 2-core AMD EPYC VM, layers
+  /// 2-32-32-1: 1024 rows took 1.5x as long through oneDNN, 2048 rows 0.85x,
+  /// 4096 rows 0.6x, 16384 rows 0.35x).
+  static constexpr std::int64_t kMinRows = 2048;
+
+  /// Whether this LibTorch has oneDNN and the activation runs on its tensors,
+  /// unless the environment says MOTIFBENCH_ONEDNN=0 (LibTorch's ordinary
+  /// kernels at every size, in this process and the servers it starts).
+  static bool onednn_supports(const std::string& activation);
+
+  /// weights[l] is [out x in], biases[l] [out]: dense CPU float tensors. The
+  /// ordinary path keeps views of them (so it follows in-place updates); the
+  /// oneDNN path packs copies: call pack() again after the parameters change.
+  void pack(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& biases,
+            const std::string& activation);
+  bool packed() const { return !m_weights_t.empty(); }
+  bool has_onednn() const { return !m_onednn_weights.empty(); }
+
+  /// rows x in floats -> rows x out floats into `out`, through oneDNN from
+  /// kMinRows rows where it has that path, else ordinary tensors. Returns the
+  /// bytes it copied between the caller's memory and LibTorch's tensors.
+  std::int64_t forward(const float* in, std::int64_t rows, float* out) const {
+    return rows >= kMinRows && has_onednn() ? forward_onednn(in, rows, out) : forward_dense(in, rows, out);
+  }
+  /// Each path at any number of rows (for checks and tests).
+  std::int64_t forward_onednn(const float* in, std::int64_t rows, float* out) const;
+  std::int64_t forward_dense(const float* in, std::int64_t rows, float* out) const;
+
+  std::int64_t in_features() const { return m_in; }
+  std::int64_t out_features() const { return m_out; }
+
+ private:
+  std::vector<torch::Tensor> m_weights_t, m_biases;  ///< views: W^T and b per layer
+  std::vector<torch::Tensor> m_onednn_weights;       ///< oneDNN-packed copies of W
+  std::string m_activation;
+  std::int64_t m_in = 0, m_out = 0;
+};
+
+/// The built-in MLP as save() writes it: parameters w0, b0, w1, b1, ... and
+/// its activation in the attribute kActivationAttribute.
+inline constexpr const char* kActivationAttribute = "motifbench_activation";
+
+/// The module's kActivationAttribute where it is an activation the built-in
+/// MLP knows, else "".
+std::string builtin_activation(const torch::jit::Module& module);
+
+/// Packs `mlp` from such a module on the CPU and returns true; false for any
+/// other module. A module that carries the mark must compute the MLP: both
+/// packed paths are checked against its TorchScript forward on two rows (to
+/// float rounding: other kernels, another summation order, 1e-4 absolute +
+/// 1e-4 relative), and a module whose answers differ is an error
+/// (std::invalid_argument), not answered wrongly.
+bool pack_builtin_mlp(const torch::jit::Module& module, BuiltinMlp& mlp);
+
+}  // namespace motifbench::surrogates
