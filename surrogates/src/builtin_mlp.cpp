@@ -40,25 +40,35 @@ void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vect
   if (weights.empty() || weights.size() != biases.size())
     throw std::invalid_argument("BuiltinMlp: one bias per weight, at least one layer");
   if (!known_activation(activation)) throw std::invalid_argument("BuiltinMlp: unknown activation " + activation);
-  at::NoGradGuard no_grad;
-  std::vector<torch::Tensor> wt, b, packed;
+  std::vector<torch::Tensor> wt, b;
   for (std::size_t l = 0; l < weights.size(); ++l) {
     if (weights[l].scalar_type() != at::kFloat || biases[l].scalar_type() != at::kFloat || !weights[l].device().is_cpu())
       throw std::invalid_argument("BuiltinMlp: CPU float weights only");
     wt.push_back(weights[l].detach().t());
     b.push_back(biases[l].detach());
-    if (onednn_supports(activation)) packed.push_back(weights[l].detach().contiguous().to_mkldnn());
   }
   m_in = weights.front().size(1);
   m_out = weights.back().size(0);
   m_weights_t = std::move(wt);
   m_biases = std::move(b);
-  m_onednn_weights = std::move(packed);
+  m_onednn_weights.clear();
+  m_onednn = onednn_supports(activation);
+  m_onednn_stale = m_onednn;
   m_activation = activation;
+}
+
+void BuiltinMlp::refresh() {
+  if (!m_onednn_stale) return;
+  at::NoGradGuard no_grad;
+  std::vector<torch::Tensor> packed;
+  for (const auto& wt : m_weights_t) packed.push_back(wt.t().contiguous().to_mkldnn());
+  m_onednn_weights = std::move(packed);
+  m_onednn_stale = false;
 }
 
 std::int64_t BuiltinMlp::forward_onednn(const float* in, std::int64_t rows, float* out) const {
   if (!has_onednn()) throw std::logic_error("BuiltinMlp::forward_onednn without a oneDNN path");
+  if (m_onednn_stale) throw std::logic_error("BuiltinMlp::forward_onednn: the weights changed since refresh()");
   c10::InferenceMode guard;
   auto h = at::from_blob(const_cast<float*>(in), {rows, m_in}, at::kFloat).to_mkldnn();
   for (std::size_t l = 0; l < m_onednn_weights.size(); ++l) {
@@ -144,6 +154,7 @@ bool pack_builtin_mlp(const torch::jit::Module& module, BuiltinMlp& mlp) {
   }
   BuiltinMlp packed;
   packed.pack(w, b, act);
+  packed.refresh();
   check_against_script(module, packed);
   mlp = std::move(packed);
   return true;

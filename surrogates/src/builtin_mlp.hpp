@@ -49,16 +49,24 @@ class BuiltinMlp {
   static bool onednn_supports(const std::string& activation);
 
   /// weights[l] is [out x in], biases[l] [out]: dense CPU float tensors. The
-  /// ordinary path keeps views of them (so it follows in-place updates); the
-  /// oneDNN path packs copies: call pack() again after the parameters change.
+  /// ordinary path keeps views of them, so it follows in-place updates (a
+  /// training step); the oneDNN path runs on packed copies, made by refresh().
   void pack(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& biases,
             const std::string& activation);
   bool packed() const { return !m_weights_t.empty(); }
-  bool has_onednn() const { return !m_onednn_weights.empty(); }
+  /// Whether large batches go through oneDNN.
+  bool has_onednn() const { return m_onednn; }
+  /// The weights changed in place: oneDNN's copies are out of date until refresh().
+  void weights_changed() { m_onednn_stale = m_onednn; }
+  /// Packs oneDNN's copies where they are out of date (a few tens of µs:
+  /// callers do it before a large batch, not per call).
+  void refresh();
 
   /// rows x in floats -> rows x out floats into `out`, through oneDNN from
   /// kMinRows rows where it has that path, else ordinary tensors. Returns the
   /// bytes it copied between the caller's memory and LibTorch's tensors.
+  /// Thread-safe (the servers call it from several threads); a large batch
+  /// after weights_changed() without refresh() is a std::logic_error.
   std::int64_t forward(const float* in, std::int64_t rows, float* out) const {
     return rows >= kMinRows && has_onednn() ? forward_onednn(in, rows, out) : forward_dense(in, rows, out);
   }
@@ -72,6 +80,7 @@ class BuiltinMlp {
  private:
   std::vector<torch::Tensor> m_weights_t, m_biases;  ///< views: W^T and b per layer
   std::vector<torch::Tensor> m_onednn_weights;       ///< oneDNN-packed copies of W
+  bool m_onednn = false, m_onednn_stale = false;
   std::string m_activation;
   std::int64_t m_in = 0, m_out = 0;
 };

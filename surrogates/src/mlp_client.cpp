@@ -77,9 +77,9 @@ class LocalClient final : public SurrogateClient {
       m_copied += (x.numel() + r.numel()) * static_cast<std::int64_t>(sizeof(float));
       return;
     }
-    if (m_mlp_stale) pack();
     if (m_mlp.packed()) {
       // The built-in MLP, as its server runs it (BuiltinMlp).
+      if (batch >= BuiltinMlp::kMinRows) m_mlp.refresh();
       m_copied += m_mlp.forward(in, batch, out);
       return;
     }
@@ -120,7 +120,7 @@ class LocalClient final : public SurrogateClient {
   TrainReport train(const float* xs, const float* ys, std::int64_t n, const TrainOptions& opt) override {
     TrainReport rep;
     if (n <= 0) return rep;
-    m_mlp_stale = m_mlp.packed();  // the weights change: oneDNN's copies are packed again at the next inference
+    m_mlp.weights_changed();  // in place: oneDNN's copies are packed again before the next large batch
     auto x = torch::from_blob(const_cast<float*>(xs), {n, m_spec.in_features}, torch::kFloat32);
     auto y = torch::from_blob(const_cast<float*>(ys), {n, m_spec.out_features}, torch::kFloat32);
     if (!m_device.is_cpu()) {
@@ -239,10 +239,8 @@ class LocalClient final : public SurrogateClient {
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
   // The built-in MLP on the CPU (this client's, or a file save() wrote)
-  // packed for BuiltinMlp, again after training has changed the weights; a
-  // user's TorchScript model is left unpacked.
+  // packed for BuiltinMlp; a user's TorchScript model is left unpacked.
   void pack() {
-    m_mlp_stale = false;
     if (!m_script) {
       std::vector<torch::Tensor> w;
       for (auto& l : m_layers) w.push_back(l->weight);
@@ -295,7 +293,6 @@ class LocalClient final : public SurrogateClient {
   std::unique_ptr<torch::optim::Adam> m_optimizer;
   std::int64_t m_copied = 0;
   BuiltinMlp m_mlp;  ///< the built-in MLP's CPU inference
-  bool m_mlp_stale = false;
 };
 
 }  // namespace

@@ -336,17 +336,18 @@ class Service final : public ServiceBase {
         model->device = torch::Device(m_opt.device);
         model->module = std::make_shared<torch::jit::Module>(torch::jit::load(is, model->device));
         model->module->eval();
-        // The model must do what it declares: two rows in, [2, out] out
-        // (through TorchScript).
-        std::vector<float> x(static_cast<std::size_t>(2 * in)), y(static_cast<std::size_t>(2 * model->out));
-        for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) / 3.0f - 1.0f;
-        model->forward(x.data(), 2, y.data());
-        // The built-in MLP (which pack_builtin_mlp checks against its own
-        // TorchScript forward) runs as the tight path runs it.
+        // The built-in MLP runs as the tight path runs it; pack_builtin_mlp
+        // checks it against the file's TorchScript forward on two rows.
         auto mlp = std::make_shared<BuiltinMlp>();
         if (model->device.is_cpu() && pack_builtin_mlp(*model->module, *mlp) && mlp->in_features() == in &&
-            mlp->out_features() == model->out)
+            mlp->out_features() == model->out) {
           model->mlp = std::move(mlp);
+        } else {
+          // Any other model must do what it declares: two rows in, [2, out] out.
+          std::vector<float> x(static_cast<std::size_t>(2 * in)), y(static_cast<std::size_t>(2 * model->out));
+          for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) / 3.0f - 1.0f;
+          model->forward(x.data(), 2, y.data());
+        }
       } catch (const std::exception& e) {
         std::string what = e.what();
         throw std::invalid_argument("model '" + name + "' is not a TorchScript module mapping [N, " +
