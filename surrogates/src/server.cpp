@@ -14,7 +14,6 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
-#include <cmath>
 #include <cstdint>
 #include <condition_variable>
 #include <cstdio>
