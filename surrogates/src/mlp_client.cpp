@@ -197,10 +197,11 @@ class LocalClient final : public SurrogateClient {
     return os.str();
   }
 
-  // Inference through the hidden layers: one addmm per layer with the
-  // weights' transposed views made once, and the activation in place. The
-  // same arithmetic as Linear's forward in half the LibTorch calls: at batch
-  // 1 the calls are the cost.
+  // Inference through the hidden layers on the model's device (the GPU
+  // path; on the CPU, BuiltinMlp runs the same loop): one addmm per layer
+  // with the weights' transposed views made once, and the activation in
+  // place. The same arithmetic as Linear's forward in half the LibTorch
+  // calls: at batch 1 the calls are the cost.
   torch::Tensor hidden(const torch::Tensor& x) const { return mlp_hidden(x, m_weights_t, m_biases, m_spec.activation); }
 
   // The model on a tensor of its device, into a new tensor (autograd as the caller's mode says).
