@@ -67,6 +67,7 @@ class LocalClient final : public SurrogateClient {
   }
 
   void infer(const float* in, std::int64_t batch, float* out) override {
+    adopt_threads();
     if (!m_device.is_cpu()) {
       // Host buffers, model on a GPU: copy in, infer there, copy out (counted).
       c10::InferenceMode guard;
@@ -120,6 +121,7 @@ class LocalClient final : public SurrogateClient {
   TrainReport train(const float* xs, const float* ys, std::int64_t n, const TrainOptions& opt) override {
     TrainReport rep;
     if (n <= 0) return rep;
+    adopt_threads();
     m_mlp.weights_changed();  // in place: oneDNN's copies are packed again before the next large batch
     auto x = torch::from_blob(const_cast<float*>(xs), {n, m_spec.in_features}, torch::kFloat32);
     auto y = torch::from_blob(const_cast<float*>(ys), {n, m_spec.out_features}, torch::kFloat32);
@@ -355,6 +357,14 @@ void set_threads(int n) {
   using SetBlasThreads = void (*)(int);
   if (auto f = reinterpret_cast<SetBlasThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
   g_threads = n;
+}
+
+void adopt_threads() {
+  thread_local int adopted = 0;
+  const int n = g_threads.load();
+  if (n <= 0 || adopted == n) return;
+  at::init_num_threads();  // LibTorch's count (set_threads') for this thread's OpenMP
+  adopted = n;
 }
 
 namespace {

@@ -66,6 +66,7 @@ struct HostedModel {
   // rows x in floats -> rows x out floats into `dst`. Returns the nanoseconds
   // spent copying between the host and the device (0 on the CPU).
   std::int64_t forward(const float* src, long rows, float* dst) const {
+    adopt_threads();  // the server's threads: gRPC's, the batcher's, the stream workers'
     if (identity) {
       std::memcpy(dst, src, static_cast<std::size_t>(rows) * static_cast<std::size_t>(in) * sizeof(float));
       return 0;

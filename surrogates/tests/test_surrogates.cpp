@@ -4,11 +4,15 @@
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
+#include <dlfcn.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "motifbench/surrogates/local.hpp"
@@ -316,6 +320,37 @@ TEST(Runtime, ThreadsAreExplicit) {
   EXPECT_EQ(threads(), 1);
   EXPECT_EQ(at::get_num_threads(), 1);
   EXPECT_FALSE(torch_version().empty());
+}
+
+// OpenMP's thread count is per thread, and oneDNN takes it as it finds it: a
+// thread that did not call set_threads() (a server's gRPC threads) must run
+// a model on set_threads()' count, not one per core.
+TEST(Runtime, EveryThreadThatInfersUsesTheSetCount) {
+  using OmpMax = int (*)();
+  const auto omp_max = reinterpret_cast<OmpMax>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+  if (omp_max == nullptr) GTEST_SKIP() << "this LibTorch has no OpenMP";
+  // A count that no thread gets by default.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  set_threads(cores + 1);
+  auto client = make_local_client(spec2to1());
+  const std::int64_t rows = BuiltinMlp::kMinRows;  // the oneDNN path where there is one
+  std::vector<float> x(static_cast<std::size_t>(rows * 2), 0.25f), y(static_cast<std::size_t>(rows));
+  int before = 0, after_infer = 0, after_train = 0;
+  std::thread([&] {
+    before = omp_max();
+    client->infer(x.data(), rows, y.data());
+    after_infer = omp_max();
+  }).join();
+  std::thread([&] {
+    TrainOptions opt;
+    opt.epochs = 1;
+    client->train(x.data(), y.data(), 64, opt);
+    after_train = omp_max();
+  }).join();
+  set_threads(1);
+  EXPECT_EQ(before, cores) << "a new thread's default";
+  EXPECT_EQ(after_infer, cores + 1);
+  EXPECT_EQ(after_train, cores + 1);
 }
 
 }  // namespace

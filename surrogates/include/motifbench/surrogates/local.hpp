@@ -35,6 +35,14 @@ TorchBuild torch_build();
 /// threads are set to 1: the harness never runs two ops concurrently.
 void set_threads(int intra_op_threads);
 int threads();
+/// Makes the calling thread's OpenMP thread count set_threads()'s. OpenMP
+/// keeps that count per thread: set_threads() sets it in the thread that
+/// calls it, and every other thread starts with one per core, which oneDNN
+/// uses as it is (LibTorch's own kernels set it on their first parallel
+/// loop). So a server's gRPC threads ran oneDNN's layers on two threads
+/// after `--threads 1`, each waking the other several times per call. Call
+/// it in each thread before a model runs (cheap after the first call).
+void adopt_threads();
 std::string torch_version();
 
 /// Process settings that the figures depend on and that must be in the
