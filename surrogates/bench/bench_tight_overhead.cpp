@@ -16,9 +16,6 @@
 
 #include <dlfcn.h>
 #include <omp.h>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 #include <algorithm>
 #include <chrono>
@@ -31,6 +28,7 @@
 
 #include "bench_common.hpp"
 #include "motifbench/surrogates/local.hpp"
+#include "vector_tanh.hpp"
 
 namespace {
 
@@ -47,28 +45,8 @@ using Sgemm = void (*)(int order, int transa, int transb, int m, int n, int k, f
                        const float* b, int ldb, float beta, float* c, int ldc);
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 
-#if defined(__x86_64__)
-// glibc's vector tanhf for AVX2 (libmvec, glibc 2.35 and later).
-extern "C" __attribute__((target("avx2"))) __m256 _ZGVdN8v_tanhf(__m256 x);
-
-__attribute__((target("avx2"))) void tanh_avx2(float* p, std::int64_t n) {
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, _ZGVdN8v_tanhf(_mm256_loadu_ps(p + i)));
-  for (; i < n; ++i) p[i] = std::tanh(p[i]);
-}
-
-const bool kHasVectorTanh = __builtin_cpu_supports("avx2");
-#else
-const bool kHasVectorTanh = false;
-#endif
-
-// glibc's vector tanhf where the CPU has AVX2, else the compiler's loop.
-void tanh_vector(float* p, std::int64_t n) {
-#if defined(__x86_64__)
-  if (kHasVectorTanh) return tanh_avx2(p, n);
-#endif
-  for (std::int64_t i = 0; i < n; ++i) p[i] = std::tanh(p[i]);
-}
+using motifbench::surrogates::has_vector_tanh;
+using motifbench::surrogates::tanh_vector;
 
 // tanh in place over n values: split over the OpenMP threads (LibTorch's
 // setting), vectorised where the CPU allows; or a scalar loop on this thread.
@@ -197,7 +175,7 @@ void BM_TightVsBareForward(benchmark::State& state) {
   const double mblas = median(t_blas), mscalar = median(t_scalar);
   state.counters["blas_median_s"] = mblas;
   state.counters["blas_scalar_tanh_median_s"] = mscalar;
-  state.counters["blas_vector_tanh"] = kHasVectorTanh ? 1 : 0;
+  state.counters["blas_vector_tanh"] = has_vector_tanh() ? 1 : 0;
   state.counters["tight_speed_vs_blas"] = mblas / mt;
   state.counters["tight_speed_vs_blas_scalar_tanh"] = mscalar / mt;
   state.counters["blas_floor"] = 0.7;

@@ -1,11 +1,14 @@
 #include "builtin_mlp.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
 #include <ATen/ATen.h>
+
+#include "vector_tanh.hpp"
 
 namespace motifbench::surrogates {
 
@@ -41,12 +44,18 @@ void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vect
     throw std::invalid_argument("BuiltinMlp: one bias per weight, at least one layer");
   if (!known_activation(activation)) throw std::invalid_argument("BuiltinMlp: unknown activation " + activation);
   std::vector<torch::Tensor> wt, b;
+  std::vector<std::int64_t> widths{weights.front().size(1)};
+  bool direct = true;
   for (std::size_t l = 0; l < weights.size(); ++l) {
     if (weights[l].scalar_type() != at::kFloat || biases[l].scalar_type() != at::kFloat || !weights[l].device().is_cpu())
       throw std::invalid_argument("BuiltinMlp: CPU float weights only");
     wt.push_back(weights[l].detach().t());
     b.push_back(biases[l].detach());
+    widths.push_back(weights[l].size(0));
+    direct = direct && weights[l].is_contiguous() && biases[l].is_contiguous();
   }
+  m_widths = std::move(widths);
+  m_direct = direct;
   m_in = weights.front().size(1);
   m_out = weights.back().size(0);
   m_weights_t = std::move(wt);
@@ -93,6 +102,60 @@ std::int64_t BuiltinMlp::forward_dense(const float* in, std::int64_t rows, float
   return y.numel() * static_cast<std::int64_t>(sizeof(float));
 }
 
+namespace {
+
+// y = W x + b for one row, W row-major [outs x ins]. Eight partial sums per
+// output, which the compiler keeps in vector registers.
+void affine_row(const float* w, const float* b, const float* x, std::int64_t ins, std::int64_t outs, float* y) {
+  for (std::int64_t o = 0; o < outs; ++o) {
+    const float* wr = w + o * ins;
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::int64_t i = 0;
+    for (; i + 8 <= ins; i += 8)
+      for (int k = 0; k < 8; ++k) acc[k] += wr[i + k] * x[i + k];
+    float s = b[o];
+    for (; i < ins; ++i) s += wr[i] * x[i];
+    y[o] = s + (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+  }
+}
+
+void activate_row(float* p, std::int64_t n, const std::string& activation) {
+  if (activation == "tanh") return tanh_vector(p, n);
+  if (activation == "relu") {
+    for (std::int64_t i = 0; i < n; ++i) p[i] = p[i] > 0.0f ? p[i] : 0.0f;
+    return;
+  }
+  // LibTorch's default GELU: the exact one, with erf.
+  for (std::int64_t i = 0; i < n; ++i) p[i] = 0.5f * p[i] * (1.0f + std::erf(p[i] * 0.70710678f));
+}
+
+}  // namespace
+
+std::int64_t BuiltinMlp::forward_direct(const float* in, std::int64_t rows, float* out) const {
+  if (!m_direct) throw std::logic_error("BuiltinMlp::forward_direct without contiguous weights");
+  const std::size_t layers = m_weights_t.size();
+  // The hidden layers' activations of one row (the servers call from several threads).
+  thread_local std::vector<float> a, b;
+  std::int64_t widest = 0;
+  for (auto w : m_widths) widest = std::max(widest, w);
+  if (static_cast<std::int64_t>(a.size()) < widest) {
+    a.resize(static_cast<std::size_t>(widest));
+    b.resize(static_cast<std::size_t>(widest));
+  }
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* src = in + r * m_in;
+    for (std::size_t l = 0; l < layers; ++l) {
+      const bool last = l + 1 == layers;
+      float* dst = last ? out + r * m_out : (l % 2 == 0 ? a.data() : b.data());
+      // m_weights_t[l] is a view of W_l, which is contiguous: its memory is W_l's.
+      affine_row(m_weights_t[l].data_ptr<float>(), m_biases[l].data_ptr<float>(), src, m_widths[l], m_widths[l + 1], dst);
+      if (!last) activate_row(dst, m_widths[l + 1], m_activation);
+      src = dst;
+    }
+  }
+  return 0;
+}
+
 std::string builtin_activation(const torch::jit::Module& module) {
   if (!module.hasattr(kActivationAttribute)) return "";
   const auto act = module.attr(kActivationAttribute);
@@ -125,6 +188,10 @@ void check_against_script(const torch::jit::Module& module, const BuiltinMlp& ml
   std::vector<float> got(static_cast<std::size_t>(rows * out));
   mlp.forward_dense(x.data(), rows, got.data());
   compare("ordinary-tensor", got);
+  if (mlp.has_direct()) {
+    mlp.forward_direct(x.data(), rows, got.data());
+    compare("direct", got);
+  }
   if (mlp.has_onednn()) {
     mlp.forward_onednn(x.data(), rows, got.data());
     compare("oneDNN", got);

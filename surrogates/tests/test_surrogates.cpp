@@ -110,7 +110,7 @@ TEST(LocalClient, SavedTorchScriptLoadsAndMatches) {
   EXPECT_LT(rep.loss_last, rep.loss_first);
   std::remove(path.c_str());
   // A loaded built-in MLP infers through BuiltinMlp, not TorchScript: its
-  // answers, small and large batches, follow the training just done, as the
+  // answers, on each of its paths (5, 32 and 4096 rows), follow the training just done, as the
   // trained module's own TorchScript forward gives them (1e-5 absolute +
   // 1e-5 relative: oneDNN's kernels on the large batch).
   loaded->save(path);
@@ -119,13 +119,16 @@ TEST(LocalClient, SavedTorchScriptLoadsAndMatches) {
   const int n = static_cast<int>(2 * BuiltinMlp::kMinRows);
   auto xs = inputs(n);
   auto want = trained.forward({torch::from_blob(xs.data(), {n, 2})}).toTensor().contiguous();
-  std::vector<float> big(static_cast<std::size_t>(n)), small(32);
+  std::vector<float> big(static_cast<std::size_t>(n)), small(32), few(5);
   loaded->infer(xs.data(), n, big.data());
   loaded->infer(xs.data(), 32, small.data());
+  static_assert(5 < BuiltinMlp::kDirectRows && 32 >= BuiltinMlp::kDirectRows && 32 < BuiltinMlp::kMinRows, "one call per path");
+  loaded->infer(xs.data(), 5, few.data());
   for (int i = 0; i < n; ++i) {
     const float w = want[i][0].item<float>();
     ASSERT_NEAR(big[i], w, 1e-5 + 1e-5 * std::abs(w)) << "row " << i;
     if (i < 32) ASSERT_NEAR(small[i], w, 1e-5 + 1e-5 * std::abs(w)) << "row " << i << ", 32-row call";
+    if (i < 5) ASSERT_NEAR(few[i], w, 1e-5 + 1e-5 * std::abs(w)) << "row " << i << ", 5-row call";
   }
   EXPECT_GT(std::abs(small[0] - y2[0]), 1e-6) << "training changed nothing";
 }
