@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -32,14 +31,16 @@ torch::Tensor mlp_hidden(const torch::Tensor& x, const std::vector<torch::Tensor
   return h;
 }
 
+bool known_kernels(const std::string& kernels) { return kernels == "auto" || kernels == "libtorch"; }
+
 bool BuiltinMlp::onednn_supports(const std::string& activation) {
-  const char* off = std::getenv("MOTIFBENCH_ONEDNN");
-  if (off != nullptr && std::string(off) == "0") return false;
   return at::hasMKLDNN() && (activation == "tanh" || activation == "relu");
 }
 
 void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& biases,
-                      const std::string& activation) {
+                      const std::string& activation, const std::string& kernels) {
+  if (!known_kernels(kernels))
+    throw std::invalid_argument("BuiltinMlp: kernels '" + kernels + "' unknown; valid: " + kKernelChoices);
   if (weights.empty() || weights.size() != biases.size())
     throw std::invalid_argument("BuiltinMlp: one bias per weight, at least one layer");
   if (!known_activation(activation)) throw std::invalid_argument("BuiltinMlp: unknown activation " + activation);
@@ -55,13 +56,14 @@ void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vect
     direct = direct && weights[l].is_contiguous() && biases[l].is_contiguous();
   }
   m_widths = std::move(widths);
-  m_direct = direct;
+  const bool own = kernels == "auto";
+  m_direct = direct && own;
   m_in = weights.front().size(1);
   m_out = weights.back().size(0);
   m_weights_t = std::move(wt);
   m_biases = std::move(b);
   m_onednn_weights.clear();
-  m_onednn = onednn_supports(activation);
+  m_onednn = own && onednn_supports(activation);
   m_onednn_stale = m_onednn;
   m_activation = activation;
 }
@@ -200,7 +202,7 @@ void check_against_script(const torch::jit::Module& module, const BuiltinMlp& ml
 
 }  // namespace
 
-bool pack_builtin_mlp(const torch::jit::Module& module, BuiltinMlp& mlp) {
+bool pack_builtin_mlp(const torch::jit::Module& module, BuiltinMlp& mlp, const std::string& kernels) {
   const std::string act = builtin_activation(module);
   if (act.empty()) return false;
   std::vector<torch::Tensor> w, b;
@@ -220,7 +222,7 @@ bool pack_builtin_mlp(const torch::jit::Module& module, BuiltinMlp& mlp) {
       return false;
   }
   BuiltinMlp packed;
-  packed.pack(w, b, act);
+  packed.pack(w, b, act, kernels);
   packed.refresh();
   check_against_script(module, packed);
   mlp = std::move(packed);

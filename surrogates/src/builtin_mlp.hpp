@@ -53,16 +53,16 @@ class BuiltinMlp {
   /// 64 rows 27 vs 22 us.
   static constexpr std::int64_t kDirectRows = 32;
 
-  /// Whether this LibTorch has oneDNN and the activation runs on its tensors,
-  /// unless the environment says MOTIFBENCH_ONEDNN=0 (LibTorch's ordinary
-  /// kernels at every size, in this process and the servers it starts).
+  /// Whether this LibTorch has oneDNN and the activation runs on its tensors.
   static bool onednn_supports(const std::string& activation);
 
   /// weights[l] is [out x in], biases[l] [out]: dense CPU float tensors. The
-  /// ordinary path keeps views of them, so it follows in-place updates (a
-  /// training step); the oneDNN path runs on packed copies, made by refresh().
+  /// ordinary and direct paths keep views of them, so they follow in-place
+  /// updates (a training step); the oneDNN path runs on packed copies, made
+  /// by refresh(). kernels: "auto" (every path where it applies) or
+  /// "libtorch" (the ordinary path at every size: coupling.kernels).
   void pack(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& biases,
-            const std::string& activation);
+            const std::string& activation, const std::string& kernels = "auto");
   bool packed() const { return !m_weights_t.empty(); }
   /// Whether large batches go through oneDNN.
   bool has_onednn() const { return m_onednn; }
@@ -115,6 +115,10 @@ std::string builtin_activation(const torch::jit::Module& module);
 /// float rounding: other kernels, another summation order, 1e-4 absolute +
 /// 1e-4 relative), and a module whose answers differ is an error
 /// (std::invalid_argument), not answered wrongly.
-bool pack_builtin_mlp(const torch::jit::Module& module, BuiltinMlp& mlp);
+bool pack_builtin_mlp(const torch::jit::Module& module, BuiltinMlp& mlp, const std::string& kernels = "auto");
+
+/// The values of `kernels` above; whether `kernels` is one.
+inline constexpr const char* kKernelChoices = "auto, libtorch";
+bool known_kernels(const std::string& kernels);
 
 }  // namespace motifbench::surrogates

@@ -41,7 +41,8 @@ const char* script_activation(const std::string& act) {
 
 class LocalClient final : public SurrogateClient {
  public:
-  LocalClient(const SurrogateSpec& spec, const torch::Device& device) : m_spec(spec), m_device(device) {
+  LocalClient(const SurrogateSpec& spec, const torch::Device& device, const std::string& kernels)
+      : m_spec(spec), m_device(device), m_kernels(kernels) {
     if (!known_activation(spec.activation))
       throw std::runtime_error("surrogate activation '" + spec.activation + "' unknown; valid: tanh, relu, gelu");
     if (!spec.path.empty()) {
@@ -188,6 +189,7 @@ class LocalClient final : public SurrogateClient {
     std::ostringstream os;
     os << "in-process LibTorch " << torch_version() << " on " << m_device.str() << " (" << threads() << " threads), "
        << (m_script ? "TorchScript " + m_spec.path : std::string("built-in MLP"));
+    if (m_mlp.packed() && m_mlp.has_direct()) os << ", direct loops below " << BuiltinMlp::kDirectRows << " rows";
     if (m_mlp.has_onednn()) os << ", oneDNN from " << BuiltinMlp::kMinRows << " rows";
     return os.str();
   }
@@ -247,11 +249,11 @@ class LocalClient final : public SurrogateClient {
     if (!m_script) {
       std::vector<torch::Tensor> w;
       for (auto& l : m_layers) w.push_back(l->weight);
-      m_mlp.pack(w, m_biases, m_spec.activation);
+      m_mlp.pack(w, m_biases, m_spec.activation, m_kernels);
       return;
     }
     try {
-      pack_builtin_mlp(*m_script, m_mlp);
+      pack_builtin_mlp(*m_script, m_mlp, m_kernels);
     } catch (const std::invalid_argument& e) {
       throw std::runtime_error("TorchScript model '" + m_spec.path + "': " + e.what());
     }
@@ -295,16 +297,20 @@ class LocalClient final : public SurrogateClient {
   std::vector<torch::Tensor> m_params;
   std::unique_ptr<torch::optim::Adam> m_optimizer;
   std::int64_t m_copied = 0;
-  BuiltinMlp m_mlp;  ///< the built-in MLP's CPU inference
+  std::string m_kernels;  ///< coupling.kernels
+  BuiltinMlp m_mlp;       ///< the built-in MLP's CPU inference
 };
 
 }  // namespace
 
-std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec, const std::string& device) {
+std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec, const std::string& device,
+                                                   const std::string& kernels) {
+  if (!known_kernels(kernels))
+    throw std::runtime_error("kernels '" + kernels + "' unknown; valid: " + std::string(kKernelChoices));
   std::string why;
   const std::string resolved = resolve_device(device, 0, &why);
   if (resolved.empty()) throw std::runtime_error(why);
-  return std::make_unique<LocalClient>(spec, torch::Device(resolved));
+  return std::make_unique<LocalClient>(spec, torch::Device(resolved), kernels);
 }
 
 std::string resolve_device(const std::string& requested, int local_rank, std::string* why) {

@@ -339,7 +339,7 @@ class Service final : public ServiceBase {
         // The built-in MLP runs as the tight path runs it; pack_builtin_mlp
         // checks it against the file's TorchScript forward on two rows.
         auto mlp = std::make_shared<BuiltinMlp>();
-        if (model->device.is_cpu() && pack_builtin_mlp(*model->module, *mlp) && mlp->in_features() == in &&
+        if (model->device.is_cpu() && pack_builtin_mlp(*model->module, *mlp, m_opt.kernels) && mlp->in_features() == in &&
             mlp->out_features() == model->out) {
           model->mlp = std::move(mlp);
         } else {
@@ -1079,6 +1079,10 @@ int serve_main(int argc, char** argv, const std::string& version) {
   app.add_option("--device", device, "where models run: auto (cuda:<local rank> when LibTorch sees a GPU, else cpu), "
                                      "cpu, cuda, cuda:N")
       ->capture_default_str();
+  app.add_option("--kernels", opt.kernels,
+                 "the built-in MLP on the CPU: auto (without LibTorch below 32 rows, oneDNN from 2048 where LibTorch "
+                 "has it, addmm between) or libtorch (addmm at every size)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "libtorch"}));
   app.add_option("--concurrency", opt.grpc_threads, "inference requests computed at once")
       ->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--poll-us", opt.poll_us,

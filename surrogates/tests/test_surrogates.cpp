@@ -211,20 +211,40 @@ TEST(LocalClient, LargeBatchesThroughOneDnnGiveTheSameAnswers) {
   }
 }
 
-// MOTIFBENCH_ONEDNN=0: the ordinary path at every size, with no copy.
-TEST(LocalClient, OneDnnOffByEnvironment) {
-  ASSERT_EQ(setenv("MOTIFBENCH_ONEDNN", "0", 1), 0);
-  auto m = make_local_client(spec2to1());
+// coupling.kernels=libtorch: LibTorch's ordinary path at every size, with
+// no copy, and the same answers as the default's paths (1e-5 absolute +
+// 1e-5 relative: other kernels); an unknown value is refused with the valid
+// ones, and a marked file packs the same way.
+TEST(LocalClient, KernelsLibTorchRunsTheOrdinaryPathAtEverySize) {
+  auto m = make_local_client(spec2to1(), "cpu", "libtorch");
+  auto ours = make_local_client(spec2to1());
   const int n = static_cast<int>(2 * BuiltinMlp::kMinRows);
   auto x = inputs(n);
-  std::vector<float> y(static_cast<std::size_t>(n));
-  m->infer(x.data(), n, y.data());
-  const bool supported = BuiltinMlp::onednn_supports("tanh");
-  const std::string described = m->describe();
-  unsetenv("MOTIFBENCH_ONEDNN");
-  EXPECT_FALSE(supported);
+  for (const int rows : {1, 5, n}) {
+    std::vector<float> y(static_cast<std::size_t>(rows)), want(static_cast<std::size_t>(rows));
+    m->infer(x.data(), rows, y.data());
+    ours->infer(x.data(), rows, want.data());
+    for (int i = 0; i < rows; ++i) ASSERT_NEAR(y[i], want[i], 1e-5 + 1e-5 * std::abs(want[i])) << rows << " rows, row " << i;
+  }
   EXPECT_EQ(m->bytes_copied(), 0);
+  const std::string described = m->describe();
   EXPECT_EQ(described.find("oneDNN"), std::string::npos) << described;
+  EXPECT_EQ(described.find("direct loops"), std::string::npos) << described;
+  EXPECT_NE(ours->describe().find("direct loops below 32 rows"), std::string::npos) << ours->describe();
+  try {
+    make_local_client(spec2to1(), "cpu", "blas");
+    ADD_FAILURE() << "an unknown kernels value was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("valid: auto, libtorch"), std::string::npos) << e.what();
+  }
+  const std::string path = ::testing::TempDir() + "/motifbench_mlp_kernels.pt";
+  ours->save(path);
+  auto raw = torch::jit::load(path);
+  std::remove(path.c_str());
+  BuiltinMlp mlp;
+  ASSERT_TRUE(pack_builtin_mlp(raw, mlp, "libtorch"));
+  EXPECT_FALSE(mlp.has_onednn());
+  EXPECT_FALSE(mlp.has_direct());
 }
 
 // A server (and the tight path) runs the built-in MLP's own kernels only when

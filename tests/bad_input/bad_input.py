@@ -106,6 +106,7 @@ def main():
         ("NCCL without models on a GPU", dr + base + ["--coupling=none", "--set", "coupling.reducer=nccl"],
          "valid here: auto, mpi"),
         ("unknown tensor copy mode", dr + base + ["--set", "coupling.tensor_copy=never"], "one of auto, always"),
+        ("unknown inference kernels", dr + base + ["--set", "coupling.kernels=blas"], "one of auto, libtorch"),
         ("config nested 200000 deep", dr + base + [f"--config={deep_file}"], "nests deeper"),
         # Addresses are checked before anything connects or listens: a library
         # would wrap port 99999 to another port, or read "abc" as port 0.

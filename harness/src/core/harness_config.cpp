@@ -58,6 +58,11 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_string("coupling.device", "auto",
                "where the models run (tight in-process, and the embedded servers): auto (cuda:<local rank mod GPUs> "
                "when LibTorch sees a GPU, else cpu), cpu, cuda, cuda:N");
+  s.add_choice("coupling.kernels", "auto", {"auto", "libtorch"},
+               "the built-in MLP's inference on the CPU (tight in-process, and the embedded servers): auto runs "
+               "batches under 32 rows without LibTorch, 2048 rows and more through LibTorch's oneDNN operators where "
+               "it has them, and LibTorch's addmm between; libtorch runs addmm and in-place activations at every "
+               "size. A user's TorchScript model runs as TorchScript either way");
   s.add_choice("coupling.reducer", "auto", {"auto", "mpi", "nccl"},
                "data-parallel gradient sums: auto is NCCL when the tight models are on GPUs and there are several "
                "ranks (MPI when NCCL does not load), else MPI");

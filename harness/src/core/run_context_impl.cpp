@@ -114,7 +114,8 @@ void RunContextImpl::record_latency_ns(const std::string& channel, double ns) {
 std::unique_ptr<SurrogateClient> RunContextImpl::make_surrogate(const SurrogateSpec& spec) {
   switch (m_coupling) {
     case Coupling::None: return nullptr;
-    case Coupling::Tight: return surrogates::make_local_client(spec, model_device(m_config));
+    case Coupling::Tight:
+      return surrogates::make_local_client(spec, model_device(m_config), m_config.get_string("coupling.kernels"));
     case Coupling::SemiTight:
     case Coupling::Loose:
       if (m_env == nullptr) break;

@@ -148,8 +148,7 @@ void fill_runtime_provenance(SystemContext& c) {
   if (auto f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) c.blas_threads = f();
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string kv = *e;
-    for (const char* prefix : {"OMP_", "OPENBLAS_", "KOKKOS_", "MKL_", "GOMP_", "TORCH_", "DNNL_", "GLIBC_TUNABLES",
-                               "MOTIFBENCH_ONEDNN"}) {
+    for (const char* prefix : {"OMP_", "OPENBLAS_", "KOKKOS_", "MKL_", "GOMP_", "TORCH_", "DNNL_", "GLIBC_TUNABLES"}) {
       if (kv.rfind(prefix, 0) == 0) {
         auto eq = kv.find('=');
         if (eq != std::string::npos) c.environment[kv.substr(0, eq)] = kv.substr(eq + 1);

@@ -62,6 +62,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   serve.max_batch_rows = cfg.get_int("coupling.max_batch_rows");
   serve.max_queue_delay_us = cfg.get_int("coupling.max_queue_delay_us");
   serve.device = cfg.get_string("coupling.device");
+  serve.kernels = cfg.get_string("coupling.kernels");
   serve.tls_cert_file = cfg.get_string("coupling.tls_cert");
   serve.tls_key_file = cfg.get_string("coupling.tls_key");
   serve.tls_ca_pem = security.ca_pem;

@@ -43,6 +43,7 @@ struct ServeSettings {
   long max_batch_rows = 0;
   long max_queue_delay_us = 500;
   std::string device = "cpu";  ///< coupling.device: auto, cpu, cuda, cuda:N
+  std::string kernels = "auto";  ///< coupling.kernels: serve --kernels
 };
 
 /// Owns embedded children; stops them (SIGTERM, then SIGKILL after 2 s) and

@@ -11,9 +11,13 @@ namespace motifbench::surrogates {
 
 /// An in-process client: the built-in MLP of `spec`, or the TorchScript model at
 /// spec.path, on `device` (auto, cpu, cuda or cuda:N; see resolve_device).
+/// `kernels` (coupling.kernels) is how the built-in MLP infers on the CPU:
+/// "auto" (without LibTorch below 32 rows, oneDNN from 2048 where LibTorch
+/// has it, LibTorch's addmm between) or "libtorch" (addmm at every size).
 /// Throws std::runtime_error when the file cannot be loaded, its shapes do
-/// not match the spec, or the device is not there.
-std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec, const std::string& device = "cpu");
+/// not match the spec, the device is not there, or `kernels` is unknown.
+std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec, const std::string& device = "cpu",
+                                                   const std::string& kernels = "auto");
 
 /// The LibTorch device for a requested one: "cpu"; "cuda:N"; "cuda" (the
 /// GPU local_rank mod the GPUs LibTorch sees); "auto" (that GPU when there is

@@ -45,6 +45,9 @@ struct ServerOptions {
   /// back; that time is part of server_compute_ns and reported beside it as
   /// device_copy_ns.
   std::string device = "cpu";
+  /// How a hosted built-in MLP infers on the CPU (serve --kernels, from
+  /// coupling.kernels): "auto" or "libtorch", as make_local_client's.
+  std::string kernels = "auto";
 };
 
 class InferenceServer {
