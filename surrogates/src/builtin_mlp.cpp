@@ -58,6 +58,8 @@ void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vect
   m_widths = std::move(widths);
   const bool own = kernels == "auto";
   m_direct = direct && own;
+  const std::int64_t widest = *std::max_element(m_widths.begin(), m_widths.end());
+  m_direct_rows = m_direct ? std::max<std::int64_t>(2, kDirectRowsTimesWidth / std::max(widest, kDirectMinWidth)) : 0;
   m_in = weights.front().size(1);
   m_out = weights.back().size(0);
   m_weights_t = std::move(wt);

@@ -13,10 +13,11 @@
 //    written straight into the caller's buffer. No copy, and half the calls
 //    of TorchScript's interpreter, which costs more than the arithmetic at
 //    small batches (batch 1: about 9 us through TorchScript, 5.5 us here).
-//  - below kDirectRows rows, no LibTorch call at all: the layers row by row
-//    on the weights' own memory, the activation with glibc's vector tanhf.
-//    LibTorch's dispatch (about 1 us per operator here) is most of the
-//    ordinary path's 5.5-8.5 us at batch 1; this path takes 0.4 us.
+//  - for small batches (direct_rows()), no LibTorch call at all: the layers
+//    row by row on the weights' own memory, the activation with glibc's
+//    vector tanhf. LibTorch's dispatch (about 1 us per operator here) is
+//    most of the ordinary path's 5-8.5 us at batch 1; this path takes
+//    0.26-0.42 us.
 #pragma once
 
 #include <cstdint>
@@ -46,12 +47,18 @@ class BuiltinMlp {
   /// 2-32-32-1: 1024 rows took 1.5x as long through oneDNN, 2048 rows 0.85x,
   /// 4096 rows 0.6x, 16384 rows 0.35x).
   static constexpr std::int64_t kMinRows = 2048;
-  /// Rows below which the layers run without LibTorch (forward_direct):
-  /// measured on the same VM, layers 2-32-32-1, one thread, direct against
-  /// ordinary tensors (medians of 9 x 2000 calls): 1 row 0.42 vs 8.5 us,
-  /// 8 rows 3.3 vs 10.6 us, 32 rows 13.5 vs 15.5 us, 48 rows 21 vs 19 us,
-  /// 64 rows 27 vs 22 us.
-  static constexpr std::int64_t kDirectRows = 32;
+  /// The direct path (forward_direct) takes batches of fewer rows than
+  /// kDirectRowsTimesWidth / max(widest layer, kDirectMinWidth), and at
+  /// least batch 1: it runs on one thread without BLAS, so the wider the
+  /// layers, the sooner LibTorch's addmm catches up. Measured on the same
+  /// VM, two threads, direct against addmm (medians of 5 runs), hidden
+  /// layers of width w, two of them, where direct stops being faster:
+  /// w 16 at about 256 rows (31.5 vs 32.2 us), w 32 at about 64 (17.4 vs
+  /// 16.9 us; batch 1 0.26 vs 5.2 us), w 64 at about 32 (22.5 vs 20.8 us),
+  /// w 256 between 4 and 16 rows (16: 115 vs 83 us), w 1024 beyond batch 2
+  /// (batch 1 108 vs 281 us, 2 rows 216 vs 347 us). The rule gives 32 rows
+  /// up to w 64, 8 at w 256, 2 at w 1024.
+  static constexpr std::int64_t kDirectRowsTimesWidth = 2048, kDirectMinWidth = 64;
 
   /// Whether this LibTorch has oneDNN and the activation runs on its tensors.
   static bool onednn_supports(const std::string& activation);
@@ -72,21 +79,23 @@ class BuiltinMlp {
   /// callers do it before a large batch, not per call).
   void refresh();
 
-  /// rows x in floats -> rows x out floats into `out`: below kDirectRows
+  /// rows x in floats -> rows x out floats into `out`: below direct_rows()
   /// without LibTorch, through oneDNN from kMinRows rows where it has that
   /// path, else ordinary tensors. Returns the
   /// bytes it copied between the caller's memory and LibTorch's tensors.
   /// Thread-safe (the servers call it from several threads); a large batch
   /// after weights_changed() without refresh() is a std::logic_error.
   std::int64_t forward(const float* in, std::int64_t rows, float* out) const {
-    if (rows < kDirectRows && m_direct) return forward_direct(in, rows, out);
+    if (rows < m_direct_rows) return forward_direct(in, rows, out);
     return rows >= kMinRows && has_onednn() ? forward_onednn(in, rows, out) : forward_dense(in, rows, out);
   }
   /// Each path at any number of rows (for checks and tests).
   std::int64_t forward_onednn(const float* in, std::int64_t rows, float* out) const;
   std::int64_t forward_dense(const float* in, std::int64_t rows, float* out) const;
-  /// Whether the weights and biases are contiguous, which the direct path needs.
+  /// Whether the direct path is on (kernels "auto", contiguous weights and
+  /// biases), and the batches it takes: fewer rows than direct_rows().
   bool has_direct() const { return m_direct; }
+  std::int64_t direct_rows() const { return m_direct_rows; }
   std::int64_t forward_direct(const float* in, std::int64_t rows, float* out) const;
 
   std::int64_t in_features() const { return m_in; }
@@ -97,6 +106,7 @@ class BuiltinMlp {
   std::vector<torch::Tensor> m_onednn_weights;       ///< oneDNN-packed copies of W
   std::vector<std::int64_t> m_widths;                ///< in, then each layer's out
   bool m_onednn = false, m_onednn_stale = false, m_direct = false;
+  std::int64_t m_direct_rows = 0;  ///< 0 without the direct path
   std::string m_activation;
   std::int64_t m_in = 0, m_out = 0;
 };

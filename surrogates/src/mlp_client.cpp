@@ -189,7 +189,7 @@ class LocalClient final : public SurrogateClient {
     std::ostringstream os;
     os << "in-process LibTorch " << torch_version() << " on " << m_device.str() << " (" << threads() << " threads), "
        << (m_script ? "TorchScript " + m_spec.path : std::string("built-in MLP"));
-    if (m_mlp.packed() && m_mlp.has_direct()) os << ", direct loops below " << BuiltinMlp::kDirectRows << " rows";
+    if (m_mlp.packed() && m_mlp.has_direct()) os << ", direct loops below " << m_mlp.direct_rows() << " rows";
     if (m_mlp.has_onednn()) os << ", oneDNN from " << BuiltinMlp::kMinRows << " rows";
     return os.str();
   }

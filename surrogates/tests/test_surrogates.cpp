@@ -122,7 +122,10 @@ TEST(LocalClient, SavedTorchScriptLoadsAndMatches) {
   std::vector<float> big(static_cast<std::size_t>(n)), small(32), few(5);
   loaded->infer(xs.data(), n, big.data());
   loaded->infer(xs.data(), 32, small.data());
-  static_assert(5 < BuiltinMlp::kDirectRows && 32 >= BuiltinMlp::kDirectRows && 32 < BuiltinMlp::kMinRows, "one call per path");
+  // Layers 16 wide: the direct path below 32 rows.
+  static_assert(BuiltinMlp::kDirectRowsTimesWidth / BuiltinMlp::kDirectMinWidth == 32 && BuiltinMlp::kDirectMinWidth >= 16 &&
+                    32 < BuiltinMlp::kMinRows,
+                "one call per path");
   loaded->infer(xs.data(), 5, few.data());
   for (int i = 0; i < n; ++i) {
     const float w = want[i][0].item<float>();
@@ -305,6 +308,34 @@ TEST(Server, AMarkedModelWhoseCodeIsNotTheMlpIsRefused) {
 }
 
 // A module that is not the built-in MLP keeps the TorchScript path.
+// The direct path takes fewer rows the wider the layers (LibTorch's addmm
+// catches up sooner), always batch 1, and nothing with kernels "libtorch";
+// forward() dispatches on that bound.
+TEST(BuiltinMlp, DirectPathBatchesShrinkWithWidth) {
+  for (const auto& [width, rows] : std::vector<std::pair<std::int64_t, std::int64_t>>{{16, 32}, {64, 32}, {256, 8}, {1024, 2}, {8192, 2}}) {
+    std::vector<torch::Tensor> w{torch::randn({width, 3}) * 0.3, torch::randn({2, width}) * 0.1};
+    std::vector<torch::Tensor> b{torch::randn({width}), torch::randn({2})};
+    BuiltinMlp mlp;
+    mlp.pack(w, b, "tanh");
+    EXPECT_EQ(mlp.direct_rows(), rows) << "width " << width;
+    if (width > 256) continue;
+    std::vector<float> x(static_cast<std::size_t>(3 * rows), 0.5f), got(static_cast<std::size_t>(2 * rows)),
+        direct(got.size()), dense(got.size());
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 5) / 4.0f - 0.5f;
+    mlp.forward(x.data(), rows - 1, got.data());
+    mlp.forward_direct(x.data(), rows - 1, direct.data());
+    EXPECT_EQ(std::vector<float>(got.begin(), got.end() - 2), std::vector<float>(direct.begin(), direct.end() - 2))
+        << "width " << width << ": " << rows - 1 << " rows take the direct path";
+    mlp.forward(x.data(), rows, got.data());
+    mlp.forward_dense(x.data(), rows, dense.data());
+    EXPECT_EQ(got, dense) << "width " << width << ": " << rows << " rows take addmm";
+    BuiltinMlp lib;
+    lib.pack(w, b, "tanh", "libtorch");
+    EXPECT_EQ(lib.direct_rows(), 0);
+    EXPECT_FALSE(lib.has_direct());
+  }
+}
+
 TEST(BuiltinMlp, OnlyTheBuiltInMlpIsPacked) {
   torch::jit::Module m("other");
   m.register_parameter("w0", torch::ones({1, 2}), false);
