@@ -126,7 +126,7 @@ void affine_row(const float* w, const float* b, const float* x, std::int64_t ins
 void activate_row(float* p, std::int64_t n, const std::string& activation) {
   if (activation == "tanh") return tanh_vector(p, n);
   if (activation == "relu") {
-    for (std::int64_t i = 0; i < n; ++i) p[i] = p[i] > 0.0f ? p[i] : 0.0f;
+    for (std::int64_t i = 0; i < n; ++i) p[i] = p[i] < 0.0f ? 0.0f : p[i];  // NaN stays NaN, as in LibTorch
     return;
   }
   // LibTorch's default GELU: the exact one, with erf.
@@ -136,7 +136,7 @@ void activate_row(float* p, std::int64_t n, const std::string& activation) {
 }  // namespace
 
 std::int64_t BuiltinMlp::forward_direct(const float* in, std::int64_t rows, float* out) const {
-  if (!m_direct) throw std::logic_error("BuiltinMlp::forward_direct without contiguous weights");
+  if (!m_direct) throw std::logic_error("BuiltinMlp::forward_direct without the direct path (kernels, or weights not contiguous)");
   const std::size_t layers = m_weights_t.size();
   // The hidden layers' activations of one row (the servers call from several threads).
   thread_local std::vector<float> a, b;
