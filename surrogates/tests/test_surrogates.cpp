@@ -336,6 +336,20 @@ TEST(BuiltinMlp, DirectPathBatchesShrinkWithWidth) {
   }
 }
 
+// A NaN in the input stays a NaN through ReLU on every path, as in LibTorch.
+TEST(BuiltinMlp, ReluKeepsNaNOnEveryPath) {
+  std::vector<torch::Tensor> w{torch::ones({4, 2}), torch::ones({1, 4})}, b{torch::zeros({4}), torch::zeros({1})};
+  BuiltinMlp mlp;
+  mlp.pack(w, b, "relu");
+  ASSERT_TRUE(mlp.has_direct());
+  const float x[2] = {std::nanf(""), 1.0f};
+  float direct = 0, dense = 0;
+  mlp.forward_direct(x, 1, &direct);
+  mlp.forward_dense(x, 1, &dense);
+  EXPECT_TRUE(std::isnan(dense));
+  EXPECT_TRUE(std::isnan(direct));
+}
+
 TEST(BuiltinMlp, OnlyTheBuiltInMlpIsPacked) {
   torch::jit::Module m("other");
   m.register_parameter("w0", torch::ones({1, 2}), false);
