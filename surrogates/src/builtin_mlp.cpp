@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include "motifbench/surrogates/local.hpp"
 #include "vector_tanh.hpp"
 
 namespace motifbench::surrogates {
@@ -31,7 +32,14 @@ torch::Tensor mlp_hidden(const torch::Tensor& x, const std::vector<torch::Tensor
   return h;
 }
 
-bool known_kernels(const std::string& kernels) { return kernels == "auto" || kernels == "libtorch"; }
+std::string kernels_error(const std::string& kernels) {
+  std::string valid;
+  for (const auto& k : kernel_choices()) {
+    if (k == kernels) return "";
+    valid += (valid.empty() ? "" : ", ") + k;
+  }
+  return "kernels '" + kernels + "' unknown; valid: " + valid;
+}
 
 bool BuiltinMlp::onednn_supports(const std::string& activation) {
   return at::hasMKLDNN() && (activation == "tanh" || activation == "relu");
@@ -39,8 +47,7 @@ bool BuiltinMlp::onednn_supports(const std::string& activation) {
 
 void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& biases,
                       const std::string& activation, const std::string& kernels) {
-  if (!known_kernels(kernels))
-    throw std::invalid_argument("BuiltinMlp: kernels '" + kernels + "' unknown; valid: " + kKernelChoices);
+  if (const auto why = kernels_error(kernels); !why.empty()) throw std::invalid_argument("BuiltinMlp: " + why);
   if (weights.empty() || weights.size() != biases.size())
     throw std::invalid_argument("BuiltinMlp: one bias per weight, at least one layer");
   if (!known_activation(activation)) throw std::invalid_argument("BuiltinMlp: unknown activation " + activation);
@@ -56,10 +63,9 @@ void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vect
     direct = direct && weights[l].is_contiguous() && biases[l].is_contiguous();
   }
   m_widths = std::move(widths);
+  m_widest = *std::max_element(m_widths.begin(), m_widths.end());
   const bool own = kernels == "auto";
-  m_direct = direct && own;
-  const std::int64_t widest = *std::max_element(m_widths.begin(), m_widths.end());
-  m_direct_rows = m_direct ? std::max<std::int64_t>(2, kDirectRowsTimesWidth / std::max(widest, kDirectMinWidth)) : 0;
+  m_direct_rows = direct && own ? std::max<std::int64_t>(2, kDirectRowsTimesWidth / std::max(m_widest, kDirectMinWidth)) : 0;
   m_in = weights.front().size(1);
   m_out = weights.back().size(0);
   m_weights_t = std::move(wt);
@@ -136,15 +142,13 @@ void activate_row(float* p, std::int64_t n, const std::string& activation) {
 }  // namespace
 
 std::int64_t BuiltinMlp::forward_direct(const float* in, std::int64_t rows, float* out) const {
-  if (!m_direct) throw std::logic_error("BuiltinMlp::forward_direct without the direct path (kernels, or weights not contiguous)");
+  if (!has_direct()) throw std::logic_error("BuiltinMlp::forward_direct without the direct path (kernels, or weights not contiguous)");
   const std::size_t layers = m_weights_t.size();
   // The hidden layers' activations of one row (the servers call from several threads).
   thread_local std::vector<float> a, b;
-  std::int64_t widest = 0;
-  for (auto w : m_widths) widest = std::max(widest, w);
-  if (static_cast<std::int64_t>(a.size()) < widest) {
-    a.resize(static_cast<std::size_t>(widest));
-    b.resize(static_cast<std::size_t>(widest));
+  if (static_cast<std::int64_t>(a.size()) < m_widest) {
+    a.resize(static_cast<std::size_t>(m_widest));
+    b.resize(static_cast<std::size_t>(m_widest));
   }
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* src = in + r * m_in;

@@ -94,7 +94,7 @@ class BuiltinMlp {
   std::int64_t forward_dense(const float* in, std::int64_t rows, float* out) const;
   /// Whether the direct path is on (kernels "auto", contiguous weights and
   /// biases), and the batches it takes: fewer rows than direct_rows().
-  bool has_direct() const { return m_direct; }
+  bool has_direct() const { return m_direct_rows > 0; }
   std::int64_t direct_rows() const { return m_direct_rows; }
   std::int64_t forward_direct(const float* in, std::int64_t rows, float* out) const;
 
@@ -105,7 +105,8 @@ class BuiltinMlp {
   std::vector<torch::Tensor> m_weights_t, m_biases;  ///< views: W^T and b per layer
   std::vector<torch::Tensor> m_onednn_weights;       ///< oneDNN-packed copies of W
   std::vector<std::int64_t> m_widths;                ///< in, then each layer's out
-  bool m_onednn = false, m_onednn_stale = false, m_direct = false;
+  std::int64_t m_widest = 0;                         ///< the largest of m_widths
+  bool m_onednn = false, m_onednn_stale = false;
   std::int64_t m_direct_rows = 0;  ///< 0 without the direct path
   std::string m_activation;
   std::int64_t m_in = 0, m_out = 0;
@@ -127,8 +128,7 @@ std::string builtin_activation(const torch::jit::Module& module);
 /// (std::invalid_argument), not answered wrongly.
 bool pack_builtin_mlp(const torch::jit::Module& module, BuiltinMlp& mlp, const std::string& kernels = "auto");
 
-/// The values of `kernels` above; whether `kernels` is one.
-inline constexpr const char* kKernelChoices = "auto, libtorch";
-bool known_kernels(const std::string& kernels);
+/// "" when `kernels` is one of kernel_choices(), else why not, naming them.
+std::string kernels_error(const std::string& kernels);
 
 }  // namespace motifbench::surrogates

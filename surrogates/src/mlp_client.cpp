@@ -189,7 +189,7 @@ class LocalClient final : public SurrogateClient {
     std::ostringstream os;
     os << "in-process LibTorch " << torch_version() << " on " << m_device.str() << " (" << threads() << " threads), "
        << (m_script ? "TorchScript " + m_spec.path : std::string("built-in MLP"));
-    if (m_mlp.packed() && m_mlp.has_direct()) os << ", direct loops below " << m_mlp.direct_rows() << " rows";
+    if (m_mlp.has_direct()) os << ", direct loops below " << m_mlp.direct_rows() << " rows";
     if (m_mlp.has_onednn()) os << ", oneDNN from " << BuiltinMlp::kMinRows << " rows";
     return os.str();
   }
@@ -305,8 +305,7 @@ class LocalClient final : public SurrogateClient {
 
 std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec, const std::string& device,
                                                    const std::string& kernels) {
-  if (!known_kernels(kernels))
-    throw std::runtime_error("kernels '" + kernels + "' unknown; valid: " + std::string(kKernelChoices));
+  if (const auto why = kernels_error(kernels); !why.empty()) throw std::runtime_error(why);
   std::string why;
   const std::string resolved = resolve_device(device, 0, &why);
   if (resolved.empty()) throw std::runtime_error(why);

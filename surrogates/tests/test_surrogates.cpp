@@ -397,9 +397,11 @@ TEST(Runtime, EveryThreadThatInfersUsesTheSetCount) {
   using OmpMax = int (*)();
   const auto omp_max = reinterpret_cast<OmpMax>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
   if (omp_max == nullptr) GTEST_SKIP() << "this LibTorch has no OpenMP";
-  // A count that no thread gets by default.
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  set_threads(cores + 1);
+  // A count that no new thread gets by default (one per core, or OMP_NUM_THREADS).
+  int fresh = 0;
+  std::thread([&] { fresh = omp_max(); }).join();
+  const int wanted = fresh + 1;
+  set_threads(wanted);
   auto client = make_local_client(spec2to1());
   const std::int64_t rows = BuiltinMlp::kMinRows;  // the oneDNN path where there is one
   std::vector<float> x(static_cast<std::size_t>(rows * 2), 0.25f), y(static_cast<std::size_t>(rows));
@@ -416,9 +418,9 @@ TEST(Runtime, EveryThreadThatInfersUsesTheSetCount) {
     after_train = omp_max();
   }).join();
   set_threads(1);
-  EXPECT_EQ(before, cores) << "a new thread's default";
-  EXPECT_EQ(after_infer, cores + 1);
-  EXPECT_EQ(after_train, cores + 1);
+  EXPECT_EQ(before, fresh) << "set_threads() does not reach a new thread by itself";
+  EXPECT_EQ(after_infer, wanted);
+  EXPECT_EQ(after_train, wanted);
 }
 
 }  // namespace

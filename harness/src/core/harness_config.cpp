@@ -58,9 +58,10 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_string("coupling.device", "auto",
                "where the models run (tight in-process, and the embedded servers): auto (cuda:<local rank mod GPUs> "
                "when LibTorch sees a GPU, else cpu), cpu, cuda, cuda:N");
-  s.add_choice("coupling.kernels", "auto", {"auto", "libtorch"},
+  s.add_choice("coupling.kernels", surrogates::kernel_choices().front(), surrogates::kernel_choices(),
                "the built-in MLP's inference on the CPU (tight in-process, and the embedded servers): auto runs "
-               "batches under 32 rows without LibTorch, 2048 rows and more through LibTorch's oneDNN operators where "
+               "small batches without LibTorch (under 32 rows for layers up to 64 wide, fewer for wider ones, at "
+               "least batch 1), 2048 rows and more through LibTorch's oneDNN operators where "
                "it has them, and LibTorch's addmm between; libtorch runs addmm and in-place activations at every "
                "size. A user's TorchScript model runs as TorchScript either way");
   s.add_choice("coupling.reducer", "auto", {"auto", "mpi", "nccl"},

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "motifbench/surrogate.hpp"
 
@@ -11,13 +12,21 @@ namespace motifbench::surrogates {
 
 /// An in-process client: the built-in MLP of `spec`, or the TorchScript model at
 /// spec.path, on `device` (auto, cpu, cuda or cuda:N; see resolve_device).
-/// `kernels` (coupling.kernels) is how the built-in MLP infers on the CPU:
-/// "auto" (without LibTorch below 32 rows, oneDNN from 2048 where LibTorch
-/// has it, LibTorch's addmm between) or "libtorch" (addmm at every size).
+/// `kernels` (coupling.kernels, one of kernel_choices()) is how the built-in
+/// MLP infers on the CPU: "auto" (small batches without LibTorch, oneDNN
+/// from 2048 rows where LibTorch has it, LibTorch's addmm between) or
+/// "libtorch" (addmm at every size).
 /// Throws std::runtime_error when the file cannot be loaded, its shapes do
 /// not match the spec, the device is not there, or `kernels` is unknown.
 std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec, const std::string& device = "cpu",
                                                    const std::string& kernels = "auto");
+
+/// The values of `kernels` above (coupling.kernels, serve --kernels); the
+/// first is the default.
+inline const std::vector<std::string>& kernel_choices() {
+  static const std::vector<std::string> choices{"auto", "libtorch"};
+  return choices;
+}
 
 /// The LibTorch device for a requested one: "cpu"; "cuda:N"; "cuda" (the
 /// GPU local_rank mod the GPUs LibTorch sees); "auto" (that GPU when there is
