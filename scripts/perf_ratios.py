@@ -46,12 +46,13 @@ ROWS = [
                                  ("Inverse Design Jacobi sweep", "BM_IdJacobi", (48, 128)))
     for size, n in zip(("small", "medium"), sizes)
 ] + [
-    ("tight inference vs sgemm + vectorised tanh forward", "tight", f"BM_TightVsBareForward/{rows}/32", case,
+    ("tight inference vs sgemm + vectorised tanh forward", "tight", f"BM_TightVsBareForward/{rows}/{width}", case,
      "tight_speed_vs_blas", "blas_floor", ">=", extra + ["tight_speed_vs_blas_scalar_tanh"])
-    for rows, case, extra in ((16384, "small (16384 rows)", ["tight_GFLOPps", "blas_GFLOPps", "tight_inferences_per_s"]),
-                              (262144, "medium (262144 rows)", ["tight_GFLOPps", "blas_GFLOPps",
-                                                                "tight_inferences_per_s"]),
-                              (1, "batch 1", ["tight_inferences_per_s"]))
+    for rows, width, case, extra in (
+        (16384, 32, "small (16384 rows)", ["tight_GFLOPps", "blas_GFLOPps", "tight_inferences_per_s"]),
+        (262144, 32, "medium (262144 rows)", ["tight_GFLOPps", "blas_GFLOPps", "tight_inferences_per_s"]),
+        (1024, 16, "tiny (1024 rows, 16 wide)", ["tight_GFLOPps", "blas_GFLOPps", "tight_inferences_per_s"]),
+        (1, 32, "batch 1", ["tight_inferences_per_s"]))
 ] + [
     ("semi-tight (shared memory) vs tight speed", "transport", f"BM_SemiTightVsTightLargeBatch/{rows}", f"{rows} rows",
      "shm_over_tight_speed", "floor_at_least", ">=",

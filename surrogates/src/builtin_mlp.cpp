@@ -5,6 +5,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <cblas.h>
+#include <omp.h>
+
 #include <ATen/ATen.h>
 
 #include "motifbench/surrogates/local.hpp"
@@ -68,6 +71,15 @@ void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vect
   m_direct_rows = direct && own ? std::max<std::int64_t>(2, kDirectRowsTimesWidth / std::max(m_widest, kDirectMinWidth)) : 0;
   m_in = weights.front().size(1);
   m_out = weights.back().size(0);
+  m_flops_per_row = 0;
+  std::int64_t largest_layer = 1;  // in x out
+  for (std::size_t l = 0; l + 1 < m_widths.size(); ++l) {
+    m_flops_per_row += 2.0 * static_cast<double>(m_widths[l] * m_widths[l + 1]);
+    largest_layer = std::max(largest_layer, m_widths[l] * m_widths[l + 1]);
+  }
+  // Blocks whose every sgemm stays on the calling thread in OpenBLAS.
+  m_block_rows = std::max<std::int64_t>(1, kBlasOneThreadMnk / largest_layer);
+  m_blocked_rows = direct && own && m_widest <= kBlockedMaxWidth ? kMinRows : 0;
   m_weights_t = std::move(wt);
   m_biases = std::move(b);
   m_onednn_weights.clear();
@@ -89,6 +101,16 @@ std::int64_t BuiltinMlp::forward_onednn(const float* in, std::int64_t rows, floa
   if (!has_onednn()) throw std::logic_error("BuiltinMlp::forward_onednn without a oneDNN path");
   if (m_onednn_stale) throw std::logic_error("BuiltinMlp::forward_onednn: the weights changed since refresh()");
   c10::InferenceMode guard;
+  // oneDNN takes the calling thread's OpenMP count; fewer threads for this
+  // call where the work would not pay for waking them (onednn_threads()).
+  const int run = omp_get_max_threads(), use = onednn_threads(rows, run);
+  struct Restore {
+    int use, run;
+    ~Restore() {
+      if (use != run) omp_set_num_threads(run);
+    }
+  } restore{use, run};
+  if (use != run) omp_set_num_threads(use);
   auto h = at::from_blob(const_cast<float*>(in), {rows, m_in}, at::kFloat).to_mkldnn();
   for (std::size_t l = 0; l < m_onednn_weights.size(); ++l) {
     h = at::mkldnn_linear(h, m_onednn_weights[l], m_biases[l]);
@@ -164,6 +186,42 @@ std::int64_t BuiltinMlp::forward_direct(const float* in, std::int64_t rows, floa
   return 0;
 }
 
+int BuiltinMlp::onednn_threads(std::int64_t rows, int threads) const {
+  const double by_work = std::floor(static_cast<double>(rows) * m_flops_per_row / kOneDnnFlopsPerThread);
+  return static_cast<int>(std::clamp(by_work, 1.0, static_cast<double>(std::max(threads, 1))));
+}
+
+std::int64_t BuiltinMlp::forward_blocked(const float* in, std::int64_t rows, float* out) const {
+  if (!has_blocked()) throw std::logic_error("BuiltinMlp::forward_blocked without the blocked path (kernels, width, or weights not contiguous)");
+  const std::size_t layers = m_weights_t.size();
+  // One block's hidden activations (the servers call from several threads).
+  thread_local std::vector<float> a, b;
+  const std::size_t need = static_cast<std::size_t>(std::min(rows, m_block_rows) * m_widest);
+  if (a.size() < need) {
+    a.resize(need);
+    b.resize(need);
+  }
+  for (std::int64_t r0 = 0; r0 < rows; r0 += m_block_rows) {
+    const std::int64_t n = std::min(m_block_rows, rows - r0);
+    const float* src = in + r0 * m_in;
+    for (std::size_t l = 0; l < layers; ++l) {
+      const bool last = l + 1 == layers;
+      const std::int64_t ins = m_widths[l], outs = m_widths[l + 1];
+      float* dst = last ? out + r0 * m_out : (l % 2 == 0 ? a.data() : b.data());
+      // y = x W^T + b: the bias first, then sgemm adds the product (beta 1).
+      // m_weights_t[l] is a view of W_l, which is contiguous: its memory is W_l's.
+      const float* bias = m_biases[l].data_ptr<float>();
+      for (std::int64_t r = 0; r < n; ++r) std::memcpy(dst + r * outs, bias, static_cast<std::size_t>(outs) * sizeof(float));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(outs),
+                  static_cast<int>(ins), 1.0f, src, static_cast<int>(ins), m_weights_t[l].data_ptr<float>(),
+                  static_cast<int>(ins), 1.0f, dst, static_cast<int>(outs));
+      if (!last) activate_row(dst, n * outs, m_activation);
+      src = dst;
+    }
+  }
+  return 0;
+}
+
 std::string builtin_activation(const torch::jit::Module& module) {
   if (!module.hasattr(kActivationAttribute)) return "";
   const auto act = module.attr(kActivationAttribute);
@@ -199,6 +257,10 @@ void check_against_script(const torch::jit::Module& module, const BuiltinMlp& ml
   if (mlp.has_direct()) {
     mlp.forward_direct(x.data(), rows, got.data());
     compare("direct", got);
+  }
+  if (mlp.has_blocked()) {
+    mlp.forward_blocked(x.data(), rows, got.data());
+    compare("blocked BLAS", got);
   }
   if (mlp.has_onednn()) {
     mlp.forward_onednn(x.data(), rows, got.data());

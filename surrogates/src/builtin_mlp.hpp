@@ -7,13 +7,17 @@
 //    layers as addmm and tanh on ordinary tensors, mostly because LibTorch's
 //    own tanh costs about three times glibc's or oneDNN's. oneDNN keeps its
 //    own tensors: the input (rows x in floats) is copied into one and the
-//    output copied out, and the callers count those bytes.
-//  - below that, or without oneDNN, ordinary tensors: one addmm per layer on
+//    output copied out, and the callers count those bytes. It runs on as
+//    many OpenMP threads as the call's work pays for (onednn_threads()).
+//  - below that, layers up to kBlockedMaxWidth wide: blocks of rows through
+//    every layer on the calling thread, with cblas_sgemm and glibc's vector
+//    tanhf (forward_blocked), on the weights' own memory; no copy.
+//  - otherwise, or without oneDNN, ordinary tensors: one addmm per layer on
 //    the weights' transposed views, the activation in place, the output layer
 //    written straight into the caller's buffer. No copy, and half the calls
 //    of TorchScript's interpreter, which costs more than the arithmetic at
 //    small batches (batch 1: about 9 us through TorchScript, 5.5 us here).
-//  - for small batches (direct_rows()), no LibTorch call at all: the layers
+//  - for small batches (direct_rows()), no library call at all: the layers
 //    row by row on the weights' own memory, the activation with glibc's
 //    vector tanhf. LibTorch's dispatch (about 1 us per operator here) is
 //    most of the ordinary path's 5-8.5 us at batch 1; this path takes
@@ -59,12 +63,36 @@ class BuiltinMlp {
   /// (batch 1 108 vs 281 us, 2 rows 216 vs 347 us). The rule gives 32 rows
   /// up to w 64, 8 at w 256, 2 at w 1024.
   static constexpr std::int64_t kDirectRowsTimesWidth = 2048, kDirectMinWidth = 64;
+  /// The blocked path (forward_blocked) runs blocks of rows through every
+  /// layer on the calling thread: cblas_sgemm with the bias as its C
+  /// operand, then the activation (glibc's vector tanhf), in buffers that
+  /// stay in the caches. A block has kBlasOneThreadMnk / (in x out of the
+  /// largest layer) rows, at least one, so that OpenBLAS runs every sgemm on
+  /// the calling thread (it splits one only above M x N x K = 65536 x its
+  /// GEMM_MULTITHREAD_THRESHOLD, 4 by default). Layers up to
+  /// kBlockedMaxWidth wide: measured against the ordinary path (addmm and
+  /// LibTorch's tanh, two threads) in a loop of calls, 2-w-w-1: w 32 at 64
+  /// rows 6.7 vs 16.0 us, 256 rows 19.7 vs 108 us, 1024 rows 76 vs 233 us;
+  /// w 16 at 1024 rows 38 vs 132 us; w 64 at 256 rows 51 vs 137 us, 1024
+  /// rows 265 vs 414 us; but w 256 at 1024 rows 6.6 ms against 1.8 ms
+  /// (blocks of 4 rows).
+  static constexpr std::int64_t kBlasOneThreadMnk = 262144, kBlockedMaxWidth = 64;
+  /// oneDNN runs on one OpenMP thread per this many flops of the call (the
+  /// run's count at most): waking a sleeping worker costs 20-90 us on the
+  /// 2-core VM, and the second core's share of the batch then has to cross
+  /// to it and back. In Digital Replica (2-32-32-1, 2240 flops per row,
+  /// between the steps' other work), two threads against one: 16384 rows
+  /// 590 vs 620 us for the inference step, but the next stencil 18-23 us
+  /// against 10 us and fewer steps per second (four interleaved pairs);
+  /// 32400 rows 0.86-0.96 ms against 1.23-1.55 ms; 65536 rows 1.8-2.0 ms
+  /// against 3.5-4.1 ms.
+  static constexpr double kOneDnnFlopsPerThread = 32e6;
 
   /// Whether this LibTorch has oneDNN and the activation runs on its tensors.
   static bool onednn_supports(const std::string& activation);
 
   /// weights[l] is [out x in], biases[l] [out]: dense CPU float tensors. The
-  /// ordinary and direct paths keep views of them, so they follow in-place
+  /// ordinary, blocked and direct paths keep views of them, so they follow in-place
   /// updates (a training step); the oneDNN path runs on packed copies, made
   /// by refresh(). kernels: "auto" (every path where it applies) or
   /// "libtorch" (the ordinary path at every size: coupling.kernels).
@@ -80,13 +108,15 @@ class BuiltinMlp {
   void refresh();
 
   /// rows x in floats -> rows x out floats into `out`: below direct_rows()
-  /// without LibTorch, through oneDNN from kMinRows rows where it has that
-  /// path, else ordinary tensors. Returns the
+  /// row by row, then blocked with sgemm below kMinRows where that path is
+  /// on, through oneDNN from kMinRows rows where it has that path, else
+  /// ordinary tensors. Returns the
   /// bytes it copied between the caller's memory and LibTorch's tensors.
   /// Thread-safe (the servers call it from several threads); a large batch
   /// after weights_changed() without refresh() is a std::logic_error.
   std::int64_t forward(const float* in, std::int64_t rows, float* out) const {
     if (rows < m_direct_rows) return forward_direct(in, rows, out);
+    if (rows < m_blocked_rows) return forward_blocked(in, rows, out);
     return rows >= kMinRows && has_onednn() ? forward_onednn(in, rows, out) : forward_dense(in, rows, out);
   }
   /// Each path at any number of rows (for checks and tests).
@@ -97,6 +127,15 @@ class BuiltinMlp {
   bool has_direct() const { return m_direct_rows > 0; }
   std::int64_t direct_rows() const { return m_direct_rows; }
   std::int64_t forward_direct(const float* in, std::int64_t rows, float* out) const;
+  /// Whether the blocked path is on (kernels "auto", contiguous weights and
+  /// biases, no layer wider than kBlockedMaxWidth); it takes the batches from
+  /// direct_rows() up to kMinRows rows.
+  bool has_blocked() const { return m_blocked_rows > 0; }
+  std::int64_t forward_blocked(const float* in, std::int64_t rows, float* out) const;
+  /// The OpenMP threads a oneDNN call of `rows` rows runs on, out of
+  /// `threads`: one per kOneDnnFlopsPerThread of the call's flops, at least
+  /// one.
+  int onednn_threads(std::int64_t rows, int threads) const;
 
   std::int64_t in_features() const { return m_in; }
   std::int64_t out_features() const { return m_out; }
@@ -108,6 +147,9 @@ class BuiltinMlp {
   std::int64_t m_widest = 0;                         ///< the largest of m_widths
   bool m_onednn = false, m_onednn_stale = false;
   std::int64_t m_direct_rows = 0;  ///< 0 without the direct path
+  std::int64_t m_block_rows = 0;    ///< rows per block of the blocked path
+  std::int64_t m_blocked_rows = 0;  ///< 0 without the blocked path, else kMinRows
+  double m_flops_per_row = 0;       ///< 2 x in x out, summed over the layers
   std::string m_activation;
   std::int64_t m_in = 0, m_out = 0;
 };

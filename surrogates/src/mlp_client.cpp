@@ -190,7 +190,10 @@ class LocalClient final : public SurrogateClient {
     os << "in-process LibTorch " << torch_version() << " on " << m_device.str() << " (" << threads() << " threads), "
        << (m_script ? "TorchScript " + m_spec.path : std::string("built-in MLP"));
     if (m_mlp.has_direct()) os << ", direct loops below " << m_mlp.direct_rows() << " rows";
-    if (m_mlp.has_onednn()) os << ", oneDNN from " << BuiltinMlp::kMinRows << " rows";
+    if (m_mlp.has_blocked()) os << ", blocked sgemm below " << BuiltinMlp::kMinRows << " rows";
+    if (m_mlp.has_onednn())
+      os << ", oneDNN from " << BuiltinMlp::kMinRows << " rows on one thread per "
+         << BuiltinMlp::kOneDnnFlopsPerThread * 1e-6 << " Mflop of a call";
     return os.str();
   }
 

@@ -233,7 +233,9 @@ TEST(LocalClient, KernelsLibTorchRunsTheOrdinaryPathAtEverySize) {
   const std::string described = m->describe();
   EXPECT_EQ(described.find("oneDNN"), std::string::npos) << described;
   EXPECT_EQ(described.find("direct loops"), std::string::npos) << described;
+  EXPECT_EQ(described.find("blocked"), std::string::npos) << described;
   EXPECT_NE(ours->describe().find("direct loops below 32 rows"), std::string::npos) << ours->describe();
+  EXPECT_NE(ours->describe().find("blocked sgemm below 2048 rows"), std::string::npos) << ours->describe();
   try {
     make_local_client(spec2to1(), "cpu", "blas");
     ADD_FAILURE() << "an unknown kernels value was accepted";
@@ -310,30 +312,98 @@ TEST(Server, AMarkedModelWhoseCodeIsNotTheMlpIsRefused) {
 // A module that is not the built-in MLP keeps the TorchScript path.
 // The direct path takes fewer rows the wider the layers (LibTorch's addmm
 // catches up sooner), always batch 1, and nothing with kernels "libtorch";
-// forward() dispatches on that bound.
-TEST(BuiltinMlp, DirectPathBatchesShrinkWithWidth) {
+// from there the blocked path takes batches up to kMinRows for layers up to
+// kBlockedMaxWidth wide, addmm for wider ones; forward() dispatches on those
+// bounds.
+TEST(BuiltinMlp, PathsByBatchAndWidth) {
   for (const auto& [width, rows] : std::vector<std::pair<std::int64_t, std::int64_t>>{{16, 32}, {64, 32}, {256, 8}, {1024, 2}, {8192, 2}}) {
     std::vector<torch::Tensor> w{torch::randn({width, 3}) * 0.3, torch::randn({2, width}) * 0.1};
     std::vector<torch::Tensor> b{torch::randn({width}), torch::randn({2})};
     BuiltinMlp mlp;
     mlp.pack(w, b, "tanh");
     EXPECT_EQ(mlp.direct_rows(), rows) << "width " << width;
+    const bool blocked = width <= BuiltinMlp::kBlockedMaxWidth;
+    EXPECT_EQ(mlp.has_blocked(), blocked) << "width " << width;
     if (width > 256) continue;
     std::vector<float> x(static_cast<std::size_t>(3 * rows), 0.5f), got(static_cast<std::size_t>(2 * rows)),
-        direct(got.size()), dense(got.size());
+        direct(got.size()), other(got.size());
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 5) / 4.0f - 0.5f;
     mlp.forward(x.data(), rows - 1, got.data());
     mlp.forward_direct(x.data(), rows - 1, direct.data());
     EXPECT_EQ(std::vector<float>(got.begin(), got.end() - 2), std::vector<float>(direct.begin(), direct.end() - 2))
         << "width " << width << ": " << rows - 1 << " rows take the direct path";
     mlp.forward(x.data(), rows, got.data());
-    mlp.forward_dense(x.data(), rows, dense.data());
-    EXPECT_EQ(got, dense) << "width " << width << ": " << rows << " rows take addmm";
+    if (blocked)
+      mlp.forward_blocked(x.data(), rows, other.data());
+    else
+      mlp.forward_dense(x.data(), rows, other.data());
+    EXPECT_EQ(got, other) << "width " << width << ": " << rows << " rows take " << (blocked ? "the blocked path" : "addmm");
     BuiltinMlp lib;
     lib.pack(w, b, "tanh", "libtorch");
     EXPECT_EQ(lib.direct_rows(), 0);
     EXPECT_FALSE(lib.has_direct());
+    EXPECT_FALSE(lib.has_blocked());
+    EXPECT_THROW(lib.forward_blocked(x.data(), rows, got.data()), std::logic_error);
   }
+}
+
+// The blocked path gives the ordinary path's answers (other kernels: 1e-5
+// absolute + 1e-5 relative) for every activation, over several blocks and a
+// partial one, and follows the weights when they change in place.
+TEST(BuiltinMlp, BlockedPathMatchesTheOrdinaryPath) {
+  for (const std::int64_t width : {16, 32, 64}) {
+    for (const std::string act : {"tanh", "relu", "gelu"}) {
+      std::vector<torch::Tensor> w{torch::randn({width, 2}) * 0.5, torch::randn({width, width}) * 0.2,
+                                   torch::randn({1, width}) * 0.2};
+      std::vector<torch::Tensor> b{torch::randn({width}) * 0.1, torch::randn({width}) * 0.1, torch::randn({1}) * 0.1};
+      BuiltinMlp mlp;
+      mlp.pack(w, b, act);
+      ASSERT_TRUE(mlp.has_blocked());
+      const std::int64_t rows = BuiltinMlp::kMinRows - 1;  // the most the path takes
+      std::vector<float> x(static_cast<std::size_t>(2 * rows));
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 13) / 6.0f - 1.0f;
+      std::vector<float> blocked(static_cast<std::size_t>(rows)), dense(blocked.size()), before;
+      for (int round = 0; round < 2; ++round) {
+        if (round == 1) {
+          torch::NoGradGuard ng;
+          w[1].mul_(1.5);  // as a training step would: in place
+        }
+        EXPECT_EQ(mlp.forward(x.data(), rows, blocked.data()), 0) << "no copy";
+        mlp.forward_dense(x.data(), rows, dense.data());
+        for (std::int64_t i = 0; i < rows; ++i)
+          ASSERT_NEAR(blocked[i], dense[i], 1e-5 + 1e-5 * std::abs(dense[i])) << act << " width " << width << " row " << i;
+        if (round == 0) before = blocked;
+      }
+      EXPECT_NE(blocked, before) << act << ": the blocked path follows the weights";
+    }
+  }
+}
+
+// oneDNN takes one thread per kOneDnnFlopsPerThread of a call, and the
+// calling thread keeps its own OpenMP count afterwards.
+TEST(BuiltinMlp, OneDnnThreadsFollowTheWork) {
+  std::vector<torch::Tensor> w{torch::randn({32, 2}), torch::randn({32, 32}), torch::randn({1, 32})};
+  std::vector<torch::Tensor> b{torch::randn({32}), torch::randn({32}), torch::randn({1})};
+  BuiltinMlp mlp;
+  mlp.pack(w, b, "tanh");
+  // 2 x (2 x 32 + 32 x 32 + 32 x 1) = 2240 flops per row.
+  const auto rows_for = [](double threads) { return static_cast<std::int64_t>(threads * BuiltinMlp::kOneDnnFlopsPerThread / 2240.0); };
+  EXPECT_EQ(mlp.onednn_threads(1, 8), 1);
+  EXPECT_EQ(mlp.onednn_threads(rows_for(2) - 1, 8), 1);
+  EXPECT_EQ(mlp.onednn_threads(rows_for(2) + 1, 8), 2);
+  EXPECT_EQ(mlp.onednn_threads(rows_for(5) + 1, 8), 5);
+  EXPECT_EQ(mlp.onednn_threads(rows_for(100), 8), 8) << "never more than the run's threads";
+  EXPECT_EQ(mlp.onednn_threads(rows_for(100), 0), 1);
+  if (!mlp.has_onednn()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  mlp.refresh();
+  const int keep = threads();
+  set_threads(2);
+  const std::int64_t rows = BuiltinMlp::kMinRows;  // one thread's work
+  ASSERT_EQ(mlp.onednn_threads(rows, at::get_num_threads()), 1);
+  std::vector<float> x(static_cast<std::size_t>(2 * rows), 0.25f), y(static_cast<std::size_t>(rows));
+  mlp.forward_onednn(x.data(), rows, y.data());
+  EXPECT_EQ(at::get_num_threads(), 2) << "the calling thread's count comes back";
+  set_threads(keep);
 }
 
 // A NaN in the input stays a NaN through ReLU on every path, as in LibTorch.
@@ -343,11 +413,13 @@ TEST(BuiltinMlp, ReluKeepsNaNOnEveryPath) {
   mlp.pack(w, b, "relu");
   ASSERT_TRUE(mlp.has_direct());
   const float x[2] = {std::nanf(""), 1.0f};
-  float direct = 0, dense = 0;
+  float direct = 0, dense = 0, blocked = 0;
   mlp.forward_direct(x, 1, &direct);
   mlp.forward_dense(x, 1, &dense);
+  mlp.forward_blocked(x, 1, &blocked);
   EXPECT_TRUE(std::isnan(dense));
   EXPECT_TRUE(std::isnan(direct));
+  EXPECT_TRUE(std::isnan(blocked));
 }
 
 TEST(BuiltinMlp, OnlyTheBuiltInMlpIsPacked) {
