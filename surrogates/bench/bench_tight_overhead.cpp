@@ -27,6 +27,7 @@
 #include <Kokkos_Core.hpp>
 
 #include "bench_common.hpp"
+#include "builtin_mlp.hpp"
 #include "motifbench/surrogates/local.hpp"
 #include "vector_tanh.hpp"
 
@@ -200,6 +201,45 @@ BENCHMARK(BM_TightVsBareForward)
     ->Args({1024, 16})
     ->Args({1, 32})
     ->MinTime(2.0)
+    ->UseRealTime();
+
+// The built-in MLP's CPU paths side by side on the same weights and rows,
+// interleaved (2 -> width -> width -> 1, tanh): the measurements behind
+// BuiltinMlp's bounds (direct_rows(), blocked_rows(), onednn_rows()). Each
+// counter is a path's median time in us; a path that does not apply (oneDNN
+// without oneDNN, the direct loops beyond 256 rows) is left out.
+void BM_BuiltinMlpPaths(benchmark::State& state) {
+  using motifbench::surrogates::BuiltinMlp;
+  const std::int64_t n = state.range(0), width = state.range(1);
+  torch::manual_seed(1);
+  std::vector<torch::Tensor> w{torch::randn({width, 2}) * 0.5, torch::randn({width, width}) * 0.2,
+                               torch::randn({1, width}) * 0.2};
+  std::vector<torch::Tensor> b{torch::randn({width}) * 0.1, torch::randn({width}) * 0.1, torch::randn({1}) * 0.1};
+  BuiltinMlp mlp;
+  mlp.pack(w, b, "tanh");
+  mlp.refresh();
+  std::vector<float> x(static_cast<std::size_t>(2 * n)), y(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 13) / 6.0f - 1.0f;
+  using Path = std::int64_t (BuiltinMlp::*)(const float*, std::int64_t, float*) const;
+  std::vector<std::pair<const char*, Path>> paths{{"dense_us", &BuiltinMlp::forward_dense}};
+  if (mlp.has_blocked()) paths.emplace_back("blocked_us", &BuiltinMlp::forward_blocked);
+  if (mlp.has_onednn()) paths.emplace_back("onednn_us", &BuiltinMlp::forward_onednn);
+  if (n <= 256) paths.emplace_back("direct_us", &BuiltinMlp::forward_direct);
+  std::vector<std::vector<double>> times(paths.size());
+  for (auto _ : state) {
+    for (std::size_t p = 0; p < paths.size(); ++p) {
+      const auto a = std::chrono::steady_clock::now();
+      (mlp.*paths[p].second)(x.data(), n, y.data());
+      benchmark::DoNotOptimize(y.data());
+      times[p].push_back(seconds(a, std::chrono::steady_clock::now()));
+    }
+  }
+  for (std::size_t p = 0; p < paths.size(); ++p) state.counters[paths[p].first] = median(times[p]) * 1e6;
+  state.counters["onednn_threads"] = mlp.onednn_threads(n, omp_get_max_threads());
+}
+BENCHMARK(BM_BuiltinMlpPaths)
+    ->ArgsProduct({{1, 2, 4, 8, 16, 32, 64, 256, 1024, 2048, 4096, 8192}, {16, 32, 64, 128, 256}})
+    ->MinTime(0.5)
     ->UseRealTime();
 
 }  // namespace

@@ -68,7 +68,6 @@ void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vect
   m_widths = std::move(widths);
   m_widest = *std::max_element(m_widths.begin(), m_widths.end());
   const bool own = kernels == "auto";
-  m_direct_rows = direct && own ? std::max<std::int64_t>(2, kDirectRowsTimesWidth / std::max(m_widest, kDirectMinWidth)) : 0;
   m_in = weights.front().size(1);
   m_out = weights.back().size(0);
   m_flops_per_row = 0;
@@ -79,11 +78,18 @@ void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vect
   }
   // Blocks whose every sgemm stays on the calling thread in OpenBLAS.
   m_block_rows = std::max<std::int64_t>(1, kBlasOneThreadMnk / largest_layer);
-  m_blocked_rows = direct && own && m_widest <= kBlockedMaxWidth ? kMinRows : 0;
+  m_blocked_rows = direct && own && m_widest <= kBlockedMaxWidth
+                       ? kBlockedRowsTimesWidth / std::max(m_widest, kBlockedMinWidth)
+                       : 0;
+  m_direct_rows = !(direct && own) ? 0
+                  : m_blocked_rows > 0
+                      ? kDirectRowsBeforeBlocked
+                      : std::max<std::int64_t>(2, kDirectRowsTimesWidth / std::max(m_widest, kDirectMinWidth));
   m_weights_t = std::move(wt);
   m_biases = std::move(b);
   m_onednn_weights.clear();
   m_onednn = own && onednn_supports(activation);
+  m_onednn_rows = std::max({m_direct_rows, m_blocked_rows, (kOneDnnRowsTimesWidth + m_widest - 1) / m_widest});
   m_onednn_stale = m_onednn;
   m_activation = activation;
 }

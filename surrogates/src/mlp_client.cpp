@@ -81,7 +81,7 @@ class LocalClient final : public SurrogateClient {
     }
     if (m_mlp.packed()) {
       // The built-in MLP, as its server runs it (BuiltinMlp).
-      if (batch >= BuiltinMlp::kMinRows) m_mlp.refresh();
+      if (m_mlp.uses_onednn(batch)) m_mlp.refresh();
       m_copied += m_mlp.forward(in, batch, out);
       return;
     }
@@ -190,9 +190,9 @@ class LocalClient final : public SurrogateClient {
     os << "in-process LibTorch " << torch_version() << " on " << m_device.str() << " (" << threads() << " threads), "
        << (m_script ? "TorchScript " + m_spec.path : std::string("built-in MLP"));
     if (m_mlp.has_direct()) os << ", direct loops below " << m_mlp.direct_rows() << " rows";
-    if (m_mlp.has_blocked()) os << ", blocked sgemm below " << BuiltinMlp::kMinRows << " rows";
+    if (m_mlp.has_blocked()) os << ", blocked sgemm below " << m_mlp.blocked_rows() << " rows";
     if (m_mlp.has_onednn())
-      os << ", oneDNN from " << BuiltinMlp::kMinRows << " rows on one thread per "
+      os << ", oneDNN from " << m_mlp.onednn_rows() << " rows on one thread per "
          << BuiltinMlp::kOneDnnFlopsPerThread * 1e-6 << " Mflop of a call";
     return os.str();
   }

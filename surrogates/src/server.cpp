@@ -1080,9 +1080,9 @@ int serve_main(int argc, char** argv, const std::string& version) {
                                      "cpu, cuda, cuda:N")
       ->capture_default_str();
   app.add_option("--kernels", opt.kernels,
-                 "the built-in MLP on the CPU: auto (small batches without LibTorch, blocked sgemm below 2048 rows "
-                 "for layers up to 64 wide, oneDNN from 2048 rows where LibTorch has it, addmm otherwise) or "
-                 "libtorch (addmm at every size)")
+                 "the built-in MLP on the CPU: auto (row loops for small batches, blocked sgemm for layers up to "
+                 "64 wide, oneDNN for larger batches where LibTorch has it, addmm otherwise; the bounds depend "
+                 "on the width) or libtorch (addmm at every size)")
       ->capture_default_str()->check(CLI::IsMember(kernel_choices()));
   app.add_option("--concurrency", opt.grpc_threads, "inference requests computed at once")
       ->capture_default_str()->check(CLI::Range(1, 1024));

@@ -22,6 +22,10 @@
 namespace motifbench::surrogates {
 namespace {
 
+// spec2to1's layers are 16 wide: oneDNN takes batches from this many rows.
+constexpr int kOneDnnFrom16 = static_cast<int>(BuiltinMlp::kBlockedRowsTimesWidth / 16);
+static_assert(BuiltinMlp::kBlockedMinWidth <= 16 && 16 <= BuiltinMlp::kBlockedMaxWidth, "the blocked path's bound at 16 wide");
+
 SurrogateSpec spec2to1(std::uint64_t seed = 7) {
   SurrogateSpec s;
   s.in_features = 2;
@@ -110,28 +114,26 @@ TEST(LocalClient, SavedTorchScriptLoadsAndMatches) {
   EXPECT_LT(rep.loss_last, rep.loss_first);
   std::remove(path.c_str());
   // A loaded built-in MLP infers through BuiltinMlp, not TorchScript: its
-  // answers, on each of its paths (5, 32 and 4096 rows), follow the training just done, as the
+  // answers, on each of its paths (3, 32 and 4096 rows), follow the training just done, as the
   // trained module's own TorchScript forward gives them (1e-5 absolute +
   // 1e-5 relative: oneDNN's kernels on the large batch).
   loaded->save(path);
   auto trained = torch::jit::load(path);
   std::remove(path.c_str());
-  const int n = static_cast<int>(2 * BuiltinMlp::kMinRows);
+  const int n = 2 * kOneDnnFrom16;
   auto xs = inputs(n);
   auto want = trained.forward({torch::from_blob(xs.data(), {n, 2})}).toTensor().contiguous();
-  std::vector<float> big(static_cast<std::size_t>(n)), small(32), few(5);
+  std::vector<float> big(static_cast<std::size_t>(n)), small(32), few(3);
   loaded->infer(xs.data(), n, big.data());
   loaded->infer(xs.data(), 32, small.data());
-  // Layers 16 wide: the direct path below 32 rows.
-  static_assert(BuiltinMlp::kDirectRowsTimesWidth / BuiltinMlp::kDirectMinWidth == 32 && BuiltinMlp::kDirectMinWidth >= 16 &&
-                    32 < BuiltinMlp::kMinRows,
-                "one call per path");
-  loaded->infer(xs.data(), 5, few.data());
+  // Layers 16 wide: the direct path below 4 rows, the blocked one below 2048.
+  static_assert(BuiltinMlp::kDirectRowsBeforeBlocked == 4 && 32 < kOneDnnFrom16, "one call per path");
+  loaded->infer(xs.data(), 3, few.data());
   for (int i = 0; i < n; ++i) {
     const float w = want[i][0].item<float>();
     ASSERT_NEAR(big[i], w, 1e-5 + 1e-5 * std::abs(w)) << "row " << i;
     if (i < 32) ASSERT_NEAR(small[i], w, 1e-5 + 1e-5 * std::abs(w)) << "row " << i << ", 32-row call";
-    if (i < 5) ASSERT_NEAR(few[i], w, 1e-5 + 1e-5 * std::abs(w)) << "row " << i << ", 5-row call";
+    if (i < 3) ASSERT_NEAR(few[i], w, 1e-5 + 1e-5 * std::abs(w)) << "row " << i << ", 3-row call";
   }
   EXPECT_GT(std::abs(small[0] - y2[0]), 1e-6) << "training changed nothing";
 }
@@ -173,7 +175,7 @@ TEST(LocalClient, InferenceFollowsTrainingForEveryActivation) {
 // (the ordinary path at every size).
 TEST(LocalClient, LargeBatchesThroughOneDnnGiveTheSameAnswers) {
   if (!at::hasMKLDNN()) GTEST_SKIP() << "this LibTorch has no oneDNN";
-  const int n = static_cast<int>(2 * BuiltinMlp::kMinRows), chunk = static_cast<int>(BuiltinMlp::kMinRows / 2);
+  const int n = 2 * kOneDnnFrom16, chunk = kOneDnnFrom16 / 2;
   for (const char* act : {"tanh", "relu", "gelu"}) {
     const bool onednn = std::string(act) != "gelu";
     EXPECT_EQ(BuiltinMlp::onednn_supports(act), onednn) << act;
@@ -221,7 +223,7 @@ TEST(LocalClient, LargeBatchesThroughOneDnnGiveTheSameAnswers) {
 TEST(LocalClient, KernelsLibTorchRunsTheOrdinaryPathAtEverySize) {
   auto m = make_local_client(spec2to1(), "cpu", "libtorch");
   auto ours = make_local_client(spec2to1());
-  const int n = static_cast<int>(2 * BuiltinMlp::kMinRows);
+  const int n = 2 * kOneDnnFrom16;
   auto x = inputs(n);
   for (const int rows : {1, 5, n}) {
     std::vector<float> y(static_cast<std::size_t>(rows)), want(static_cast<std::size_t>(rows));
@@ -234,8 +236,9 @@ TEST(LocalClient, KernelsLibTorchRunsTheOrdinaryPathAtEverySize) {
   EXPECT_EQ(described.find("oneDNN"), std::string::npos) << described;
   EXPECT_EQ(described.find("direct loops"), std::string::npos) << described;
   EXPECT_EQ(described.find("blocked"), std::string::npos) << described;
-  EXPECT_NE(ours->describe().find("direct loops below 32 rows"), std::string::npos) << ours->describe();
+  EXPECT_NE(ours->describe().find("direct loops below 4 rows"), std::string::npos) << ours->describe();
   EXPECT_NE(ours->describe().find("blocked sgemm below 2048 rows"), std::string::npos) << ours->describe();
+  if (at::hasMKLDNN()) EXPECT_NE(ours->describe().find("oneDNN from 2048 rows"), std::string::npos) << ours->describe();
   try {
     make_local_client(spec2to1(), "cpu", "blas");
     ADD_FAILURE() << "an unknown kernels value was accepted";
@@ -310,40 +313,59 @@ TEST(Server, AMarkedModelWhoseCodeIsNotTheMlpIsRefused) {
 }
 
 // A module that is not the built-in MLP keeps the TorchScript path.
-// The direct path takes fewer rows the wider the layers (LibTorch's addmm
-// catches up sooner), always batch 1, and nothing with kernels "libtorch";
-// from there the blocked path takes batches up to kMinRows for layers up to
-// kBlockedMaxWidth wide, addmm for wider ones; forward() dispatches on those
-// bounds.
+// The paths by batch and width: the direct loops below 4 rows where the
+// blocked path is on (layers up to kBlockedMaxWidth wide), else below
+// 2048 / max(w, 64) rows (fewer the wider: addmm catches up sooner), at
+// least batch 1; the blocked path below 32768 / max(w, 16) rows; oneDNN
+// from there, or from 4096 / w rows for wider layers, with addmm between;
+// nothing but addmm with kernels "libtorch". forward() dispatches on those
+// bounds: each bound's batch gives exactly the answers of the path that
+// takes it.
 TEST(BuiltinMlp, PathsByBatchAndWidth) {
-  for (const auto& [width, rows] : std::vector<std::pair<std::int64_t, std::int64_t>>{{16, 32}, {64, 32}, {256, 8}, {1024, 2}, {8192, 2}}) {
-    std::vector<torch::Tensor> w{torch::randn({width, 3}) * 0.3, torch::randn({2, width}) * 0.1};
-    std::vector<torch::Tensor> b{torch::randn({width}), torch::randn({2})};
+  struct Bounds {
+    std::int64_t width, direct, blocked, onednn;
+  };
+  for (const auto& e : std::vector<Bounds>{{16, 4, 2048, 2048}, {64, 4, 512, 512}, {256, 8, 0, 16}, {1024, 2, 0, 4}, {8192, 2, 0, 2}}) {
+    std::vector<torch::Tensor> w{torch::randn({e.width, 3}) * 0.3, torch::randn({2, e.width}) * 0.1};
+    std::vector<torch::Tensor> b{torch::randn({e.width}), torch::randn({2})};
     BuiltinMlp mlp;
     mlp.pack(w, b, "tanh");
-    EXPECT_EQ(mlp.direct_rows(), rows) << "width " << width;
-    const bool blocked = width <= BuiltinMlp::kBlockedMaxWidth;
-    EXPECT_EQ(mlp.has_blocked(), blocked) << "width " << width;
-    if (width > 256) continue;
-    std::vector<float> x(static_cast<std::size_t>(3 * rows), 0.5f), got(static_cast<std::size_t>(2 * rows)),
-        direct(got.size()), other(got.size());
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 5) / 4.0f - 0.5f;
-    mlp.forward(x.data(), rows - 1, got.data());
-    mlp.forward_direct(x.data(), rows - 1, direct.data());
-    EXPECT_EQ(std::vector<float>(got.begin(), got.end() - 2), std::vector<float>(direct.begin(), direct.end() - 2))
-        << "width " << width << ": " << rows - 1 << " rows take the direct path";
-    mlp.forward(x.data(), rows, got.data());
-    if (blocked)
-      mlp.forward_blocked(x.data(), rows, other.data());
-    else
-      mlp.forward_dense(x.data(), rows, other.data());
-    EXPECT_EQ(got, other) << "width " << width << ": " << rows << " rows take " << (blocked ? "the blocked path" : "addmm");
+    mlp.refresh();
+    EXPECT_EQ(mlp.direct_rows(), e.direct) << "width " << e.width;
+    EXPECT_EQ(mlp.blocked_rows(), e.blocked) << "width " << e.width;
+    EXPECT_EQ(mlp.has_blocked(), e.blocked > 0) << "width " << e.width;
+    EXPECT_EQ(mlp.onednn_rows(), e.onednn) << "width " << e.width;
+    if (e.width > 256) continue;
+    using Path = std::int64_t (BuiltinMlp::*)(const float*, std::int64_t, float*) const;
+    auto takes = [&](std::int64_t rows, Path path, const char* name) {
+      std::vector<float> x(static_cast<std::size_t>(3 * rows)), got(static_cast<std::size_t>(2 * rows)), want(got.size());
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 5) / 4.0f - 0.5f;
+      mlp.forward(x.data(), rows, got.data());
+      (mlp.*path)(x.data(), rows, want.data());
+      EXPECT_EQ(got, want) << "width " << e.width << ": " << rows << " rows take " << name;
+    };
+    const bool onednn = mlp.has_onednn();
+    EXPECT_EQ(onednn, BuiltinMlp::onednn_supports("tanh"));
+    const Path large = onednn ? &BuiltinMlp::forward_onednn : &BuiltinMlp::forward_dense;
+    takes(e.direct - 1, &BuiltinMlp::forward_direct, "the direct path");
+    if (e.blocked > 0) {
+      takes(e.direct, &BuiltinMlp::forward_blocked, "the blocked path");
+      takes(e.blocked - 1, &BuiltinMlp::forward_blocked, "the blocked path");
+    } else {
+      takes(e.direct, &BuiltinMlp::forward_dense, "addmm");
+      takes(e.onednn - 1, &BuiltinMlp::forward_dense, "addmm");
+    }
+    takes(e.onednn, large, onednn ? "oneDNN" : "addmm");
+    EXPECT_EQ(mlp.uses_onednn(e.onednn), onednn);
+    EXPECT_FALSE(mlp.uses_onednn(e.onednn - 1));
     BuiltinMlp lib;
     lib.pack(w, b, "tanh", "libtorch");
     EXPECT_EQ(lib.direct_rows(), 0);
     EXPECT_FALSE(lib.has_direct());
     EXPECT_FALSE(lib.has_blocked());
-    EXPECT_THROW(lib.forward_blocked(x.data(), rows, got.data()), std::logic_error);
+    EXPECT_FALSE(lib.has_onednn());
+    std::vector<float> x(3 * 8), y(2 * 8);
+    EXPECT_THROW(lib.forward_blocked(x.data(), 8, y.data()), std::logic_error);
   }
 }
 
@@ -359,7 +381,7 @@ TEST(BuiltinMlp, BlockedPathMatchesTheOrdinaryPath) {
       BuiltinMlp mlp;
       mlp.pack(w, b, act);
       ASSERT_TRUE(mlp.has_blocked());
-      const std::int64_t rows = BuiltinMlp::kMinRows - 1;  // the most the path takes
+      const std::int64_t rows = mlp.blocked_rows() - 1;  // the most the path takes
       std::vector<float> x(static_cast<std::size_t>(2 * rows));
       for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 13) / 6.0f - 1.0f;
       std::vector<float> blocked(static_cast<std::size_t>(rows)), dense(blocked.size()), before;
@@ -398,7 +420,7 @@ TEST(BuiltinMlp, OneDnnThreadsFollowTheWork) {
   mlp.refresh();
   const int keep = threads();
   set_threads(2);
-  const std::int64_t rows = BuiltinMlp::kMinRows;  // one thread's work
+  const std::int64_t rows = mlp.onednn_rows();  // one thread's work
   ASSERT_EQ(mlp.onednn_threads(rows, at::get_num_threads()), 1);
   std::vector<float> x(static_cast<std::size_t>(2 * rows), 0.25f), y(static_cast<std::size_t>(rows));
   mlp.forward_onednn(x.data(), rows, y.data());
@@ -475,7 +497,7 @@ TEST(Runtime, EveryThreadThatInfersUsesTheSetCount) {
   const int wanted = fresh + 1;
   set_threads(wanted);
   auto client = make_local_client(spec2to1());
-  const std::int64_t rows = BuiltinMlp::kMinRows;  // the oneDNN path where there is one
+  const std::int64_t rows = kOneDnnFrom16;  // the oneDNN path where there is one
   std::vector<float> x(static_cast<std::size_t>(rows * 2), 0.25f), y(static_cast<std::size_t>(rows));
   int before = 0, after_infer = 0, after_train = 0;
   std::thread([&] {

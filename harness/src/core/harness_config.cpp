@@ -60,12 +60,12 @@ void declare_harness_config(ConfigSchema& s) {
                "when LibTorch sees a GPU, else cpu), cpu, cuda, cuda:N");
   s.add_choice("coupling.kernels", surrogates::kernel_choices().front(), surrogates::kernel_choices(),
                "the built-in MLP's inference on the CPU (tight in-process, and the embedded servers): auto runs "
-               "small batches without LibTorch (under 32 rows for layers up to 64 wide, fewer for wider ones, at "
-               "least batch 1), then up to 2048 rows blocks of rows through every layer with sgemm on the "
-               "calling thread (layers up to 64 wide), 2048 rows and more through LibTorch's oneDNN operators "
-               "where it has them (one thread per 32 Mflop of a call, at most the run's), and LibTorch's addmm "
-               "otherwise; libtorch runs addmm and in-place activations at every "
-               "size. A user's TorchScript model runs as TorchScript either way");
+               "batches of 1-3 rows without a library call; for layers up to 64 wide, blocks of rows through "
+               "every layer with sgemm on the calling thread below 32768 / width rows (2048 at 16 wide, 512 at "
+               "64), LibTorch's oneDNN operators from there where it has them; for wider layers the row loops "
+               "below 2048 / width rows, oneDNN from 4096 / width; LibTorch's addmm otherwise. oneDNN takes one "
+               "thread per 32 Mflop of a call, at most the run's. libtorch runs addmm and in-place activations "
+               "at every size. A user's TorchScript model runs as TorchScript either way");
   s.add_choice("coupling.reducer", "auto", {"auto", "mpi", "nccl"},
                "data-parallel gradient sums: auto is NCCL when the tight models are on GPUs and there are several "
                "ranks (MPI when NCCL does not load), else MPI");

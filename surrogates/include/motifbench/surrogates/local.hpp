@@ -13,10 +13,10 @@ namespace motifbench::surrogates {
 /// An in-process client: the built-in MLP of `spec`, or the TorchScript model at
 /// spec.path, on `device` (auto, cpu, cuda or cuda:N; see resolve_device).
 /// `kernels` (coupling.kernels, one of kernel_choices()) is how the built-in
-/// MLP infers on the CPU: "auto" (small batches without LibTorch, blocked
-/// sgemm below 2048 rows for layers up to 64 wide, oneDNN from 2048 rows
-/// where LibTorch has it, LibTorch's addmm otherwise) or "libtorch" (addmm
-/// at every size).
+/// MLP infers on the CPU: "auto" (row loops for small batches, blocked
+/// sgemm for layers up to 64 wide, oneDNN for larger batches where LibTorch
+/// has it, LibTorch's addmm otherwise; the bounds depend on the width, see
+/// BuiltinMlp) or "libtorch" (addmm at every size).
 /// Throws std::runtime_error when the file cannot be loaded, its shapes do
 /// not match the spec, the device is not there, or `kernels` is unknown.
 std::unique_ptr<SurrogateClient> make_local_client(const SurrogateSpec& spec, const std::string& device = "cpu",
