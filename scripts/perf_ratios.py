@@ -79,6 +79,8 @@ ROWS = [
 # The machine beside the semi-tight rows: how long a thread blocked on a Unix
 # socket takes to resume when the answer comes after this much work (µs).
 WAKE_AFTER_US = (0, 300, 3000)
+# BM_CacheKeptOverCompute: ms of arithmetic between reading the data hot and again.
+CACHE_GAP_MS = (0, 1, 10, 50)
 
 
 def base_name(name):
@@ -228,10 +230,22 @@ def main():
     if wake:
         print("wake-up of a thread blocked on a Unix socket (ping-pong minus the other side's work), median: " +
               ", ".join(f"{v:.3g} µs after {us} µs of work" for us, v in wake.items()))
+    kept = {}
+    for ms in CACHE_GAP_MS:
+        values = [r["after_over_hot"] for r in runs["kernels"].get(f"BM_CacheKeptOverCompute/{ms}", [])
+                  if "after_over_hot" in r]
+        if values:
+            kept[str(ms)] = statistics.median(values)
+        else:
+            missing.append(f"BM_CacheKeptOverCompute/{ms} (after_over_hot)")
+    if kept:
+        print("reading 192 KiB after arithmetic that touches no memory, over reading it hot, median: " +
+              ", ".join(f"{v:.3g}x after {ms} ms" for ms, v in kept.items()))
     if a.json:
         tmp = a.json + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"build": a.build, "repetitions": a.repetitions, "rows": rows, "wake_us_after_work_us": wake,
+                       "cache_read_after_compute_ms_over_hot": kept,
                        "missing": missing}, f, indent=1)
         os.replace(tmp, a.json)  # never a half-written file under the real name
     if missing:
