@@ -401,6 +401,40 @@ TEST(BuiltinMlp, BlockedPathMatchesTheOrdinaryPath) {
   }
 }
 
+// The servers call forward() from several threads at once: every path gives
+// each thread the answers it gives alone (the blocked path's buffers are the
+// thread's own, and OpenBLAS runs its sgemm calls side by side).
+TEST(BuiltinMlp, ConcurrentCallsGiveTheAnswersOfOneCall) {
+  std::vector<torch::Tensor> w{torch::randn({16, 2}), torch::randn({16, 16}) * 0.3, torch::randn({1, 16})};
+  std::vector<torch::Tensor> b{torch::randn({16}), torch::randn({16}), torch::randn({1})};
+  BuiltinMlp mlp;
+  mlp.pack(w, b, "tanh");
+  mlp.refresh();
+  const std::vector<std::int64_t> sizes{1, 3, 100, 1000, mlp.onednn_rows() + 500};  // every path
+  const std::int64_t most = sizes.back();
+  std::vector<float> x(static_cast<std::size_t>(2 * most));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 11) / 5.0f - 1.0f;
+  std::vector<std::vector<float>> want;
+  for (const auto rows : sizes) {
+    want.emplace_back(static_cast<std::size_t>(rows));
+    mlp.forward(x.data(), rows, want.back().data());
+  }
+  std::vector<int> wrong(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round)
+        for (std::size_t k = 0; k < sizes.size(); ++k) {
+          const std::size_t s = (k + static_cast<std::size_t>(t)) % sizes.size();  // different paths at once
+          std::vector<float> got(static_cast<std::size_t>(sizes[s]));
+          mlp.forward(x.data(), sizes[s], got.data());
+          if (got != want[s]) ++wrong[t];
+        }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(wrong[t], 0) << "thread " << t;
+}
+
 // oneDNN takes one thread per kOneDnnFlopsPerThread of a call, and the
 // calling thread keeps its own OpenMP count afterwards.
 TEST(BuiltinMlp, OneDnnThreadsFollowTheWork) {
