@@ -27,6 +27,11 @@ namespace dr = motifbench::digital_replica;
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 // A copy kernel moving `bytes` (half read, half written) in floats.
 struct Copy {
   Kokkos::View<float*> a, b;
@@ -70,10 +75,6 @@ void side_by_side(benchmark::State& state, double bytes, F&& kernel) {
     }
     state.ResumeTiming();
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
   const double kernel_bw = bytes / median(tk), stream_bw = kStreamBytes / median(ts), same_bw = bytes / median(tc);
   state.counters["kernel_GBps"] = kernel_bw * 1e-9;
   state.counters["stream_copy_GBps"] = stream_bw * 1e-9;
@@ -152,11 +153,9 @@ void BM_CacheKeptOverCompute(benchmark::State& state) {
     sink = sink + x;
     after.push_back(read());
   }
-  std::sort(hot.begin(), hot.end());
-  std::sort(after.begin(), after.end());
-  state.counters["hot_read_us"] = hot[hot.size() / 2] * 1e6;
-  state.counters["read_after_gap_us"] = after[after.size() / 2] * 1e6;
-  state.counters["after_over_hot"] = after[after.size() / 2] / hot[hot.size() / 2];
+  state.counters["hot_read_us"] = median(hot) * 1e6;
+  state.counters["read_after_gap_us"] = median(after) * 1e6;
+  state.counters["after_over_hot"] = median(after) / median(hot);
 }
 BENCHMARK(BM_CacheKeptOverCompute)->Arg(0)->Arg(1)->Arg(10)->Arg(50)->Iterations(41)->UseRealTime();
 

@@ -220,24 +220,22 @@ def main():
         beside = ", ".join(f"{k} {v:.4g}" for k, v in r["medians"].items())
         print(f"| {r['ratio']} | {r['case']} | {r['min']:.3g} / {r['median']:.3g} / {r['max']:.3g} | "
               f"{r['floor']} | {'yes' if r['meets_floor'] else 'no'} | {beside} |")
-    wake = {}
-    for us in WAKE_AFTER_US:
-        values = [r["wake_us"] for r in runs["transport"].get(f"BM_UnixPingPongAfterWork/{us}", []) if "wake_us" in r]
-        if values:
-            wake[str(us)] = statistics.median(values)
-        else:
-            missing.append(f"BM_UnixPingPongAfterWork/{us} (wake_us)")
+    def medians_by_arg(binary, bench, args, counter):
+        """{arg: median of `counter` over the repetitions of bench/arg}; absent ones go to `missing`."""
+        out = {}
+        for arg in args:
+            values = [r[counter] for r in runs[binary].get(f"{bench}/{arg}", []) if counter in r]
+            if values:
+                out[str(arg)] = statistics.median(values)
+            else:
+                missing.append(f"{bench}/{arg} ({counter})")
+        return out
+
+    wake = medians_by_arg("transport", "BM_UnixPingPongAfterWork", WAKE_AFTER_US, "wake_us")
     if wake:
         print("wake-up of a thread blocked on a Unix socket (ping-pong minus the other side's work), median: " +
               ", ".join(f"{v:.3g} µs after {us} µs of work" for us, v in wake.items()))
-    kept = {}
-    for ms in CACHE_GAP_MS:
-        values = [r["after_over_hot"] for r in runs["kernels"].get(f"BM_CacheKeptOverCompute/{ms}", [])
-                  if "after_over_hot" in r]
-        if values:
-            kept[str(ms)] = statistics.median(values)
-        else:
-            missing.append(f"BM_CacheKeptOverCompute/{ms} (after_over_hot)")
+    kept = medians_by_arg("kernels", "BM_CacheKeptOverCompute", CACHE_GAP_MS, "after_over_hot")
     if kept:
         print("reading 192 KiB after arithmetic that touches no memory, over reading it hot, median: " +
               ", ".join(f"{v:.3g}x after {ms} ms" for ms, v in kept.items()))

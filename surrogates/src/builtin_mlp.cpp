@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include <cblas.h>
 #include <omp.h>
@@ -157,6 +158,17 @@ void affine_row(const float* w, const float* b, const float* x, std::int64_t ins
   }
 }
 
+// Two buffers of at least n floats for the hidden layers' activations, the
+// calling thread's own (the servers call from several threads).
+std::pair<float*, float*> hidden_buffers(std::size_t n) {
+  thread_local std::vector<float> a, b;
+  if (a.size() < n) {
+    a.resize(n);
+    b.resize(n);
+  }
+  return {a.data(), b.data()};
+}
+
 void activate_row(float* p, std::int64_t n, const std::string& activation) {
   if (activation == "tanh") return tanh_vector(p, n);
   if (activation == "relu") {
@@ -172,17 +184,12 @@ void activate_row(float* p, std::int64_t n, const std::string& activation) {
 std::int64_t BuiltinMlp::forward_direct(const float* in, std::int64_t rows, float* out) const {
   if (!has_direct()) throw std::logic_error("BuiltinMlp::forward_direct without the direct path (kernels, or weights not contiguous)");
   const std::size_t layers = m_weights_t.size();
-  // The hidden layers' activations of one row (the servers call from several threads).
-  thread_local std::vector<float> a, b;
-  if (static_cast<std::int64_t>(a.size()) < m_widest) {
-    a.resize(static_cast<std::size_t>(m_widest));
-    b.resize(static_cast<std::size_t>(m_widest));
-  }
+  const auto [a, b] = hidden_buffers(static_cast<std::size_t>(m_widest));
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* src = in + r * m_in;
     for (std::size_t l = 0; l < layers; ++l) {
       const bool last = l + 1 == layers;
-      float* dst = last ? out + r * m_out : (l % 2 == 0 ? a.data() : b.data());
+      float* dst = last ? out + r * m_out : (l % 2 == 0 ? a : b);
       // m_weights_t[l] is a view of W_l, which is contiguous: its memory is W_l's.
       affine_row(m_weights_t[l].data_ptr<float>(), m_biases[l].data_ptr<float>(), src, m_widths[l], m_widths[l + 1], dst);
       if (!last) activate_row(dst, m_widths[l + 1], m_activation);
@@ -200,20 +207,14 @@ int BuiltinMlp::onednn_threads(std::int64_t rows, int threads) const {
 std::int64_t BuiltinMlp::forward_blocked(const float* in, std::int64_t rows, float* out) const {
   if (!has_blocked()) throw std::logic_error("BuiltinMlp::forward_blocked without the blocked path (kernels, width, or weights not contiguous)");
   const std::size_t layers = m_weights_t.size();
-  // One block's hidden activations (the servers call from several threads).
-  thread_local std::vector<float> a, b;
-  const std::size_t need = static_cast<std::size_t>(std::min(rows, m_block_rows) * m_widest);
-  if (a.size() < need) {
-    a.resize(need);
-    b.resize(need);
-  }
+  const auto [a, b] = hidden_buffers(static_cast<std::size_t>(std::min(rows, m_block_rows) * m_widest));
   for (std::int64_t r0 = 0; r0 < rows; r0 += m_block_rows) {
     const std::int64_t n = std::min(m_block_rows, rows - r0);
     const float* src = in + r0 * m_in;
     for (std::size_t l = 0; l < layers; ++l) {
       const bool last = l + 1 == layers;
       const std::int64_t ins = m_widths[l], outs = m_widths[l + 1];
-      float* dst = last ? out + r0 * m_out : (l % 2 == 0 ? a.data() : b.data());
+      float* dst = last ? out + r0 * m_out : (l % 2 == 0 ? a : b);
       // y = x W^T + b: the bias first, then sgemm adds the product (beta 1).
       // m_weights_t[l] is a view of W_l, which is contiguous: its memory is W_l's.
       const float* bias = m_biases[l].data_ptr<float>();
