@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -37,8 +38,8 @@ using namespace motifbench::detail;
 struct World {
   Services services;
   std::string unix_server, tcp_server, redis;
-  // The batch-1 floor's own servers, default and --poll-us 0.
-  std::string unix_floor, unix_floor_no_poll;
+  // The floors' own servers: default, --poll-us 0, --poll-ahead true.
+  std::string unix_floor, unix_floor_no_poll, unix_floor_ahead;
 };
 World* g_world = nullptr;
 
@@ -428,54 +429,98 @@ void BM_ShmVsMemoryStorePutGet(benchmark::State& state) {
   state.counters["floor_at_most"] = 10;
 }
 
+// The calling thread's CPU time, seconds.
+double thread_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 // Large-batch inference, semi-tight with shared memory against tight (in
 // process, same weights, same threads: 1), interleaved. Floor: semi-tight
 // throughput at least 0.9x tight. The semi-tight client has a server of its
 // own, as a rank has, and the breakdown says where its time goes: the
-// server's compute (about the tight call's) and the two legs, each a wake-up
-// of a thread that slept through the other side's work (BM_UnixPingPongAfterWork).
+// server's compute (about the tight call's) and the two legs; by default
+// each leg wakes a thread that slept through the other side's work
+// (BM_UnixPingPongAfterWork). The same calls with coupling.poll_ahead on
+// both sides (`ahead_*`, a server of its own started with --poll-ahead),
+// interleaved with the same tight call before each, show what those
+// wake-ups cost, and the client's CPU time per call what polling instead
+// costs.
 void BM_SemiTightVsTightLargeBatch(benchmark::State& state) {
   const std::int64_t rows = state.range(0);
   auto spec = replica_mlp("large");
   auto tight = surrogates::make_local_client(spec);
   std::map<std::string, std::vector<double>> parts;  // the semi-tight calls' timings, by channel
   bool record = false;
-  // Its mirror on the server has the same deterministic weights.
+  // Their mirrors on the servers have the same deterministic weights.
   auto shm = make_grpc_client(spec, floor_options(), [&](const std::string& channel, double ns) {
     if (record) parts[channel].push_back(ns);
   });
+  RemoteOptions eager = floor_options();
+  eager.endpoints = {g_world->unix_floor_ahead};
+  eager.poll_ahead = true;
+  auto ahead = make_grpc_client(spec, eager, [&](const std::string& channel, double ns) {
+    if (record) parts["ahead_" + channel].push_back(ns);
+  });
   std::vector<float> in(static_cast<std::size_t>(rows * 2)), out_t(static_cast<std::size_t>(rows)),
-      out_s(static_cast<std::size_t>(rows));
+      out_s(static_cast<std::size_t>(rows)), out_a(static_cast<std::size_t>(rows));
   for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>((i * 37) % 101) / 101.0f - 0.5f;
-  double t_tight = 0, t_shm = 0;
+  double t_tight = 0, t_shm = 0, t_ahead = 0, cpu_shm = 0, cpu_ahead = 0;
   for (int i = 0; i < 3; ++i) {  // warm-up: TorchScript's profiling runs, first touch of the segment
     tight->infer(in.data(), rows, out_t.data());
     shm->infer(in.data(), rows, out_s.data());
+    ahead->infer(in.data(), rows, out_a.data());
   }
   record = true;
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
     tight->infer(in.data(), rows, out_t.data());
     t_tight += seconds_since(t0);
+    double c0 = thread_cpu_s();
     t0 = std::chrono::steady_clock::now();
     shm->infer(in.data(), rows, out_s.data());
     t_shm += seconds_since(t0);
+    cpu_shm += thread_cpu_s() - c0;
+    // The same work between its calls as the default client has (a tight call).
+    tight->infer(in.data(), rows, out_t.data());
+    c0 = thread_cpu_s();
+    t0 = std::chrono::steady_clock::now();
+    ahead->infer(in.data(), rows, out_a.data());
+    t_ahead += seconds_since(t0);
+    cpu_ahead += thread_cpu_s() - c0;
   }
   double diff = 0;
-  for (std::size_t i = 0; i < out_t.size(); ++i) diff = std::max(diff, static_cast<double>(std::abs(out_t[i] - out_s[i])));
+  for (std::size_t i = 0; i < out_t.size(); ++i)
+    diff = std::max({diff, static_cast<double>(std::abs(out_t[i] - out_s[i])),
+                     static_cast<double>(std::abs(out_t[i] - out_a[i]))});
   if (diff > 1e-4) state.SkipWithError("semi-tight and tight outputs differ by more than 1e-4");
-  const double n = static_cast<double>(state.iterations()) * static_cast<double>(rows);
+  const double calls = static_cast<double>(state.iterations());
+  const double n = calls * static_cast<double>(rows);
   state.counters["tight_inferences_per_s"] = n / t_tight;
   state.counters["semi_tight_shm_inferences_per_s"] = n / t_shm;
   state.counters["shm_over_tight_speed"] = t_tight / t_shm;
+  state.counters["ahead_over_tight_speed"] = t_tight / t_ahead;
+  state.counters["client_cpu_us"] = 1e6 * cpu_shm / calls;
+  state.counters["ahead_client_cpu_us"] = 1e6 * cpu_ahead / calls;
   double server_ns = 0;
   for (double ns : parts["rpc_server_compute"]) server_ns += ns;
   state.counters["server_compute_share"] = server_ns * 1e-9 / t_shm;  // of the semi-tight round trip
   state.counters["floor_at_least"] = 0.9;
   // Where a semi-tight call's time goes (medians, µs), beside the tight call's.
-  state.counters["tight_us"] = 1e6 * t_tight / static_cast<double>(state.iterations());
-  for (const char* c : {"rpc_server_compute", "rpc_request_leg", "rpc_reply_leg", "rpc_serialize", "rpc_deserialize"})
+  state.counters["tight_us"] = 1e6 * t_tight / calls;
+  for (const char* c : {"rpc_serialize", "rpc_deserialize"})
     if (!parts[c].empty()) state.counters[std::string(c + 4) + "_p50_us"] = median_of(parts[c]) * 1e-3;
+  // The legs' means too: a wait that missed its polling window shows there,
+  // not in the median.
+  for (const std::string other : {"", "ahead_"})
+    for (const char* c : {"rpc_server_compute", "rpc_request_leg", "rpc_reply_leg"}) {
+      const std::string u = other + c;
+      if (parts[u].empty()) continue;
+      const auto s = summarize_latency(parts[u]);
+      state.counters[other + std::string(c + 4) + "_p50_us"] = s.p50_ns * 1e-3;
+      state.counters[other + std::string(c + 4) + "_mean_us"] = s.mean_ns * 1e-3;
+    }
   state.counters["max_abs_difference"] = diff;
 }
 
@@ -578,6 +623,9 @@ int main(int argc, char** argv) {
     ServeSettings quiet = s;
     quiet.poll_us = 0;
     world.unix_floor_no_poll = world.services.start_servers(1, true, quiet, 20).at(0).endpoint;
+    ServeSettings ahead = s;
+    ahead.poll_ahead = true;
+    world.unix_floor_ahead = world.services.start_servers(1, true, ahead, 20).at(0).endpoint;
     world.redis = world.services.start_redis(20).endpoint;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_transport: %s\n", e.what());

@@ -56,7 +56,14 @@ ROWS = [
 ] + [
     ("semi-tight (shared memory) vs tight speed", "transport", f"BM_SemiTightVsTightLargeBatch/{rows}", f"{rows} rows",
      "shm_over_tight_speed", "floor_at_least", ">=",
-     ["server_compute_share", "tight_us", "server_compute_p50_us", "request_leg_p50_us", "reply_leg_p50_us"])
+     ["server_compute_share", "tight_us", "server_compute_p50_us", "request_leg_p50_us", "reply_leg_p50_us",
+      "client_cpu_us"])
+    for rows in (16384, 262144)
+] + [
+    # The same benchmark's calls with coupling.poll_ahead on both sides, interleaved.
+    ("semi-tight (shared memory, coupling.poll_ahead) vs tight speed", "transport",
+     f"BM_SemiTightVsTightLargeBatch/{rows}", f"{rows} rows", "ahead_over_tight_speed", "floor_at_least", ">=",
+     ["ahead_server_compute_p50_us", "ahead_request_leg_p50_us", "ahead_reply_leg_p50_us", "ahead_client_cpu_us"])
     for rows in (16384, 262144)
 ] + [
     ("semi-tight batch-1 round trip vs Unix-socket ping-pong", "transport", "BM_SemiTightBatch1VsPingPong",

@@ -32,6 +32,7 @@
 
 #include "cli/usage_error.hpp"
 #include "coupling/address.hpp"
+#include "coupling/poll_plan.hpp"
 #include "inference.grpc.pb.h"
 #include "motifbench/surrogates/local.hpp"
 #include "motifbench/surrogates/server.hpp"
@@ -41,6 +42,8 @@ namespace motifbench::surrogates {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using detail::kClientSentNs;
+using detail::PollPlan;
 
 std::int64_t steady_ns(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -809,16 +812,22 @@ std::shared_ptr<grpc::ServerCredentials> credentials(const ServerOptions& opt) {
 // epoll engine any thread blocked in a queue takes turns at polling and hands
 // each message over to the queue's owner, which costs a wake-up.
 //  - With one stream open (a rank and its own server), that thread computes
-//    each request and writes its answer itself, and polls its queue for up to
-//    `poll_us` before it sleeps, unless the last request came later than
-//    twice that: back-to-back calls find it awake, and a client that computes
-//    between calls keeps its cores.
+//    each request and writes its answer itself, and waits for the next as
+//    PollPlan says: it polls its queue for up to `poll_us` when the last
+//    request came within twice that (back-to-back calls find it awake), and
+//    otherwise sleeps on a timer until shortly before the next is due and
+//    polls a window either side (`poll_ahead`), or sleeps until it comes; a
+//    client that computes between calls keeps its cores but for the window.
 //  - With several streams open, `threads` compute threads take the requests,
 //    so different clients' requests compute in parallel, and nothing polls.
 class StreamWorkers {
  public:
-  StreamWorkers(Service& service, grpc::ServerBuilder& b, int threads, int max_streams, long poll_us)
-      : m_service(service), m_max_streams(max_streams), m_poll_ns(poll_us * 1000), m_cq(b.AddCompletionQueue()),
+  // same_host: the clients share this host's clock (a Unix socket), so a
+  // request's kClientSentNs says when it came.
+  StreamWorkers(Service& service, grpc::ServerBuilder& b, int threads, int max_streams, long poll_us, bool poll_ahead,
+                bool same_host)
+      : m_service(service), m_max_streams(max_streams), m_same_host(same_host), m_wait(poll_us * 1000, poll_ahead),
+        m_cq(b.AddCompletionQueue()),
         m_compute(static_cast<std::size_t>(std::max(1, threads))) {}
   ~StreamWorkers() { stop(); }
   // After the server started.
@@ -856,7 +865,7 @@ class StreamWorkers {
     grpc::ServerAsyncReaderWriter<inference::ModelStreamInferResponse, inference::ModelInferRequest> rw{&ctx};
     inference::ModelInferRequest q;
     inference::ModelStreamInferResponse r;
-    Clock::time_point read_posted;
+    std::int64_t read_posted_ns = 0;  // PollPlan::now_ns()
   };
 
   void post_request() {
@@ -869,17 +878,27 @@ class StreamWorkers {
     m_service.RequestModelStreamInfer(&c->ctx, &c->rw, m_cq.get(), m_cq.get(), c);
   }
 
-  // The next event, polled for a while first when one stream is open (see above).
+  // The next event; with one stream open, waited for as PollPlan says (see
+  // above): a read by its plan from when it was posted, any other operation
+  // (an answer's write) polled for the window when requests come back to back.
   bool next(void** tag, bool* ok) {
-    if (m_poll_ns > 0 && m_last_read_wait_ns <= 2 * m_poll_ns && m_open_io == 1) {
-      const auto until = Clock::now() + std::chrono::nanoseconds(m_poll_ns);
-      do {
-        switch (m_cq->AsyncNext(tag, ok, gpr_time_0(GPR_CLOCK_MONOTONIC))) {
-          case grpc::CompletionQueue::GOT_EVENT: return true;
-          case grpc::CompletionQueue::SHUTDOWN: return false;
-          case grpc::CompletionQueue::TIMEOUT: break;
-        }
-      } while (Clock::now() < until);
+    std::int64_t poll_until = 0;
+    if (m_open_io == 1) {
+      const std::int64_t now = PollPlan::now_ns();
+      const PollPlan::Wait w = m_wait.plan(m_reading ? m_read_posted_ns : now);
+      if (m_reading && w.sleep_until_ns > now) m_wait.sleep_until(w.sleep_until_ns);
+      if (w.short_wait) {
+        poll_until = PollPlan::now_ns() + m_wait.poll_ns();
+      } else if (m_reading) {
+        poll_until = w.poll_until_ns;
+      }
+    }
+    while (PollPlan::now_ns() < poll_until) {
+      switch (m_cq->AsyncNext(tag, ok, gpr_time_0(GPR_CLOCK_MONOTONIC))) {
+        case grpc::CompletionQueue::GOT_EVENT: return true;
+        case grpc::CompletionQueue::SHUTDOWN: return false;
+        case grpc::CompletionQueue::TIMEOUT: break;
+      }
     }
     return m_cq->Next(tag, ok);
   }
@@ -933,7 +952,8 @@ class StreamWorkers {
         ++m_open_io;  // until its Finish returns
         break;
       case Call::Step::Read:
-        m_last_read_wait_ns = ns_since(c->read_posted);
+        m_reading = false;
+        m_wait.record(c->read_posted_ns, PollPlan::now_ns(), ok ? sent_ns(c->q) : 0);
         if (ok) {
           next = Call::Step::Write;
           if (m_open_io == 1) {
@@ -968,7 +988,8 @@ class StreamWorkers {
       c->step = next;
       switch (next) {
         case Call::Step::Read:
-          c->read_posted = Clock::now();
+          c->read_posted_ns = m_read_posted_ns = PollPlan::now_ns();
+          m_reading = true;
           c->rw.Read(&c->q, c);
           break;
         case Call::Step::Write:
@@ -982,9 +1003,16 @@ class StreamWorkers {
     if (shut) m_cq->Shutdown();
   }
 
+  std::int64_t sent_ns(const inference::ModelInferRequest& q) const {
+    if (!m_same_host) return 0;
+    const auto it = q.parameters().find(kClientSentNs);
+    return it == q.parameters().end() ? 0 : it->second.int64_param();
+  }
+
   Service& m_service;
   const int m_max_streams;
-  const std::int64_t m_poll_ns;
+  const bool m_same_host;
+  PollPlan m_wait;  // for the next request, with one stream open (loop()'s thread only)
   std::unique_ptr<grpc::ServerCompletionQueue> m_cq;
   std::thread m_io;
   std::vector<std::thread> m_compute;
@@ -995,7 +1023,8 @@ class StreamWorkers {
   int m_pending = 0;  // operations posted (or queued to compute) and not yet returned
   // The I/O thread's own.
   int m_open_io = 0;  // streams accepted and not finished
-  std::int64_t m_last_read_wait_ns = 0;
+  std::int64_t m_read_posted_ns = 0;
+  bool m_reading = false;  // a stream's read is posted and has not returned
 };
 
 class GrpcServer final : public InferenceServer {
@@ -1014,7 +1043,8 @@ class GrpcServer final : public InferenceServer {
     }
     b.RegisterService(&m_service);
     const int slots = std::max(1, opt.grpc_threads);
-    m_streams = std::make_unique<StreamWorkers>(m_service, b, slots, slots + std::max(0, opt.max_queue), opt.poll_us);
+    m_streams = std::make_unique<StreamWorkers>(m_service, b, slots, slots + std::max(0, opt.max_queue), opt.poll_us,
+                                                opt.poll_ahead, unix_socket);
     // Explicit limits: message sizes, and threads for every admitted or queued
     // inference plus headroom, so health checks and refusals always get one.
     const int message_limit = static_cast<int>(std::min<long>(opt.max_message_bytes + (1 << 16), INT32_MAX));
@@ -1089,6 +1119,10 @@ int serve_main(int argc, char** argv, const std::string& version) {
   app.add_option("--poll-us", opt.poll_us,
                  "ModelStreamInfer: poll for the next request this many microseconds before sleeping (0: never)")
       ->capture_default_str()->check(CLI::Range(0L, 100000L));
+  app.add_option("--poll-ahead", opt.poll_ahead,
+                 "ModelStreamInfer over a Unix socket: when requests come further apart than twice --poll-us, sleep "
+                 "on a timer until --poll-us before the next is due and poll from there (false: sleep until it comes)")
+      ->capture_default_str();
   app.add_option("--max-queue", opt.max_queue, "inference requests waiting for a slot, at most (more: RESOURCE_EXHAUSTED)")
       ->capture_default_str()->check(CLI::Range(0, 65536));
   app.add_option("--max-models", opt.max_models, "distinct model names hosted, at most")

@@ -16,6 +16,7 @@
 
 #include "coupling/address.hpp"
 #include "coupling/grpc_client.hpp"
+#include "coupling/poll_plan.hpp"
 #include "coupling/services.hpp"
 #include "coupling/stores.hpp"
 #include "inference.grpc.pb.h"
@@ -671,6 +672,117 @@ TEST_P(ServerTest, SeveralClientsStreamToOneServerAtOnce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Batching, ServerTest, ::testing::Values(0L, 64L));
+
+// How a streamed wait is planned (PollPlan), times in ns from a start of 1 s.
+TEST(PollPlan, ShortWaitsPollFromTheStartAndLongOnesAroundWhenTheirMessagesCame) {
+  constexpr std::int64_t kStart = 1'000'000'000, kPoll = 50'000;
+  PollPlan off(0, true);
+  off.record(kStart, kStart + 10'000, kStart + 9'000);
+  EXPECT_EQ(off.plan(kStart).poll_until_ns, 0) << "no window: never polls";
+  EXPECT_EQ(off.plan(kStart).sleep_until_ns, 0);
+
+  PollPlan p(kPoll, true);
+  PollPlan::Wait w = p.plan(kStart);
+  EXPECT_TRUE(w.short_wait) << "nothing known yet: a window from the start";
+  EXPECT_EQ(w.poll_until_ns, kStart + kPoll);
+  EXPECT_EQ(w.sleep_until_ns, 0);
+  p.record(kStart, kStart + 2 * kPoll, kStart + 2 * kPoll);  // within twice the window: still short
+  EXPECT_TRUE(p.plan(kStart).short_wait);
+
+  // Eight long waits whose messages were sent 600..670 us after the start,
+  // found later (the thread slept): the plan follows when they were sent.
+  for (int i = 7; i >= 0; --i) p.record(kStart, kStart + 900'000, kStart + 600'000 + 10'000 * i);
+  w = p.plan(kStart);
+  EXPECT_FALSE(w.short_wait);
+  EXPECT_EQ(w.sleep_until_ns, kStart + 620'000 - kPoll) << "a window before the first quartile (no timer lateness yet)";
+  EXPECT_EQ(w.poll_until_ns, kStart + 660'000 + kPoll) << "a window after the third quartile";
+  p.record_lateness(30'000);
+  p.record_lateness(10'000);
+  p.record_lateness(20'000);
+  EXPECT_EQ(p.late_ns(), 20'000) << "the median lateness";
+  EXPECT_EQ(p.plan(kStart).sleep_until_ns, kStart + 620'000 - kPoll - 20'000) << "woken that much earlier";
+
+  // Sent before the wait began (already there): poll from the start, no sleep.
+  PollPlan early(kPoll, true);
+  for (int i = 0; i < 8; ++i) early.record(kStart, kStart + 300'000, kStart - 5'000);
+  w = early.plan(kStart);
+  EXPECT_EQ(w.sleep_until_ns, 0);
+  EXPECT_EQ(w.poll_until_ns, kStart + kPoll);
+
+  // Not known when the messages were sent (another host's clock): a thread
+  // that polled from when it found them would learn its own lateness, so it
+  // sleeps until they come.
+  PollPlan unknown(kPoll, true);
+  for (int i = 0; i < 8; ++i) unknown.record(kStart, kStart + 700'000, 0);
+  EXPECT_EQ(unknown.plan(kStart).poll_until_ns, 0);
+  EXPECT_EQ(unknown.plan(kStart).sleep_until_ns, 0);
+
+  // Off by default (ahead false), and for waits beyond kMaxAheadNs.
+  PollPlan passive(kPoll, false), slow(kPoll, true);
+  for (int i = 0; i < 8; ++i) {
+    passive.record(kStart, kStart + 700'000, kStart + 650'000);
+    slow.record(kStart, kStart + PollPlan::kMaxAheadNs + 2'000'000, kStart + PollPlan::kMaxAheadNs + 1'000'000);
+  }
+  EXPECT_EQ(passive.plan(kStart).poll_until_ns, 0);
+  EXPECT_EQ(slow.plan(kStart).poll_until_ns, 0);
+  EXPECT_EQ(slow.plan(kStart).sleep_until_ns, 0);
+}
+
+TEST(PollPlan, ASleepLastsUntilItsTimeAndItsLatenessIsLearned) {
+  PollPlan p(50'000, true);
+  const std::int64_t until = PollPlan::now_ns() + 2'000'000;
+  p.sleep_until(until);
+  EXPECT_GE(PollPlan::now_ns(), until);
+  EXPECT_GE(p.late_ns(), 0);
+  EXPECT_LT(p.late_ns(), 1'000'000'000) << "lateness is measured from the time asked, not from the start";
+}
+
+// coupling.poll_ahead on a server and its client on a Unix socket (a window
+// of 1 us, so every wait is a long one and both sides sleep and poll ahead):
+// the answers are the model's in process, with pauses between calls (the
+// server sleeps ahead of requests that do not come yet) and a second client
+// joining mid-way (the server's thread leaves its plan for several streams).
+TEST(GrpcClient, PollingAheadOnBothSidesGivesTheModelsAnswers) {
+  surrogates::ServerOptions o;
+  o.listen = "unix:" + ::testing::TempDir() + "/motifbench-" + std::to_string(getpid()) + "-ahead.sock";
+  o.poll_us = 1;
+  o.poll_ahead = true;
+  auto srv = surrogates::start_server(o);
+  RemoteOptions opt;
+  opt.endpoints = {srv->endpoint()};
+  opt.poll_us = 1;
+  opt.poll_ahead = true;
+  for (bool shared_memory : {false, true}) {
+    opt.shared_memory = shared_memory;
+    opt.model_suffix = shared_memory ? "-a1" : "-a0";
+    int legs = 0;
+    auto remote = make_grpc_client(mlp(), opt, [&](const std::string& c, double) { legs += c == "rpc_request_leg"; });
+    auto local = surrogates::make_local_client(mlp());
+    EXPECT_NE(remote->describe().find("later ones from just before they are due"), std::string::npos)
+        << remote->describe();
+    std::vector<float> x(2 * 64), a(64), b(64);
+    std::unique_ptr<SurrogateClient> other, other_local;
+    for (int call = 0; call < 30; ++call) {
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.003f * static_cast<float>(i + call);
+      if (call % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      if (call == 15) {
+        RemoteOptions second = opt;
+        second.model_suffix += "-second";
+        other = make_grpc_client(mlp(), second, [](auto&, double) {});
+        other_local = surrogates::make_local_client(mlp());
+      }
+      remote->infer(x.data(), 64, a.data());
+      local->infer(x.data(), 64, b.data());
+      for (int i = 0; i < 64; ++i) ASSERT_NEAR(a[i], b[i], 1e-6) << "call " << call << " row " << i;
+      if (other) {
+        other->infer(x.data(), 64, a.data());
+        other_local->infer(x.data(), 64, b.data());
+        for (int i = 0; i < 64; ++i) ASSERT_NEAR(a[i], b[i], 1e-6) << "second client, call " << call << " row " << i;
+      }
+    }
+    EXPECT_EQ(legs, 30) << "the server on this host stamps every answer";
+  }
+}
 
 // Open streams are bounded by --concurrency + --max-queue: one more is
 // refused with the reason, and a closed stream's place is free again.

@@ -58,6 +58,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   serve.torch_threads = static_cast<int>(cfg.get_int("coupling.server_threads"));
   serve.concurrency = static_cast<int>(cfg.get_int("coupling.server_concurrency"));
   serve.poll_us = cfg.get_int("coupling.poll_us");
+  serve.poll_ahead = cfg.get_bool("coupling.poll_ahead");
   serve.max_queue = static_cast<int>(cfg.get_int("coupling.server_max_queue"));
   serve.max_batch_rows = cfg.get_int("coupling.max_batch_rows");
   serve.max_queue_delay_us = cfg.get_int("coupling.max_queue_delay_us");
@@ -171,6 +172,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   env->remote.request_rows = cfg.get_int("coupling.request_rows");
   env->remote.stream = cfg.get_string("coupling.rpc") == "stream";
   env->remote.poll_us = cfg.get_int("coupling.poll_us");
+  env->remote.poll_ahead = cfg.get_bool("coupling.poll_ahead");
   env->remote.first_endpoint = node_local ? node.local_rank : rank;
   env->remote.model_suffix = "-r" + std::to_string(rank);
   env->remote.token = token;

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "coupling/poll_plan.hpp"
 #include "coupling/services.hpp"
 #include "inference.grpc.pb.h"
 #include "motifbench/config.hpp"
@@ -91,7 +92,7 @@ struct Endpoint {
 class GrpcClient final : public SurrogateClient {
  public:
   GrpcClient(const SurrogateSpec& spec, RemoteOptions opt, LatencySink sink)
-      : m_spec(spec), m_opt(std::move(opt)), m_sink(std::move(sink)) {
+      : m_spec(spec), m_opt(std::move(opt)), m_sink(std::move(sink)), m_stream_wait(m_opt.poll_us * 1000, m_opt.poll_ahead) {
     if (m_opt.endpoints.empty()) throw std::runtime_error("no inference server endpoints");
     // The mirror holds the weights (built-in MLP or the user's TorchScript)
     // and trains; servers get its TorchScript.
@@ -154,6 +155,7 @@ class GrpcClient final : public SurrogateClient {
       if (all) {
         os << "; one request per server on a ModelStreamInfer stream";
         if (m_opt.poll_us > 0) os << ", answers polled for up to " << m_opt.poll_us << " us";
+        if (m_opt.poll_us > 0 && m_opt.poll_ahead) os << " (later ones from just before they are due)";
       } else {
         os << "; unary calls to the servers without ModelStreamInfer";
       }
@@ -189,6 +191,13 @@ class GrpcClient final : public SurrogateClient {
       req.add_raw_input_contents()->assign(reinterpret_cast<const char*>(src), bytes);
     }
     m_copied += static_cast<std::int64_t>(bytes);
+  }
+
+  // When a server on this host sent the answer (its clock is this one's), or 0.
+  std::int64_t replied_ns(const inference::ModelInferResponse& resp, std::size_t endpoint) const {
+    if (!m_endpoints[endpoint].same_host) return 0;
+    const auto it = resp.parameters().find("server_replied_ns");
+    return it == resp.parameters().end() ? 0 : it->second.int64_param();
   }
 
   // Takes a response for rows [off, off + rows): its timings go to the sink and
@@ -328,19 +337,16 @@ class GrpcClient final : public SurrogateClient {
   }
 
   // The next tag of the stream queue, or false when `until` passes first.
-  // While `poll` is set the queue is polled for up to coupling.poll_us before
-  // the thread sleeps: an answer that comes within it costs no wake-up.
+  // The queue is polled until `poll_until_ns` (PollPlan::now_ns's clock)
+  // before the thread sleeps: an answer that comes by then costs no wake-up.
   bool next_stream_event(std::chrono::system_clock::time_point until, std::size_t* endpoint, Op* op, bool* ok,
-                         bool poll = false) {
+                         std::int64_t poll_until_ns = 0) {
     void* tag = nullptr;
     bool got = false;
-    if (poll && m_opt.poll_us > 0) {
-      const auto stop = std::chrono::steady_clock::now() + std::chrono::microseconds(m_opt.poll_us);
-      do {
-        const auto st = m_stream_cq.AsyncNext(&tag, ok, gpr_time_0(GPR_CLOCK_MONOTONIC));
-        if (st == grpc::CompletionQueue::SHUTDOWN) return false;
-        got = st == grpc::CompletionQueue::GOT_EVENT;
-      } while (!got && std::chrono::steady_clock::now() < stop);
+    while (!got && PollPlan::now_ns() < poll_until_ns) {
+      const auto st = m_stream_cq.AsyncNext(&tag, ok, gpr_time_0(GPR_CLOCK_MONOTONIC));
+      if (st == grpc::CompletionQueue::SHUTDOWN) return false;
+      got = st == grpc::CompletionQueue::GOT_EVENT;
     }
     if (!got && m_stream_cq.AsyncNext(&tag, ok, until) != grpc::CompletionQueue::GOT_EVENT) return false;
     const auto bits = reinterpret_cast<std::uintptr_t>(tag);
@@ -439,6 +445,9 @@ class GrpcClient final : public SurrogateClient {
       const auto t1 = now_ns();
       m_sink("rpc_serialize", static_cast<double>(t1 - t0));
       s.sent_ns = t1;
+      // A server on this host learns when its requests come (PollPlan).
+      if (m_endpoints[endpoint].same_host)
+        (*s.req.mutable_parameters())[std::string(kClientSentNs)].set_int64_param(t1);
       s.rw->Read(&s.resp, stream_tag(endpoint, kRead));
       s.rw->Write(s.req, stream_tag(endpoint, kWrite));
       s.pending += 2;
@@ -446,16 +455,23 @@ class GrpcClient final : public SurrogateClient {
     std::string failure;
     bool timed_out = false;
     const auto until = deadline_after(m_opt.timeout_s);
-    // Poll unless the last call's answers took over twice the polling window:
-    // those come too late to catch, and the servers need the cores.
-    const bool poll = m_last_stream_wait_ns <= 2'000 * m_opt.poll_us;
-    const auto t_sent = now_ns();
+    // Polled from the start when the last call's answers came within twice
+    // the polling window; around the moment they are due when they take
+    // longer (PollPlan).
+    const auto t_sent = PollPlan::now_ns();
+    const PollPlan::Wait wait = m_stream_wait.plan(t_sent);
+    if (wait.sleep_until_ns > 0) m_stream_wait.sleep_until(wait.sleep_until_ns);
     int answers = 0;
+    std::int64_t came = 0;  // when the last answer was sent (0: not known for every answer)
     while (answers < static_cast<int>(used.size())) {
       std::size_t e = 0;
       Op op = kStart;
       bool ok = false;
-      if (!next_stream_event(until, &e, &op, &ok, poll)) {
+      // A short wait's window starts again at each completion of the call
+      // (request written, each answer).
+      const std::int64_t poll_until =
+          wait.short_wait ? PollPlan::now_ns() + m_stream_wait.poll_ns() : wait.poll_until_ns;
+      if (!next_stream_event(until, &e, &op, &ok, poll_until)) {
         timed_out = true;
         for (auto u : used)
           if (m_streams[u].pending > 0) {
@@ -473,6 +489,8 @@ class GrpcClient final : public SurrogateClient {
         continue;
       }
       if (op != kRead) continue;
+      const std::int64_t replied = replied_ns(s.resp.infer_response(), e);
+      came = (answers == 0 || came > 0) && replied > 0 ? std::max(came, replied) : 0;
       ++answers;
       const auto t_done = now_ns();
       std::string refused = !s.resp.error_message().empty()
@@ -480,7 +498,7 @@ class GrpcClient final : public SurrogateClient {
                                 : accept(s.resp.infer_response(), e, s.off, s.rows, s.sent_ns, t_done, out);
       if (!refused.empty() && failure.empty()) failure = std::move(refused);
     }
-    m_last_stream_wait_ns = now_ns() - t_sent;
+    m_stream_wait.record(t_sent, PollPlan::now_ns(), came);
     bool any_failed = false;
     for (auto u : used) any_failed = any_failed || m_streams[u].failed;
     if (!any_failed) {
@@ -647,7 +665,7 @@ class GrpcClient final : public SurrogateClient {
   grpc::CompletionQueue m_cq;  // unary calls
   grpc::CompletionQueue m_stream_cq;  // the streams' operations
   std::vector<Stream> m_streams;  // one per endpoint; empty until a call streams
-  std::int64_t m_last_stream_wait_ns = 0;  // the last streamed call's wait for its answers
+  PollPlan m_stream_wait;  // how a streamed call waits for its answers
   std::int64_t m_copied = 0;
 };
 

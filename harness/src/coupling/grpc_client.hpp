@@ -49,10 +49,16 @@ struct RemoteOptions {
   bool stream = true;
   /// A streamed call polls its completion queue this many microseconds before
   /// its thread sleeps (0: never), the window starting again at each of the
-  /// call's completions (request written, answer), unless the last call's
-  /// answers took more than twice that (coupling.poll_us; the servers get it
-  /// as serve --poll-us).
+  /// call's completions (request written, answer), when the last call's
+  /// answers came within twice that (coupling.poll_us; the servers get it as
+  /// serve --poll-us).
   long poll_us = 50;
+  /// A streamed call whose answers take longer: when set, it sleeps on a
+  /// timer until a window before the earliest moment the last calls'
+  /// answers were sent, then polls until a window after the middle one
+  /// (PollPlan; coupling.poll_ahead, serve --poll-ahead); otherwise it
+  /// sleeps until the answers wake it.
+  bool poll_ahead = false;
 };
 
 /// Receives latency samples: channel name and nanoseconds.

@@ -444,7 +444,8 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
                                      "--threads", std::to_string(s.torch_threads),
                                      "--concurrency", std::to_string(s.concurrency),
                                      "--max-queue", std::to_string(s.max_queue),
-                                     "--poll-us", std::to_string(s.poll_us), "--kernels", s.kernels,
+                                     "--poll-us", std::to_string(s.poll_us),
+                                     "--poll-ahead", s.poll_ahead ? "true" : "false", "--kernels", s.kernels,
                                      "--max-batch-rows", std::to_string(s.max_batch_rows), "--max-queue-delay-us",
                                      std::to_string(s.max_queue_delay_us)};
     if (!s.tls_cert_file.empty()) args.insert(args.end(), {"--tls-cert", s.tls_cert_file, "--tls-key", s.tls_key_file});

@@ -38,6 +38,7 @@ struct ServeSettings {
   int concurrency = 4;   ///< serve --concurrency
   int max_queue = 256;   ///< serve --max-queue
   long poll_us = 50;     ///< serve --poll-us
+  bool poll_ahead = false;  ///< serve --poll-ahead
   std::string tls_cert_file, tls_key_file;  ///< both set: the servers speak TLS only
   std::string tls_ca_pem, tls_server_name;  ///< how this process verifies them
   long max_batch_rows = 0;

@@ -17,6 +17,11 @@ struct ServerOptions {
   /// thread polls for the next request before it sleeps (0: never), when the
   /// last one came within twice this.
   long poll_us = 50;
+  /// A stream whose requests come further apart, from a client on this host
+  /// (a Unix socket; the client says when it sent each): sleep on a timer
+  /// until poll_us before the earliest moment the last few came, then poll
+  /// until poll_us after the middle one; false: sleep until it comes.
+  bool poll_ahead = false;
   /// Inference requests that wait for a slot, at most; beyond it a request is
   /// answered RESOURCE_EXHAUSTED at once. A waiting request whose client
   /// cancels or whose deadline passes leaves the queue. Health and metadata
