@@ -950,6 +950,7 @@ class StreamWorkers {
           next = Call::Step::Read;
         }
         ++m_open_io;  // until its Finish returns
+        m_wait.forget();  // another client's requests come at their own pace
         break;
       case Call::Step::Read:
         m_reading = false;

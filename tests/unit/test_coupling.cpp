@@ -674,7 +674,7 @@ TEST_P(ServerTest, SeveralClientsStreamToOneServerAtOnce) {
 INSTANTIATE_TEST_SUITE_P(Batching, ServerTest, ::testing::Values(0L, 64L));
 
 // How a streamed wait is planned (PollPlan), times in ns from a start of 1 s.
-TEST(PollPlan, ShortWaitsPollFromTheStartAndLongOnesAroundWhenTheirMessagesCame) {
+TEST(PollPlan, ShortWaitsPollFromTheStartAndRegularLongOnesAroundWhenTheirMessagesCame) {
   constexpr std::int64_t kStart = 1'000'000'000, kPoll = 50'000;
   PollPlan off(0, true);
   off.record(kStart, kStart + 10'000, kStart + 9'000);
@@ -689,18 +689,42 @@ TEST(PollPlan, ShortWaitsPollFromTheStartAndLongOnesAroundWhenTheirMessagesCame)
   p.record(kStart, kStart + 2 * kPoll, kStart + 2 * kPoll);  // within twice the window: still short
   EXPECT_TRUE(p.plan(kStart).short_wait);
 
-  // Eight long waits whose messages were sent 600..670 us after the start,
-  // found later (the thread slept): the plan follows when they were sent.
+  // Long waits whose messages were sent 600..670 us after the start, found
+  // later (the thread slept): the plan follows when they were sent, once
+  // half the history is there.
+  PollPlan few(kPoll, true);
+  for (int i = 0; i < 3; ++i) few.record(kStart, kStart + 900'000, kStart + 600'000);
+  EXPECT_EQ(few.plan(kStart).poll_until_ns, 0) << "three waits known: not yet";
+  few.record(kStart, kStart + 900'000, kStart + 600'000);
+  EXPECT_GT(few.plan(kStart).sleep_until_ns, 0) << "four";
   for (int i = 7; i >= 0; --i) p.record(kStart, kStart + 900'000, kStart + 600'000 + 10'000 * i);
   w = p.plan(kStart);
   EXPECT_FALSE(w.short_wait);
-  EXPECT_EQ(w.sleep_until_ns, kStart + 620'000 - kPoll) << "a window before the first quartile (no timer lateness yet)";
+  EXPECT_EQ(w.sleep_until_ns, kStart + 600'000 - kPoll) << "a window before the earliest (no timer lateness yet)";
   EXPECT_EQ(w.poll_until_ns, kStart + 660'000 + kPoll) << "a window after the third quartile";
   p.record_lateness(30'000);
   p.record_lateness(10'000);
   p.record_lateness(20'000);
   EXPECT_EQ(p.late_ns(), 20'000) << "the median lateness";
-  EXPECT_EQ(p.plan(kStart).sleep_until_ns, kStart + 620'000 - kPoll - 20'000) << "woken that much earlier";
+  EXPECT_EQ(p.plan(kStart).sleep_until_ns, kStart + 600'000 - kPoll - 20'000) << "woken that much earlier";
+
+  // A pause (a training step between calls): the next message tends to come
+  // early, so the wait after an irregular one is slept through; one regular
+  // wait later the plan is back.
+  p.record(kStart, kStart + 80'000'000, kStart + 79'000'000);
+  EXPECT_EQ(p.plan(kStart).poll_until_ns, 0);
+  p.record(kStart, kStart + 900'000, kStart + 640'000);
+  EXPECT_GT(p.plan(kStart).sleep_until_ns, 0);
+  // A new stream forgets the last one's waits.
+  p.forget();
+  EXPECT_TRUE(p.plan(kStart).short_wait);
+
+  // Irregular waits (third quartile more than kMaxSpreadWindows windows
+  // after the earliest): slept through.
+  PollPlan spread(kPoll, true);
+  for (int i = 7; i >= 0; --i) spread.record(kStart, kStart + 2'000'000, kStart + 400'000 + 60'000 * i);
+  EXPECT_EQ(spread.plan(kStart).poll_until_ns, 0);
+  EXPECT_EQ(spread.plan(kStart).sleep_until_ns, 0);
 
   // Sent before the wait began (already there): poll from the start, no sleep.
   PollPlan early(kPoll, true);

@@ -53,11 +53,11 @@ struct RemoteOptions {
   /// answers came within twice that (coupling.poll_us; the servers get it as
   /// serve --poll-us).
   long poll_us = 50;
-  /// A streamed call whose answers take longer: when set, it sleeps on a
-  /// timer until a window before the earliest moment the last calls'
-  /// answers were sent, then polls until a window after the middle one
-  /// (PollPlan; coupling.poll_ahead, serve --poll-ahead); otherwise it
-  /// sleeps until the answers wake it.
+  /// A streamed call whose answers take longer: when set and the last calls'
+  /// answers came regularly, it sleeps on a timer until a window before the
+  /// earliest moment they were sent, then polls until a window after the
+  /// third quartile (PollPlan; coupling.poll_ahead, serve --poll-ahead);
+  /// otherwise it sleeps until the answers wake it.
   bool poll_ahead = false;
 };
 

@@ -3,20 +3,23 @@
 //  - A wait that recently ended within twice the polling window: poll from
 //    the start, for up to the window (back-to-back calls at small batches).
 //  - A longer one (a large batch's compute, a client's simulation between
-//    calls): sleep on a timer until a window before the earliest moment the
-//    message came at in the last waits, then poll until a window after the
-//    middle one (hybrid polling, as Linux's block layer does for fast
-//    devices). A thread woken by the message itself costs a wake-up, which a
-//    virtual machine may take 50-100 us to deliver; one that is already
-//    polling costs none, and the polling stays near the spread of the recent
-//    waits plus two windows, however long the waits are.
-//  - No window (poll_ns 0), a wait longer than kMaxAheadNs, or no record of
-//    when the messages came: sleep until the message wakes the thread.
+//    calls), when the last waits were regular (their third quartile within
+//    kMaxSpreadWindows windows of their earliest): sleep on a timer until a
+//    window before the earliest moment the message came at in the last
+//    waits, then poll until a window after the third quartile (hybrid
+//    polling, as Linux's block layer does for fast devices). A thread woken
+//    by the message itself costs a wake-up, which a virtual machine may take
+//    50-100 us to deliver; one that is already polling costs none, and the
+//    polling stays within the spread of the recent waits plus two windows,
+//    however long the waits are.
+//  - No window (poll_ns 0), irregular waits, waits longer than kMaxAheadNs,
+//    or no record of when the messages came: sleep until the message wakes
+//    the thread.
 // When a message came must be known from the other side (its send time on
 // the same host's clock), not from when the thread found it: a thread that
 // sleeps past the message finds it late, and would learn its own lateness.
-// The timer's lateness is measured at every sleep and the largest of the
-// last few is taken off the wake-up time.
+// The timer's lateness is measured at every sleep and the median of the last
+// few is taken off the wake-up time.
 #pragma once
 
 #include <algorithm>
@@ -39,6 +42,9 @@ class PollPlan {
   /// them, and the thread may have other work (a server's other streams).
   static constexpr std::int64_t kMaxAheadNs = 50'000'000;
   static constexpr std::size_t kHistory = 8;
+  /// Waits whose third quartile lies further than this many windows after
+  /// their earliest are slept through.
+  static constexpr std::int64_t kMaxSpreadWindows = 4;
 
   /// poll_ns: the polling window (0: never poll); ahead: poll around the
   /// expected end of long waits (otherwise sleep through them, the default:
@@ -62,16 +68,22 @@ class PollPlan {
       w.short_wait = true;
       return w;
     }
-    if (!m_ahead || m_came_count == 0) return w;
+    if (!m_ahead || m_came_count < kHistory / 2) return w;
     std::array<std::int64_t, kHistory> came = m_came;
     const auto n = static_cast<std::ptrdiff_t>(std::min(m_came_count, kHistory));
     std::sort(came.begin(), came.begin() + n);
-    // The quartiles: a message that came earlier is there when the thread
-    // wakes, one that came later wakes it; both cost a little latency, and
-    // not polling through the whole spread saves the CPU.
-    const std::int64_t first = came[static_cast<std::size_t>(n / 4)], third = came[static_cast<std::size_t>(3 * n / 4)];
-    if (third > kMaxAheadNs) return w;
-    const std::int64_t wake = start_ns + first - m_poll_ns - late_ns();
+    // From the earliest: a message that comes while the thread sleeps waits
+    // for it (nothing wakes a timer sleep), so the sleep ends before any of
+    // the last waits did. To the third quartile: one that comes later wakes
+    // the thread as before. Only for regular waits: with a wide spread the
+    // polling would cost too much, and an early message would wait long.
+    // The last wait must have been regular too: after a pause (a training
+    // step between calls) the next message tends to come early.
+    const std::int64_t earliest = came[0], third = came[static_cast<std::size_t>(3 * n / 4)];
+    if (third > kMaxAheadNs || third - earliest > kMaxSpreadWindows * m_poll_ns || m_last_came_ns < 0 ||
+        m_last_came_ns > third + m_poll_ns)
+      return w;
+    const std::int64_t wake = start_ns + earliest - m_poll_ns - late_ns();
     if (wake > start_ns) w.sleep_until_ns = wake;
     w.poll_until_ns = start_ns + third + m_poll_ns;
     return w;
@@ -82,9 +94,20 @@ class PollPlan {
   void record(std::int64_t start_ns, std::int64_t end_ns, std::int64_t came_ns) {
     m_last_ns = end_ns - start_ns;
     ++m_count;
+    m_last_came_ns = -1;
     if (came_ns <= 0) return;
-    m_came[m_came_count % kHistory] = std::max<std::int64_t>(0, came_ns - start_ns);
+    m_last_came_ns = std::max<std::int64_t>(0, came_ns - start_ns);
+    m_came[m_came_count % kHistory] = m_last_came_ns;
     ++m_came_count;
+  }
+
+  /// Forgets the waits (not the timer's lateness): a new stream, another
+  /// client.
+  void forget() {
+    m_count = 0;
+    m_last_ns = 0;
+    m_came_count = 0;
+    m_last_came_ns = -1;
   }
 
   /// Sleeps until `until_ns` on CLOCK_MONOTONIC, with the thread's timer slack
@@ -131,6 +154,7 @@ class PollPlan {
   std::int64_t m_last_ns = 0;  // the last one, to when the thread had the message
   std::array<std::int64_t, kHistory> m_came{};  // the last waits to when the messages were sent
   std::size_t m_came_count = 0;
+  std::int64_t m_last_came_ns = -1;  // the last wait's, -1: not known
   std::array<std::int64_t, kHistory> m_late{};
   std::size_t m_late_count = 0;
 };

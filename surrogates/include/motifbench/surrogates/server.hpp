@@ -20,7 +20,8 @@ struct ServerOptions {
   /// A stream whose requests come further apart, from a client on this host
   /// (a Unix socket; the client says when it sent each): sleep on a timer
   /// until poll_us before the earliest moment the last few came, then poll
-  /// until poll_us after the middle one; false: sleep until it comes.
+  /// until poll_us after the third quartile, when they came regularly;
+  /// false: sleep until it comes.
   bool poll_ahead = false;
   /// Inference requests that wait for a slot, at most; beyond it a request is
   /// answered RESOURCE_EXHAUSTED at once. A waiting request whose client
