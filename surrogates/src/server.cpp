@@ -1120,10 +1120,11 @@ int serve_main(int argc, char** argv, const std::string& version) {
   app.add_option("--poll-us", opt.poll_us,
                  "ModelStreamInfer: poll for the next request this many microseconds before sleeping (0: never)")
       ->capture_default_str()->check(CLI::Range(0L, 100000L));
-  app.add_option("--poll-ahead", opt.poll_ahead,
+  std::string poll_ahead = "false";
+  app.add_option("--poll-ahead", poll_ahead,
                  "ModelStreamInfer over a Unix socket: when requests come further apart than twice --poll-us, sleep "
                  "on a timer until --poll-us before the next is due and poll from there (false: sleep until it comes)")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::IsMember({"true", "false"}));
   app.add_option("--max-queue", opt.max_queue, "inference requests waiting for a slot, at most (more: RESOURCE_EXHAUSTED)")
       ->capture_default_str()->check(CLI::Range(0, 65536));
   app.add_option("--max-models", opt.max_models, "distinct model names hosted, at most")
@@ -1149,6 +1150,7 @@ int serve_main(int argc, char** argv, const std::string& version) {
   } catch (const CLI::ParseError& e) {
     return motifbench::detail::usage_error(app, e, "motifbench serve");
   }
+  opt.poll_ahead = poll_ahead == "true";
   {
     std::string why;
     const char* local = std::getenv("MOTIFBENCH_LOCAL_RANK");

@@ -446,7 +446,7 @@ class GrpcClient final : public SurrogateClient {
       m_sink("rpc_serialize", static_cast<double>(t1 - t0));
       s.sent_ns = t1;
       // A server on this host learns when its requests come (PollPlan).
-      if (m_endpoints[endpoint].same_host)
+      if (m_opt.poll_ahead && m_endpoints[endpoint].same_host)
         (*s.req.mutable_parameters())[std::string(kClientSentNs)].set_int64_param(t1);
       s.rw->Read(&s.resp, stream_tag(endpoint, kRead));
       s.rw->Write(s.req, stream_tag(endpoint, kWrite));

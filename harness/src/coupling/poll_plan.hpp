@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <ctime>
 
@@ -63,7 +64,7 @@ class PollPlan {
   Wait plan(std::int64_t start_ns) const {
     Wait w;
     if (m_poll_ns == 0) return w;
-    if (m_count == 0 || m_last_ns <= 2 * m_poll_ns) {  // nothing known yet counts as short
+    if (m_last_ns <= 2 * m_poll_ns) {  // nothing known yet (0) counts as short
       w.poll_until_ns = start_ns + m_poll_ns;
       w.short_wait = true;
       return w;
@@ -93,7 +94,6 @@ class PollPlan {
   /// had the message; came_ns: when the other side sent it (0: not known).
   void record(std::int64_t start_ns, std::int64_t end_ns, std::int64_t came_ns) {
     m_last_ns = end_ns - start_ns;
-    ++m_count;
     m_last_came_ns = -1;
     if (came_ns <= 0) return;
     m_last_came_ns = std::max<std::int64_t>(0, came_ns - start_ns);
@@ -104,7 +104,6 @@ class PollPlan {
   /// Forgets the waits (not the timer's lateness): a new stream, another
   /// client.
   void forget() {
-    m_count = 0;
     m_last_ns = 0;
     m_came_count = 0;
     m_last_came_ns = -1;
@@ -141,17 +140,17 @@ class PollPlan {
 
   std::int64_t poll_ns() const { return m_poll_ns; }
 
+  /// steady_clock, as every send and receive stamp of the client and the
+  /// servers (on Linux it is CLOCK_MONOTONIC, which sleep_until sleeps on).
   static std::int64_t now_ns() {
-    timespec t{};
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 
  private:
   std::int64_t m_poll_ns;
   bool m_ahead;
-  std::size_t m_count = 0;    // waits recorded
-  std::int64_t m_last_ns = 0;  // the last one, to when the thread had the message
+  std::int64_t m_last_ns = 0;  // the last wait, to when the thread had the message (0: none yet)
   std::array<std::int64_t, kHistory> m_came{};  // the last waits to when the messages were sent
   std::size_t m_came_count = 0;
   std::int64_t m_last_came_ns = -1;  // the last wait's, -1: not known
