@@ -719,12 +719,26 @@ TEST(PollPlan, ShortWaitsPollFromTheStartAndRegularLongOnesAroundWhenTheirMessag
   p.forget();
   EXPECT_TRUE(p.plan(kStart).short_wait);
 
-  // Irregular waits (third quartile more than kMaxSpreadWindows windows
-  // after the earliest): slept through.
+  // Irregular waits (median more than kMaxSpreadWindows windows after the
+  // earliest): slept through.
   PollPlan spread(kPoll, true);
   for (int i = 7; i >= 0; --i) spread.record(kStart, kStart + 2'000'000, kStart + 400'000 + 60'000 * i);
   EXPECT_EQ(spread.plan(kStart).poll_until_ns, 0);
   EXPECT_EQ(spread.plan(kStart).sleep_until_ns, 0);
+  // Most regular, a few late (a server whose compute sometimes takes
+  // longer): polled from before the earliest to kMaxSpreadWindows windows
+  // past it and one more, not to the late ones.
+  PollPlan tail(kPoll, true);
+  for (std::int64_t c : {1'000'000, 950'000, 900'000, 640'000, 630'000, 620'000, 610'000, 600'000})
+    tail.record(kStart, kStart + c + 90'000, kStart + c);
+  w = tail.plan(kStart);
+  EXPECT_EQ(w.sleep_until_ns, kStart + 600'000 - kPoll);
+  EXPECT_EQ(w.poll_until_ns, kStart + 600'000 + PollPlan::kMaxSpreadWindows * kPoll + kPoll);
+  // The same waits with their median just beyond that reach: slept through.
+  PollPlan wide(kPoll, true);
+  for (std::int64_t c : {1'000'000, 950'000, 900'000, 801'000, 630'000, 620'000, 610'000, 600'000})
+    wide.record(kStart, kStart + c + 90'000, kStart + c);
+  EXPECT_EQ(wide.plan(kStart).poll_until_ns, 0);
 
   // Sent before the wait began (already there): poll from the start, no sleep.
   PollPlan early(kPoll, true);

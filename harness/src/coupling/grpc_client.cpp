@@ -448,8 +448,12 @@ class GrpcClient final : public SurrogateClient {
       // A server on this host learns when its requests come (PollPlan).
       if (m_opt.poll_ahead && m_endpoints[endpoint].same_host)
         (*s.req.mutable_parameters())[std::string(kClientSentNs)].set_int64_param(t1);
-      s.rw->Read(&s.resp, stream_tag(endpoint, kRead));
+      // The request before the read: the flow-control window update that
+      // posting a read announces then leaves with the request, in one
+      // sendmsg (the other way round it went alone first: a second system
+      // call per call, and a server woken for nothing).
       s.rw->Write(s.req, stream_tag(endpoint, kWrite));
+      s.rw->Read(&s.resp, stream_tag(endpoint, kRead));
       s.pending += 2;
     }
     std::string failure;

@@ -3,15 +3,17 @@
 //  - A wait that recently ended within twice the polling window: poll from
 //    the start, for up to the window (back-to-back calls at small batches).
 //  - A longer one (a large batch's compute, a client's simulation between
-//    calls), when the last waits were regular (their third quartile within
+//    calls), when the last waits were regular (their median within
 //    kMaxSpreadWindows windows of their earliest): sleep on a timer until a
 //    window before the earliest moment the message came at in the last
-//    waits, then poll until a window after the third quartile (hybrid
-//    polling, as Linux's block layer does for fast devices). A thread woken
-//    by the message itself costs a wake-up, which a virtual machine may take
-//    50-100 us to deliver; one that is already polling costs none, and the
-//    polling stays within the spread of the recent waits plus two windows,
-//    however long the waits are.
+//    waits, then poll until a window after their third quartile, or after
+//    kMaxSpreadWindows windows past the earliest if that comes first
+//    (hybrid polling, as Linux's block layer does for fast devices). A
+//    thread woken by the message itself costs a wake-up, which a virtual
+//    machine may take 50-100 us to deliver; one that is already polling
+//    costs none, and the polling lasts at most kMaxSpreadWindows + 2
+//    windows, however long the waits are. A message that comes later wakes
+//    the thread as before.
 //  - No window (poll_ns 0), irregular waits, waits longer than kMaxAheadNs,
 //    or no record of when the messages came: sleep until the message wakes
 //    the thread.
@@ -43,8 +45,9 @@ class PollPlan {
   /// them, and the thread may have other work (a server's other streams).
   static constexpr std::int64_t kMaxAheadNs = 50'000'000;
   static constexpr std::size_t kHistory = 8;
-  /// Waits whose third quartile lies further than this many windows after
-  /// their earliest are slept through.
+  /// Waits whose median lies further than this many windows after their
+  /// earliest are slept through; the polling ends at most this many windows
+  /// (and one) after the earliest.
   static constexpr std::int64_t kMaxSpreadWindows = 4;
 
   /// poll_ns: the polling window (0: never poll); ahead: poll around the
@@ -75,18 +78,20 @@ class PollPlan {
     std::sort(came.begin(), came.begin() + n);
     // From the earliest: a message that comes while the thread sleeps waits
     // for it (nothing wakes a timer sleep), so the sleep ends before any of
-    // the last waits did. To the third quartile: one that comes later wakes
-    // the thread as before. Only for regular waits: with a wide spread the
-    // polling would cost too much, and an early message would wait long.
-    // The last wait must have been regular too: after a pause (a training
-    // step between calls) the next message tends to come early.
-    const std::int64_t earliest = came[0], third = came[static_cast<std::size_t>(3 * n / 4)];
-    if (third > kMaxAheadNs || third - earliest > kMaxSpreadWindows * m_poll_ns || m_last_came_ns < 0 ||
-        m_last_came_ns > third + m_poll_ns)
-      return w;
+    // the last waits did. To the third quartile, or kMaxSpreadWindows
+    // windows past the earliest, whichever comes first: one that comes later
+    // wakes the thread as before, and the polling's cost stays bounded. Only
+    // when most waits end within that reach (their median): otherwise the
+    // polling would seldom find the message. The last wait must have been
+    // regular too: after a pause (a training step between calls) the next
+    // message tends to come early.
+    const auto at = [&](std::ptrdiff_t k) { return came[static_cast<std::size_t>(k)]; };
+    const std::int64_t earliest = at(0), median = at(n / 2), third = at(3 * n / 4);
+    const std::int64_t reach = earliest + kMaxSpreadWindows * m_poll_ns;
+    if (third > kMaxAheadNs || median > reach || m_last_came_ns < 0 || m_last_came_ns > third + m_poll_ns) return w;
     const std::int64_t wake = start_ns + earliest - m_poll_ns - late_ns();
     if (wake > start_ns) w.sleep_until_ns = wake;
-    w.poll_until_ns = start_ns + third + m_poll_ns;
+    w.poll_until_ns = start_ns + std::min(third, reach) + m_poll_ns;
     return w;
   }
 
