@@ -44,12 +44,14 @@ SEMI_TIGHT_CASES = ((16384, 8, "16384 rows, streamed (blocks of 8)"),
                     (16384, 1, "16384 rows, between other work"),
                     (262144, 1, "262144 rows, between other work"))
 ROWS = [
-    (f"{kernel} vs STREAM copy", "kernels", f"{bench}/{n}", f"{size} ({n}^2)", "stream_fraction", "floor", ">=",
+    (f"{kernel} vs STREAM copy", "kernels", f"{bench}/{arg}", f"{size} ({case})", "stream_fraction", "floor", ">=",
      KERNEL_EXTRA)
-    for kernel, bench, sizes in (("Digital Replica predict", "BM_DrPredict", (128, 512)),
-                                 ("Digital Replica apply_closure", "BM_DrApplyClosure", (128, 512)),
-                                 ("Inverse Design Jacobi sweep", "BM_IdJacobi", (48, 128)))
-    for size, n in zip(("small", "medium"), sizes)
+    for kernel, bench, sizes in (
+        ("Digital Replica predict", "BM_DrPredict", (("128", "128^2"), ("512", "512^2"))),
+        ("Digital Replica apply_closure", "BM_DrApplyClosure", (("128", "128^2"), ("512", "512^2"))),
+        ("Inverse Design Jacobi sweeps", "BM_IdJacobi",
+         (("48/400", "48^2, 400 sweeps a call"), ("128/2000", "128^2, 2000 sweeps a call"))))
+    for size, (arg, case) in zip(("small", "medium"), sizes)
 ] + [
     ("tight inference vs sgemm + vectorised tanh forward", "tight", f"BM_TightVsBareForward/{rows}/{width}", case,
      "tight_speed_vs_blas", "blas_floor", ">=", extra + ["tight_speed_vs_blas_scalar_tanh"])

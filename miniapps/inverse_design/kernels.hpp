@@ -48,9 +48,11 @@ inline Work jacobi_work(int n, int iterations) {
 }
 
 /// One Jacobi row on contiguous host memory (restrict pointers, a straight
-/// interior loop the compiler vectorises). `above`/`below`: the neighbouring
-/// rows, or nullptr at the boundary (u = 0 outside).
-inline void jacobi_row(std::int64_t n, float h2, const float* __restrict above, const float* __restrict row,
+/// interior loop the compiler vectorises, for AVX2 too where the CPU has it:
+/// MOTIFBENCH_HOST_CLONES; no FMA, so the same rounding either way).
+/// `above`/`below`: the neighbouring rows, or nullptr at the boundary (u = 0
+/// outside).
+MOTIFBENCH_HOST_CLONES inline void jacobi_row(std::int64_t n, float h2, const float* __restrict above, const float* __restrict row,
                        const float* __restrict below, const float* __restrict f, float* __restrict out) {
   auto cell = [&](std::int64_t j, float lf, float rt) {
     const float up = above ? above[j] : 0.0f, dn = below ? below[j] : 0.0f;
