@@ -39,10 +39,10 @@ void declare_harness_config(ConfigSchema& s) {
             "many microseconds before sleeping (0: never), when the last one came within twice that");
   s.add_bool("coupling.poll_ahead", false,
              "streamed calls whose answers (and each server's next requests) take longer than twice "
-             "coupling.poll_us, over a Unix socket, when the last 8 were regular: sleep on a timer until "
-             "coupling.poll_us before the earliest moment they were sent, then poll until coupling.poll_us after the "
-             "third quartile, so that no wake-up of a sleeping thread lies on the critical path (CPU for latency); "
-             "false: sleep until they come");
+             "coupling.poll_us, over a Unix socket, when most of the last 8 came regularly: sleep on a timer until "
+             "coupling.poll_us before the earliest moment they were sent, then poll for at most 6 x coupling.poll_us "
+             "around when they are due, so that no wake-up of a sleeping thread lies on the critical path (CPU for "
+             "latency); false: sleep until they come");
   s.add_choice("coupling.shared_memory", "auto", {"auto", "on", "off"},
                "tensors through system shared memory (Triton's extension): requests carry references, not bytes; "
                "auto: on when every server is on a Unix socket (semi-tight), off otherwise");

@@ -54,10 +54,10 @@ struct RemoteOptions {
   /// serve --poll-us).
   long poll_us = 50;
   /// A streamed call whose answers take longer: when set and the last calls'
-  /// answers came regularly, it sleeps on a timer until a window before the
-  /// earliest moment they were sent, then polls until a window after the
-  /// third quartile (PollPlan; coupling.poll_ahead, serve --poll-ahead);
-  /// otherwise it sleeps until the answers wake it.
+  /// answers came regularly, it sleeps on a timer until just before they are
+  /// due and polls a bounded window around then (the rule is PollPlan's;
+  /// coupling.poll_ahead, serve --poll-ahead); otherwise it sleeps until the
+  /// answers wake it.
   bool poll_ahead = false;
 };
 

@@ -18,10 +18,10 @@ struct ServerOptions {
   /// last one came within twice this.
   long poll_us = 50;
   /// A stream whose requests come further apart, from a client on this host
-  /// (a Unix socket; the client says when it sent each): sleep on a timer
-  /// until poll_us before the earliest moment the last few came, then poll
-  /// until poll_us after the third quartile, when they came regularly;
-  /// false: sleep until it comes.
+  /// (a Unix socket; the client says when it sent each): when they came
+  /// regularly, sleep on a timer until just before the next is due and poll
+  /// a bounded window around then (the rule is PollPlan's); false: sleep
+  /// until it comes.
   bool poll_ahead = false;
   /// Inference requests that wait for a slot, at most; beyond it a request is
   /// answered RESOURCE_EXHAUSTED at once. A waiting request whose client
