@@ -63,14 +63,15 @@ ROWS = [
 ] + [
     ("semi-tight (shared memory) vs tight speed", "transport", f"BM_SemiTightVsTightLargeBatch/{rows}/{block}", case,
      "shm_over_tight_speed", "floor_at_least", ">=",
-     ["tight_us", "shm_us", "server_compute_p50_us", "request_leg_p50_us", "reply_leg_p50_us", "client_cpu_us"])
+     ["tight_us", "shm_us", "server_compute_p50_us", "request_leg_p50_us", "reply_leg_p50_us", "client_cpu_us",
+      "tight_first_us", "tight_rest_us", "shm_first_us", "shm_rest_us"])
     for rows, block, case in SEMI_TIGHT_CASES
 ] + [
     # The same benchmark's calls with coupling.poll_ahead on both sides, interleaved.
     ("semi-tight (shared memory, coupling.poll_ahead) vs tight speed", "transport",
      f"BM_SemiTightVsTightLargeBatch/{rows}/{block}", case, "ahead_over_tight_speed", "floor_at_least", ">=",
      ["ahead_us", "ahead_server_compute_p50_us", "ahead_request_leg_p50_us", "ahead_reply_leg_p50_us",
-      "ahead_client_cpu_us"])
+      "ahead_client_cpu_us", "ahead_first_us", "ahead_rest_us", "ahead_rest_over_tight_rest"])
     for rows, block, case in SEMI_TIGHT_CASES
 ] + [
     ("semi-tight batch-1 round trip vs Unix-socket ping-pong", "transport", "BM_SemiTightBatch1VsPingPong",
