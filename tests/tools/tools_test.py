@@ -171,6 +171,44 @@ def main():
            doc["runs"] and not doc["runs"][0]["metrics_only_in_base"] and not doc["runs"][0]["metrics_only_in_new"],
            doc["runs"][:1])
 
+    # --pool: the same run from several sweeps is one baseline, and the drift
+    # between their medians is noise. Two baseline sweeps 30% apart (the
+    # base fixture and the same timings x1.3) pool to a spread of 10-25%
+    # (the middle of the pooled repetitions, against each sweep's median), so
+    # a change must exceed twice that: x1.4 of the faster sweep is within it
+    # (that sweep alone calls it SLOWER), x2 is not.
+    sys.path.insert(0, os.path.join(src, "tests", "tools"))
+    from make_fixtures import scale_time
+    pooled_base = os.path.join(scratch, "pool", "base")
+    for sweep, factor in (("sweep-1", 1.0), ("sweep-2", 1.3)):
+        os.makedirs(os.path.join(pooled_base, sweep))
+        doc = json.load(open(f("base.json")))
+        scale_time(doc, factor)
+        json.dump(doc, open(os.path.join(pooled_base, sweep, "digital_replica.json"), "w"))
+    for name, factor in (("within_drift", 1.4), ("beyond_drift", 2.0)):
+        doc = json.load(open(f("base.json")))
+        scale_time(doc, factor)
+        json.dump(doc, open(os.path.join(scratch, "pool", name + ".json"), "w"))
+    within = os.path.join(scratch, "pool", "within_drift.json")
+    r = run([exe, "compare", os.path.join(pooled_base, "sweep-1"), within, "--format=json"])
+    v, _ = verdicts(r.stdout)
+    expect("compare: one baseline sweep calls x1.4 SLOWER", r.returncode == 1 and "SLOWER" in v, (r.returncode, v))
+    r = run([exe, "compare", pooled_base, within, "--pool", "--format=json"])
+    v, doc = verdicts(r.stdout)
+    steps = [m for run_ in doc["runs"] for m in run_["metrics"] if m["metric"] == "steps_per_s"]
+    expect("compare --pool: two sweeps are one run of 12 repetitions, their spread reported",
+           len(doc["runs"]) == 1 and doc["runs"][0]["base_runs_count"] == 2 and steps and
+           steps[0]["base_samples_count"] == 12 and 0.05 < steps[0]["between_runs_spread_fraction"] < 0.3,
+           doc["runs"][:1] and steps)
+    expect("compare --pool: a change within twice the drift between sweeps is SAME, exit 0",
+           r.returncode == 0 and set(v) == {"SAME"}, (r.returncode, v))
+    r = run([exe, "compare", pooled_base, os.path.join(scratch, "pool", "beyond_drift.json"), "--pool"])
+    expect("compare --pool: a change beyond it is SLOWER, exit 1, the method names the spread",
+           r.returncode == 1 and "SLOWER" in r.stdout and "2+1 runs" in r.stdout, (r.returncode, r.stdout[-400:]))
+    r = run([exe, "compare", pooled_base, within])
+    expect("compare without --pool: the second sweep has no counterpart (MISSING)",
+           r.returncode == 1 and "MISSING" in r.stdout, (r.returncode, r.stdout[-300:]))
+
     # The CI recipe: checks for a baseline before sweeping, and keeps the
     # sweep's exit code (a failing cell fails the recipe even if compare passes).
     fake = os.path.join(scratch, "fake_motifbench.sh")
@@ -192,6 +230,41 @@ def main():
     called = open(calls).read().split()
     expect("ci_regression: a failing sweep fails the recipe though compare passed",
            r.returncode == 1 and called[-2:] == ["sweep", "compare"], (r.returncode, called, r.stderr[-200:]))
+
+    # A/B against an older build: no stored baseline needed, rounds of one
+    # sweep of each binary, then one compare of the pooled sides.
+    log = os.path.join(scratch, "fake_args.log")
+    logged = os.path.join(scratch, "fake_logged.sh")
+    with open(logged, "w") as fh:  # each call's arguments on a line; a sweep writes a result and a log, and passes
+        fh.write("#!/bin/sh\necho \"$0 $*\" >> " + log + "\n"
+                 "if [ \"$1\" = sweep ]; then for a in \"$@\"; do case \"$a\" in --out-dir=*) d=${a#--out-dir=};; esac; "
+                 "done; mkdir -p \"$d\"; echo {} > \"$d/cell.json\"; echo log > \"$d/cell.log\"; fi\nexit 0\n")
+    os.chmod(logged, 0o755)
+    old = os.path.join(scratch, "old_motifbench.sh")
+    shutil.copy(logged, old)
+    ab_env = dict(env, MOTIFBENCH_BIN=logged, MOTIFBENCH_BASE_BIN=old, MOTIFBENCH_MACHINE="no-baseline-here",
+                  MOTIFBENCH_AB_ROUNDS="2")
+    r = run([recipe], env=ab_env)
+    lines = open(log).read().splitlines() if os.path.exists(log) else []
+    order = [("old" if ln.split()[0] == old else "new") + " " + ln.split()[1] for ln in lines]
+    expect("ci_regression A/B: base and new sweeps alternate (ABBA), then one pooled compare, no baseline needed",
+           r.returncode == 0 and order == ["old sweep", "new sweep", "new sweep", "old sweep", "new compare"] and
+           "--pool" in lines[-1].split() and "/base" in lines[-1] and "/new" in lines[-1],
+           (r.returncode, order, lines[-1:], r.stderr[-300:]))
+    r = run([recipe], env=dict(ab_env, MOTIFBENCH_BASE_BIN=os.path.join(scratch, "no-such-motifbench")))
+    expect("ci_regression A/B: a base binary that is not there is exit 2, named",
+           r.returncode == 2 and "no-such-motifbench" in r.stderr, (r.returncode, r.stderr[-200:]))
+    r = run([recipe, "--refresh"], env=ab_env)
+    expect("ci_regression: --refresh with a base binary is refused (exit 2)", r.returncode == 2, r.returncode)
+    r = run([recipe], env=dict(ab_env, MOTIFBENCH_AB_ROUNDS="0"))
+    expect("ci_regression: zero rounds refused (exit 2)", r.returncode == 2 and "whole number" in r.stderr,
+           (r.returncode, r.stderr[-200:]))
+    # --refresh records several sweeps (their spread is the allowed drift), without the logs.
+    r = run([recipe, "--refresh"], env=dict(env, MOTIFBENCH_BIN=logged, MOTIFBENCH_BASELINE_SWEEPS="2"))
+    kept = sorted(os.path.relpath(os.path.join(d, n), os.path.join(scratch, "baselines", "fake-machine"))
+                  for d, _, names in os.walk(os.path.join(scratch, "baselines", "fake-machine")) for n in names)
+    expect("ci_regression --refresh: MOTIFBENCH_BASELINE_SWEEPS sweeps kept as sweep-1.., no logs",
+           r.returncode == 0 and kept == ["sweep-1/cell.json", "sweep-2/cell.json"], (r.returncode, kept, r.stderr[-200:]))
 
     # plots
     try:

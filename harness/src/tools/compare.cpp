@@ -26,6 +26,10 @@ namespace fs = std::filesystem;
 
 enum class Better { Higher, Lower };
 
+/// --pool: a change must exceed this many times the spread between the
+/// pooled runs' medians (on either side).
+constexpr double kSpreadFactor = 2.0;
+
 struct Metric {
   std::string name;
   Better better;
@@ -38,6 +42,11 @@ struct Run {
   std::vector<Metric> metrics;
   bool valid = true;
   std::string why_invalid;
+  /// --pool: how many runs of this key were pooled into this one (1: none),
+  /// and per metric the largest relative distance of one run's median from
+  /// the pooled median (the spread between runs).
+  std::size_t pooled_runs = 1;
+  std::map<std::string, double> between_runs_spread;
 };
 
 double median(std::vector<double> v) {
@@ -140,6 +149,51 @@ std::string fmt(double v) {
   return buf;
 }
 
+// --pool: runs of one key (the same cell from several sweeps) as one run whose repetitions are all of theirs, in first-seen order. Each
+// metric keeps how far the runs' medians lie apart: a tiny run on a shared
+// machine drifts from one sweep to the next by more than its repetitions
+// scatter inside one sweep, and only several sweeps show by how much.
+std::vector<Run> pool_by_key(std::vector<Run> runs) {
+  std::vector<Run> out;
+  std::unordered_map<std::string, std::vector<std::size_t>> members;  // key -> indexes into runs
+  std::vector<std::string> order;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    auto [it, fresh] = members.try_emplace(runs[i].key);
+    if (fresh) order.push_back(runs[i].key);
+    it->second.push_back(i);
+  }
+  for (const auto& key : order) {
+    const auto& idx = members[key];
+    Run pooled = runs[idx.front()];
+    pooled.pooled_runs = idx.size();
+    if (idx.size() > 1) {
+      for (std::size_t k = 1; k < idx.size(); ++k) pooled.file += ", " + runs[idx[k]].file;
+      for (auto& m : pooled.metrics) {
+        std::vector<double> medians{median(m.samples)};
+        for (std::size_t k = 1; k < idx.size(); ++k)
+          for (const auto& other : runs[idx[k]].metrics)
+            if (other.name == m.name) {
+              m.samples.insert(m.samples.end(), other.samples.begin(), other.samples.end());
+              medians.push_back(median(other.samples));
+            }
+        const double all = median(m.samples);
+        double spread = 0;
+        if (medians.size() > 1 && all != 0)
+          for (double v : medians) spread = std::max(spread, std::fabs(v - all) / std::fabs(all));
+        pooled.between_runs_spread[m.name] = spread;
+      }
+      // A pooled baseline is valid when every run of it is.
+      for (std::size_t k = 1; k < idx.size() && pooled.valid; ++k)
+        if (!runs[idx[k]].valid) {
+          pooled.valid = false;
+          pooled.why_invalid = runs[idx[k]].why_invalid;
+        }
+    }
+    out.push_back(std::move(pooled));
+  }
+  return out;
+}
+
 }  // namespace
 
 double mann_whitney_p(const std::vector<double>& a, const std::vector<double>& b) {
@@ -191,7 +245,7 @@ int compare_main(int argc, char** argv) {
   CLI::App app{"motifbench compare: verdicts on every matched run's key metrics, against the measured noise"};
   std::string base, fresh, format = "table", out_file;
   double threshold = 0.05, alpha = 0.05;
-  bool allow_missing = false;
+  bool allow_missing = false, pool = false;
   app.add_option("BASE", base, "baseline result file or directory")->required();
   app.add_option("NEW", fresh, "new result file or directory")->required();
   app.add_option("--threshold", threshold, "relative change that counts as a difference (0.05 = 5%)")
@@ -201,6 +255,11 @@ int compare_main(int argc, char** argv) {
   app.add_option("--out", out_file, "also write the JSON report to this file");
   app.add_flag("--allow-missing", allow_missing,
                "a baseline run missing from NEW is reported, not counted as a regression");
+  app.add_flag("--pool", pool,
+               "on each side, the runs of the same motif, coupling, size and config hash (one cell from several "
+               "sweeps) are one run: their repetitions pooled, and a change must also exceed " +
+                   std::to_string(static_cast<int>(kSpreadFactor)) +
+                   " x the largest distance of one run's median from its side's pooled median");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -213,6 +272,10 @@ int compare_main(int argc, char** argv) {
     return 2;
   }
   Loaded b = load(base), n = load(fresh);
+  if (pool) {
+    b.runs = pool_by_key(std::move(b.runs));
+    n.runs = pool_by_key(std::move(n.runs));
+  }
   std::vector<std::string> errors = b.errors;
   errors.insert(errors.end(), n.errors.begin(), n.errors.end());
   if (!errors.empty()) {
@@ -228,7 +291,12 @@ int compare_main(int argc, char** argv) {
                            {"method",
                             "per-repetition samples; Mann-Whitney U (two-sided, exact for n<=16) when both sides have "
                             ">= 4 repetitions: a difference needs p < alpha and |median change| > threshold; otherwise "
-                            "|median change| > max(threshold, 2 x the larger coefficient of variation)"}};
+                            "|median change| > max(threshold, 2 x the larger coefficient of variation)" +
+                                std::string(pool ? "; runs of one config pooled on each side (--pool): the change "
+                                                   "must also exceed " +
+                                                       std::to_string(static_cast<int>(kSpreadFactor)) +
+                                                       " x the spread between their medians"
+                                                 : "")}};
   nlohmann::json runs = nlohmann::json::array(), unmatched_base = nlohmann::json::array(),
                  unmatched_new = nlohmann::json::array();
   int regressions = 0;
@@ -334,24 +402,39 @@ int compare_main(int argc, char** argv) {
       const double change = med_b != 0 ? (med_n - med_b) / std::fabs(med_b) : 0.0;
       bool differs = false;
       std::string method;
-      nlohmann::json p_json = nullptr;
+      nlohmann::json p_json = nullptr, spread_json = nullptr;
+      // Pooled runs: the change must also exceed their drift, on either side.
+      double floor_change = threshold;
+      for (const Run* side : {&rb, &rn})
+        if (auto it = side->between_runs_spread.find(mb.name); it != side->between_runs_spread.end()) {
+          const double spread = std::max(spread_json.is_null() ? 0.0 : spread_json.get<double>(), it->second);
+          spread_json = spread;
+          floor_change = std::max(threshold, kSpreadFactor * spread);
+        }
+      auto spread_note = [&] {
+        if (spread_json.is_null()) return std::string();
+        char buf[96];
+        std::snprintf(buf, sizeof buf, ", %zu+%zu runs %.1f%% apart", rb.pooled_runs, rn.pooled_runs,
+                      100 * spread_json.get<double>());
+        return std::string(buf);
+      };
       if (mb.samples.size() >= 4 && mn->samples.size() >= 4) {
         const double p = mann_whitney_p(mb.samples, mn->samples);
         p_json = p;
-        differs = p < alpha && std::fabs(change) > threshold;
+        differs = p < alpha && std::fabs(change) > floor_change;
         char buf[64];
         std::snprintf(buf, sizeof buf, "mann-whitney p=%.3g", p);
-        method = buf;
+        method = buf + spread_note();
       } else {
         auto cv = [](const std::vector<double>& v) {
           auto s = summarize_reps(v);
           return s.mean != 0 ? s.stddev / std::fabs(s.mean) : 0.0;
         };
-        const double noise = std::max(threshold, 2.0 * std::max(cv(mb.samples), cv(mn->samples)));
+        const double noise = std::max(floor_change, 2.0 * std::max(cv(mb.samples), cv(mn->samples)));
         differs = std::fabs(change) > noise;
         char buf[64];
         std::snprintf(buf, sizeof buf, "threshold %.1f%%", 100 * noise);
-        method = buf;
+        method = buf + spread_note();
       }
       const bool energy = mb.name.rfind("energy", 0) == 0;
       const bool improved = (mb.better == Better::Higher) == (change > 0);
@@ -366,12 +449,15 @@ int compare_main(int argc, char** argv) {
                          {"base_samples_count", mb.samples.size()},
                          {"new_samples_count", mn->samples.size()},
                          {"p_value_ratio", p_json},
+                         {"between_runs_spread_fraction", spread_json},
                          {"method", method},
                          {"verdict", verdict}});
     }
     runs.push_back({{"run", rb.label},
                     {"key", rb.key},
                     {"base_file", rb.file},
+                    {"base_runs_count", rb.pooled_runs},
+                    {"new_runs_count", rn.pooled_runs},
                     {"new_file", rn.file},
                     {"metrics", metrics},
                     {"metrics_only_in_base", only_base},
