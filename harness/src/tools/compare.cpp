@@ -149,10 +149,11 @@ std::string fmt(double v) {
   return buf;
 }
 
-// --pool: runs of one key (the same cell from several sweeps) as one run whose repetitions are all of theirs, in first-seen order. Each
-// metric keeps how far the runs' medians lie apart: a tiny run on a shared
-// machine drifts from one sweep to the next by more than its repetitions
-// scatter inside one sweep, and only several sweeps show by how much.
+// --pool: runs of one key (the same cell from several sweeps) as one run
+// whose repetitions are all of theirs, in first-seen order. Each metric
+// keeps how far the runs' medians lie apart: a tiny run on a shared machine
+// drifts from one sweep to the next by more than its repetitions scatter
+// inside one sweep, and only several sweeps show by how much.
 std::vector<Run> pool_by_key(std::vector<Run> runs) {
   std::vector<Run> out;
   std::unordered_map<std::string, std::vector<std::size_t>> members;  // key -> indexes into runs
