@@ -52,8 +52,9 @@ inline Work jacobi_work(int n, int iterations) {
 /// MOTIFBENCH_HOST_CLONES; no FMA, so the same rounding either way).
 /// `above`/`below`: the neighbouring rows, or nullptr at the boundary (u = 0
 /// outside).
-MOTIFBENCH_HOST_CLONES inline void jacobi_row(std::int64_t n, float h2, const float* __restrict above, const float* __restrict row,
-                       const float* __restrict below, const float* __restrict f, float* __restrict out) {
+MOTIFBENCH_HOST_CLONES inline void jacobi_row(std::int64_t n, float h2, const float* __restrict above,
+                                              const float* __restrict row, const float* __restrict below,
+                                              const float* __restrict f, float* __restrict out) {
   auto cell = [&](std::int64_t j, float lf, float rt) {
     const float up = above ? above[j] : 0.0f, dn = below ? below[j] : 0.0f;
     out[j] = 0.25f * (up + dn + lf + rt + h2 * f[j]);

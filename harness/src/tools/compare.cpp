@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -403,20 +404,17 @@ int compare_main(int argc, char** argv) {
       const double change = med_b != 0 ? (med_n - med_b) / std::fabs(med_b) : 0.0;
       bool differs = false;
       std::string method;
-      nlohmann::json p_json = nullptr, spread_json = nullptr;
+      nlohmann::json p_json = nullptr;
       // Pooled runs: the change must also exceed their drift, on either side.
-      double floor_change = threshold;
+      std::optional<double> spread;
       for (const Run* side : {&rb, &rn})
-        if (auto it = side->between_runs_spread.find(mb.name); it != side->between_runs_spread.end()) {
-          const double spread = std::max(spread_json.is_null() ? 0.0 : spread_json.get<double>(), it->second);
-          spread_json = spread;
-          floor_change = std::max(threshold, kSpreadFactor * spread);
-        }
+        if (auto it = side->between_runs_spread.find(mb.name); it != side->between_runs_spread.end())
+          spread = std::max(spread.value_or(0.0), it->second);
+      const double floor_change = spread ? std::max(threshold, kSpreadFactor * *spread) : threshold;
       auto spread_note = [&] {
-        if (spread_json.is_null()) return std::string();
+        if (!spread) return std::string();
         char buf[96];
-        std::snprintf(buf, sizeof buf, ", %zu+%zu runs %.1f%% apart", rb.pooled_runs, rn.pooled_runs,
-                      100 * spread_json.get<double>());
+        std::snprintf(buf, sizeof buf, ", %zu+%zu runs %.1f%% apart", rb.pooled_runs, rn.pooled_runs, 100 * *spread);
         return std::string(buf);
       };
       if (mb.samples.size() >= 4 && mn->samples.size() >= 4) {
@@ -450,7 +448,7 @@ int compare_main(int argc, char** argv) {
                          {"base_samples_count", mb.samples.size()},
                          {"new_samples_count", mn->samples.size()},
                          {"p_value_ratio", p_json},
-                         {"between_runs_spread_fraction", spread_json},
+                         {"between_runs_spread_fraction", spread ? nlohmann::json(*spread) : nlohmann::json()},
                          {"method", method},
                          {"verdict", verdict}});
     }
