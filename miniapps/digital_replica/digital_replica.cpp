@@ -176,6 +176,18 @@ class DigitalReplica final : public Motif {
     // Views with a model on that GPU (otherwise each block would need copies).
     constexpr bool host_views = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible;
     m_async_on_device = !host_views;
+    // A model that offers buffers of its own (semi-tight through shared
+    // memory: the segment registered with the servers) holds the features and
+    // the closure: the stencil writes the model's inputs where the servers
+    // read them, and no tensor byte is copied per call.
+    if (m_surrogate && host_views && cfg.get_string("coupling.tensor_copy") != "always") {
+      const auto io = m_surrogate->io_buffers(m_n);
+      if (io.in != nullptr && io.out != nullptr) {
+        m_features = Features(io.in, m_n);  // unmanaged: the model owns the memory
+        m_frac = Field(io.out, m_n);
+        m_in_model_buffers = true;
+      }
+    }
     if (m_surrogate && m_overlap_blocks > 1 && (host_views || m_surrogate->memory_space() == MemorySpace::Cuda))
       m_async = std::make_unique<AsyncInference>(*m_surrogate);
     if (m_surrogate) pretrain(ctx, cfg.get_int("pretrain.samples"), cfg.get_int("pretrain.epochs"));
@@ -224,6 +236,8 @@ class DigitalReplica final : public Motif {
     }
     m.note("surrogate", m_surrogate->describe());
     m.scalar("surrogate_bytes_copied_bytes", static_cast<double>(m_surrogate->bytes_copied()));
+    if (m_in_model_buffers)
+      m.note("model_buffers", "features and closure live in the model's shared-memory buffers: requests reference them");
     if (m_async && m_ai_busy_ns > 0) {
       m.note("overlap", std::to_string(m_overlap_blocks) + " row blocks: a block's inference runs while the next "
                         "block's stencil and the previous block's update run");
@@ -582,6 +596,7 @@ class DigitalReplica final : public Motif {
   }
 
   int m_nx = 0, m_ny = 0;
+  bool m_in_model_buffers = false;  // m_features and m_frac lie in the model's io_buffers()
   std::int64_t m_n = 0;
   Physics m_phys;
   Closure m_closure;

@@ -407,6 +407,16 @@ TEST_P(ServerTest, WireTimeSplitsIntoTwoLegsOnlyOnThisHost) {
   EXPECT_EQ(wires, 7);
 }
 
+// How many shared-memory regions the server at `endpoint` holds.
+int registered_regions(const std::string& endpoint) {
+  auto stub =
+      inference::GRPCInferenceService::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  inference::SystemSharedMemoryStatusResponse r;
+  EXPECT_TRUE(stub->SystemSharedMemoryStatus(&ctx, inference::SystemSharedMemoryStatusRequest(), &r).ok());
+  return r.regions_size();
+}
+
 // Semi-tight through system shared memory: the same answers as in process,
 // across requests in flight and a segment that grows, with two regions
 // registered while the client lives, none after, and no name left in /dev/shm.
@@ -416,17 +426,10 @@ TEST_P(ServerTest, SharedMemoryClientMatchesLocalAndLeavesNothing) {
   opt.request_rows = 64;
   opt.max_inflight = 4;
   opt.shared_memory = true;
-  auto regions = [&] {
-    auto stub = inference::GRPCInferenceService::NewStub(
-        grpc::CreateChannel(server->endpoint(), grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    inference::SystemSharedMemoryStatusResponse r;
-    EXPECT_TRUE(stub->SystemSharedMemoryStatus(&ctx, inference::SystemSharedMemoryStatusRequest(), &r).ok());
-    return r.regions_size();
-  };
+  auto regions = [&] { return registered_regions(server->endpoint()); };
   auto shm_names = [] {
     int n = 0;
-    const std::string mine = "motifbench-" + std::to_string(getpid()) + "-io-";
+    const std::string mine = "motifbench-" + std::to_string(getpid()) + "-";
     for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
       n += e.path().filename().string().rfind(mine, 0) == 0 ? 1 : 0;
     return n;
@@ -447,6 +450,57 @@ TEST_P(ServerTest, SharedMemoryClientMatchesLocalAndLeavesNothing) {
     EXPECT_EQ(shm_names(), 0) << "the name goes as soon as the server has mapped it";
   }
   EXPECT_EQ(regions(), 0) << "the client unregisters at its end";
+}
+
+// The caller's own buffers in shared memory (io_buffers): calls on pointers
+// in them, whole or a slice of rows, copy nothing and reference the rows where
+// they lie; a call on other memory is staged apart and leaves them untouched.
+TEST_P(ServerTest, SharedMemoryIoBuffersAreReferencedInPlace) {
+  RemoteOptions opt;
+  opt.endpoints = {server->endpoint()};
+  opt.shared_memory = true;
+  opt.model_suffix = "-buffers";
+  auto regions = [&] { return registered_regions(server->endpoint()); };
+  constexpr std::int64_t n = 1500;
+  auto local = surrogates::make_local_client(mlp());
+  std::vector<float> x(2 * n), want(n), got(n);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.002f * static_cast<float>(i % 613) - 0.5f;
+  local->infer(x.data(), n, want.data());
+  {
+    auto remote = make_grpc_client(mlp(), opt, [](const std::string&, double) {});
+    const auto io = remote->io_buffers(n);
+    ASSERT_NE(io.in, nullptr);
+    ASSERT_NE(io.out, nullptr);
+    std::copy(x.begin(), x.end(), io.in);
+    std::fill(io.out, io.out + n, -7.0f);
+    remote->infer(io.in, n, io.out);
+    for (std::int64_t i = 0; i < n; ++i) ASSERT_NEAR(io.out[i], want[i], 1e-6) << "row " << i;
+    EXPECT_EQ(remote->bytes_copied(), 0) << "no tensor byte copied";
+    EXPECT_EQ(regions(), 2) << "no staging segment while every tensor is in the caller's buffers";
+    // A slice of rows [700, 1000): the references carry the slice's offsets.
+    std::fill(io.out, io.out + n, -7.0f);
+    remote->infer(io.in + 2 * 700, 300, io.out + 700);
+    for (std::int64_t i = 0; i < n; ++i)
+      ASSERT_NEAR(io.out[i], i >= 700 && i < 1000 ? want[i] : -7.0f, 1e-6) << "row " << i;
+    EXPECT_EQ(remote->bytes_copied(), 0);
+    // Other memory is staged: copied, and the caller's buffers keep their rows.
+    std::vector<float> y(8);
+    remote->infer(x.data() + 2 * 100, 8, y.data());
+    for (std::int64_t i = 0; i < 8; ++i) ASSERT_NEAR(y[i], want[100 + i], 1e-6);
+    EXPECT_EQ(remote->bytes_copied(), 8 * 2 * 4 + 8 * 4);
+    EXPECT_EQ(regions(), 4);
+    for (std::int64_t i = 0; i < 2 * n; ++i) ASSERT_EQ(io.in[i], x[i]) << "input " << i << " of the caller's buffers";
+    EXPECT_NEAR(io.out[0], -7.0f, 1e-6) << "the staged call wrote its output apart";
+    // Inputs in the buffers, outputs elsewhere: only the outputs are copied.
+    remote->infer(io.in, n, got.data());
+    for (std::int64_t i = 0; i < n; ++i) ASSERT_NEAR(got[i], want[i], 1e-6) << "row " << i;
+    EXPECT_EQ(remote->bytes_copied(), 8 * 2 * 4 + 8 * 4 + n * 4);
+  }
+  EXPECT_EQ(regions(), 0) << "the client unregisters both segments at its end";
+  opt.shared_memory = false;
+  opt.model_suffix = "-bytes";
+  auto bytes = make_grpc_client(mlp(), opt, [](const std::string&, double) {});
+  EXPECT_EQ(bytes->io_buffers(n).in, nullptr) << "tensor bytes in the requests: no buffers to offer";
 }
 
 TEST_P(ServerTest, AModelReplacedBehindTheClientsBackFailsTheCall) {

@@ -420,11 +420,11 @@ TEST_F(Hostile, SharedMemoryRegionsAreCheckedAndCarryTheTensors) {
     inference::SystemSharedMemoryStatusResponse sr;
     EXPECT_EQ(stub->SystemSharedMemoryStatus(&ctx, q, &sr).error_code(), Code::NOT_FOUND);
   }
-  // The region table is bounded (--max-shm-regions, 64 by default).
+  // The region table is bounded (--max-shm-regions, 256 by default).
   int refused = 0;
-  for (int i = 0; i < 80; ++i)
+  for (int i = 0; i < 300; ++i)
     if (reg("many" + std::to_string(i), seg.key, 0, 64) == Code::RESOURCE_EXHAUSTED) ++refused;
-  EXPECT_EQ(refused, 80 - 63);
+  EXPECT_EQ(refused, 300 - 255);
   expect_still_serving();
 }
 

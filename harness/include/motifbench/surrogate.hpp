@@ -90,6 +90,25 @@ class SurrogateClient {
   /// Where infer_device()'s pointers must point.
   virtual MemorySpace memory_space() const { return MemorySpace::Host; }
 
+  /// Host buffers of this client's own for [rows x in_features] inputs and
+  /// [rows x out_features] outputs: infer() on pointers that lie in them
+  /// copies no tensor bytes. A semi-tight client with system shared memory
+  /// gives its registered segment, and each request references the rows where
+  /// they lie; a simulation that writes its model inputs there (and reads the
+  /// outputs from there) then copies nothing. Null pointers when the client
+  /// has no such buffers: the tight client wraps any host pointer already,
+  /// and a client that sends tensor bytes copies them whatever their address.
+  /// The buffers live until the client goes or io_buffers() is called again
+  /// with more rows than they hold (then they are replaced, contents lost).
+  struct IoBuffers {
+    float* in = nullptr;
+    float* out = nullptr;
+  };
+  virtual IoBuffers io_buffers(std::int64_t rows) {
+    (void)rows;
+    return {};
+  }
+
   /// Trains on n samples (x: [n x in_features], y: [n x out_features]) with MSE
   /// loss and Adam, and makes the new weights live for later infer() calls
   /// (in-process, or pushed to the server(s) in remote modes).

@@ -68,6 +68,8 @@ void reference(google::protobuf::Map<std::string, inference::InferParameter>& p,
 // then its outputs, registered with every server as two regions. Its name is
 // removed as soon as every server has mapped it, so nothing is left behind
 // whatever way the run ends; the mappings live until both sides unmap.
+// A client has up to two: one it stages copies of the caller's tensors in,
+// and the caller's own io_buffers().
 struct ShmSegment {
   std::string in_region, out_region;
   char* map = nullptr;
@@ -78,6 +80,15 @@ struct ShmSegment {
   }
   float* in() const { return reinterpret_cast<float*>(map); }
   float* out() const { return reinterpret_cast<float*>(map + in_bytes); }
+  // Whether the n floats at p lie in the inputs' (outputs') part.
+  bool holds_in(const float* p, std::size_t n) const { return holds(p, n, map, in_bytes); }
+  bool holds_out(const float* p, std::size_t n) const { return holds(p, n, map + in_bytes, out_bytes); }
+
+ private:
+  static bool holds(const float* p, std::size_t n, const char* part, std::size_t bytes) {
+    const auto a = reinterpret_cast<std::uintptr_t>(p), lo = reinterpret_cast<std::uintptr_t>(part);
+    return part != nullptr && a >= lo && a - lo <= bytes && n * sizeof(float) <= bytes - (a - lo);
+  }
 };
 
 struct Endpoint {
@@ -112,12 +123,21 @@ class GrpcClient final : public SurrogateClient {
   void infer(const float* in, std::int64_t batch, float* out) override {
     const long n_ep = static_cast<long>(m_endpoints.size());
     const long rows_per = m_opt.request_rows > 0 ? m_opt.request_rows : (batch + n_ep - 1) / n_ep;
-    if (m_opt.shared_memory && (!m_shm || m_shm->rows < batch)) map_shared_memory(batch);
+    // Tensors outside the caller's io_buffers() are staged in a segment of the client's.
+    const bool staged = !user_part(in, batch * m_spec.in_features, true) ||
+                        !user_part(out, batch * m_spec.out_features, false);
+    if (m_opt.shared_memory && staged && (!m_shm || m_shm->rows < batch)) map_shared_memory(m_shm, batch, "io");
     const long requests = (static_cast<long>(batch) + rows_per - 1) / rows_per;
     bool stream = m_opt.stream && requests <= n_ep && requests <= m_opt.max_inflight;
     for (const auto& e : m_endpoints) stream = stream && e.streams;
     if (stream && infer_streamed(in, batch, rows_per, out)) return;
     infer_unary(in, batch, rows_per, out);
+  }
+
+  IoBuffers io_buffers(std::int64_t rows) override {
+    if (!m_opt.shared_memory) return {};
+    if (!m_user || m_user->rows < rows) map_shared_memory(m_user, rows, "buffers");
+    return {m_user->in(), m_user->out()};
   }
 
   TrainReport train(const float* x, const float* y, std::int64_t n, const TrainOptions& opt) override {
@@ -166,9 +186,19 @@ class GrpcClient final : public SurrogateClient {
   }
 
  private:
+  // The caller's io_buffers() segment when the n floats at p lie in its
+  // inputs' (or outputs') part, else null.
+  const ShmSegment* user_part(const float* p, std::int64_t n, bool input) const {
+    if (!m_user) return nullptr;
+    const auto count = static_cast<std::size_t>(n);
+    return (input ? m_user->holds_in(p, count) : m_user->holds_out(p, count)) ? m_user.get() : nullptr;
+  }
+
   // A request for rows [off, off + rows) of the batch: the tensor's bytes, or
-  // with shared memory only references (region, offset, size).
-  void fill_request(inference::ModelInferRequest& req, const float* in, long off, long rows) {
+  // with shared memory only references (region, offset, size): to the rows
+  // where they lie in the caller's io_buffers(), or else to the same rows of
+  // the staging segment, the inputs copied there.
+  void fill_request(inference::ModelInferRequest& req, const float* in, const float* out, long off, long rows) {
     req.Clear();
     req.set_model_name(m_model_name);
     auto* input = req.add_inputs();
@@ -178,19 +208,28 @@ class GrpcClient final : public SurrogateClient {
     input->add_shape(m_spec.in_features);
     const std::size_t bytes = static_cast<std::size_t>(rows * m_spec.in_features) * sizeof(float);
     const float* src = in + off * m_spec.in_features;
-    if (m_shm) {
-      std::memcpy(m_shm->in() + off * m_spec.in_features, src, bytes);
-      reference(*input->mutable_parameters(), m_shm->in_region,
-                static_cast<std::int64_t>(off * m_spec.in_features * 4), static_cast<std::int64_t>(bytes));
+    if (m_opt.shared_memory) {
+      if (const ShmSegment* u = user_part(src, rows * m_spec.in_features, true)) {
+        reference(*input->mutable_parameters(), u->in_region, (src - u->in()) * 4, static_cast<std::int64_t>(bytes));
+      } else {
+        std::memcpy(m_shm->in() + off * m_spec.in_features, src, bytes);
+        reference(*input->mutable_parameters(), m_shm->in_region,
+                  static_cast<std::int64_t>(off * m_spec.in_features * 4), static_cast<std::int64_t>(bytes));
+        m_copied += static_cast<std::int64_t>(bytes);
+      }
       auto* output = req.add_outputs();
       output->set_name("OUTPUT__0");
-      reference(*output->mutable_parameters(), m_shm->out_region,
-                static_cast<std::int64_t>(off * m_spec.out_features * 4),
-                static_cast<std::int64_t>(rows * m_spec.out_features * 4));
+      const float* dst = out + off * m_spec.out_features;
+      const auto out_bytes = static_cast<std::int64_t>(rows * m_spec.out_features * 4);
+      if (const ShmSegment* u = user_part(dst, rows * m_spec.out_features, false))
+        reference(*output->mutable_parameters(), u->out_region, (dst - u->out()) * 4, out_bytes);
+      else
+        reference(*output->mutable_parameters(), m_shm->out_region,
+                  static_cast<std::int64_t>(off * m_spec.out_features * 4), out_bytes);
     } else {
       req.add_raw_input_contents()->assign(reinterpret_cast<const char*>(src), bytes);
+      m_copied += static_cast<std::int64_t>(bytes);
     }
-    m_copied += static_cast<std::int64_t>(bytes);
   }
 
   // When a server on this host sent the answer (its clock is this one's), or 0.
@@ -237,13 +276,16 @@ class GrpcClient final : public SurrogateClient {
       return "inference server " + ep.address + " served version " + resp.model_version() + " of '" + m_model_name +
              "', but this run pushed version " + ep.version + ": the model was replaced by someone else";
     const std::size_t want = static_cast<std::size_t>(rows * m_spec.out_features) * sizeof(float);
-    const bool well_formed = m_shm ? resp.raw_output_contents_size() == 0 && resp.outputs_size() == 1
-                                   : resp.raw_output_contents_size() == 1 && resp.raw_output_contents(0).size() == want;
+    const bool shm = m_opt.shared_memory;
+    const bool well_formed = shm ? resp.raw_output_contents_size() == 0 && resp.outputs_size() == 1
+                                 : resp.raw_output_contents_size() == 1 && resp.raw_output_contents(0).size() == want;
     if (!well_formed) return "inference server " + ep.address + " returned a malformed response";
+    float* dst = out + off * m_spec.out_features;
+    if (shm && user_part(dst, rows * m_spec.out_features, false)) return {};  // the server wrote it in place
     const auto t2 = now_ns();
-    const float* result = m_shm ? m_shm->out() + off * m_spec.out_features
-                                : reinterpret_cast<const float*>(resp.raw_output_contents(0).data());
-    std::memcpy(out + off * m_spec.out_features, result, want);
+    const float* result = shm ? m_shm->out() + off * m_spec.out_features
+                              : reinterpret_cast<const float*>(resp.raw_output_contents(0).data());
+    std::memcpy(dst, result, want);
     m_copied += static_cast<std::int64_t>(want);
     m_sink("rpc_deserialize", static_cast<double>(now_ns() - t2));
     return {};
@@ -273,7 +315,7 @@ class GrpcClient final : public SurrogateClient {
       next += c->rows;
       c->endpoint = (static_cast<std::size_t>(m_opt.first_endpoint) + issued++) % m_endpoints.size();
       const auto t0 = now_ns();
-      fill_request(c->req, in, c->off, c->rows);
+      fill_request(c->req, in, out, c->off, c->rows);
       prepare(c->ctx);
       const auto t1 = now_ns();
       m_sink("rpc_serialize", static_cast<double>(t1 - t0));
@@ -441,7 +483,7 @@ class GrpcClient final : public SurrogateClient {
       const auto t0 = now_ns();
       s.off = off;
       s.rows = std::min<long>(rows_per, batch - off);
-      fill_request(s.req, in, s.off, s.rows);
+      fill_request(s.req, in, out, s.off, s.rows);
       const auto t1 = now_ns();
       m_sink("rpc_serialize", static_cast<double>(t1 - t0));
       s.sent_ns = t1;
@@ -549,16 +591,17 @@ class GrpcClient final : public SurrogateClient {
     authorize(ctx, m_opt.token);
   }
 
-  // A segment for `rows` rows (grown by doubling), registered with every
-  // server. Throws naming the server that refuses it.
-  void map_shared_memory(std::int64_t rows) {
-    unregister_shared_memory();
+  // Replaces `slot` with a segment for `rows` rows (from 1024, grown by
+  // doubling), registered with every server. Throws naming the server that
+  // refuses it.
+  void map_shared_memory(std::unique_ptr<ShmSegment>& slot, std::int64_t rows, const char* what) {
+    unregister_segment(slot);
     auto seg = std::make_unique<ShmSegment>();
     seg->rows = 1024;
     while (seg->rows < rows) seg->rows *= 2;
     seg->in_bytes = static_cast<std::size_t>(seg->rows * m_spec.in_features) * sizeof(float);
     seg->out_bytes = static_cast<std::size_t>(seg->rows * m_spec.out_features) * sizeof(float);
-    const std::string key = "/motifbench-" + std::to_string(getpid()) + "-io-" + random_hex(8);
+    const std::string key = "/motifbench-" + std::to_string(getpid()) + "-" + what + "-" + random_hex(8);
     const int fd = ::shm_open(key.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) throw std::runtime_error("cannot create shared memory " + key + ": " + std::strerror(errno));
     const std::size_t total = seg->in_bytes + seg->out_bytes;
@@ -592,15 +635,20 @@ class GrpcClient final : public SurrogateClient {
       }
     }
     ::shm_unlink(key.c_str());  // every server has it mapped (or the run fails): the name is no longer needed
-    m_shm = std::move(seg);
+    slot = std::move(seg);
     if (!failure.empty()) throw std::runtime_error(failure);
   }
 
-  // Best effort, bounded: a server that is gone has nothing left to unmap.
   void unregister_shared_memory() noexcept {
-    if (!m_shm) return;
+    unregister_segment(m_shm);
+    unregister_segment(m_user);
+  }
+
+  // Best effort, bounded: a server that is gone has nothing left to unmap.
+  void unregister_segment(std::unique_ptr<ShmSegment>& slot) noexcept {
+    if (!slot) return;
     for (auto& e : m_endpoints) {
-      for (const auto* name : {&m_shm->in_region, &m_shm->out_region}) {
+      for (const auto* name : {&slot->in_region, &slot->out_region}) {
         grpc::ClientContext ctx;
         ctx.set_deadline(deadline_after(std::min(1.0, m_opt.timeout_s)));
         authorize(ctx, m_opt.token);
@@ -610,7 +658,7 @@ class GrpcClient final : public SurrogateClient {
         if (!e.stub->SystemSharedMemoryUnregister(&ctx, q, &r).ok()) break;
       }
     }
-    m_shm.reset();
+    slot.reset();
   }
 
   void push_weights() {
@@ -665,7 +713,8 @@ class GrpcClient final : public SurrogateClient {
   std::unique_ptr<SurrogateClient> m_mirror;
   std::string m_model_name;
   std::vector<Endpoint> m_endpoints;
-  std::unique_ptr<ShmSegment> m_shm;
+  std::unique_ptr<ShmSegment> m_shm;   // staging: copies of the caller's tensors
+  std::unique_ptr<ShmSegment> m_user;  // the caller's io_buffers()
   grpc::CompletionQueue m_cq;  // unary calls
   grpc::CompletionQueue m_stream_cq;  // the streams' operations
   std::vector<Stream> m_streams;  // one per endpoint; empty until a call streams

@@ -45,7 +45,7 @@ struct ServerOptions {
   /// System shared memory (Triton's extension): regions registered at once,
   /// at most. Only POSIX shared-memory objects owned by the server's own user
   /// can be registered.
-  int max_shm_regions = 64;
+  int max_shm_regions = 256;
   /// Where hosted models run: "cpu" or "cuda:N" (serve --device, resolved by
   /// resolve_device). On a GPU the request's tensors are copied to it and
   /// back; that time is part of server_compute_ns and reported beside it as
