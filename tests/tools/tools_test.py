@@ -205,6 +205,24 @@ def main():
     r = run([exe, "compare", pooled_base, os.path.join(scratch, "pool", "beyond_drift.json"), "--pool"])
     expect("compare --pool: a change beyond it is SLOWER, exit 1, the method names the spread",
            r.returncode == 1 and "SLOWER" in r.stdout and "2+1 runs" in r.stdout, (r.returncode, r.stdout[-400:]))
+    # A metric that only a later sweep has (a channel added between sweeps)
+    # is pooled from the runs that have it, not dropped.
+    grown_base = os.path.join(scratch, "pool", "grown")
+    for sweep, extra in (("sweep-1", False), ("sweep-2", True)):
+        os.makedirs(os.path.join(grown_base, sweep))
+        doc = json.load(open(f("base.json")))
+        if extra:
+            for rep in doc["repetitions"]:
+                rep["latency"]["rpc_request_leg"] = dict(rep["latency"]["staging_get"])
+        json.dump(doc, open(os.path.join(grown_base, sweep, "digital_replica.json"), "w"))
+    r = run([exe, "compare", grown_base, os.path.join(grown_base, "sweep-2", "digital_replica.json"), "--pool",
+             "--format=json"])
+    _, doc = verdicts(r.stdout)
+    leg = [m for run_ in doc["runs"] for m in run_["metrics"] if m["metric"] == "latency.rpc_request_leg.p50_ns"]
+    expect("compare --pool: a metric only a later sweep has is kept, from that sweep's repetitions",
+           r.returncode == 0 and doc["runs"] and not doc["runs"][0]["metrics_only_in_new"] and leg and
+           leg[0]["base_samples_count"] == 6 and leg[0]["verdict"] == "SAME",
+           (r.returncode, doc["runs"][:1] and doc["runs"][0]["metrics_only_in_new"], leg))
     r = run([exe, "compare", pooled_base, within])
     expect("compare without --pool: the second sweep has no counterpart (MISSING)",
            r.returncode == 1 and "MISSING" in r.stdout, (r.returncode, r.stdout[-300:]))

@@ -169,19 +169,27 @@ std::vector<Run> pool_by_key(std::vector<Run> runs) {
     Run pooled = runs[idx.front()];
     pooled.pooled_runs = idx.size();
     if (idx.size() > 1) {
-      for (std::size_t k = 1; k < idx.size(); ++k) pooled.file += ", " + runs[idx[k]].file;
-      for (auto& m : pooled.metrics) {
-        std::vector<double> medians{median(m.samples)};
-        for (std::size_t k = 1; k < idx.size(); ++k)
-          for (const auto& other : runs[idx[k]].metrics)
-            if (other.name == m.name) {
-              m.samples.insert(m.samples.end(), other.samples.begin(), other.samples.end());
-              medians.push_back(median(other.samples));
-            }
+      // Every metric that any of the runs has (a later sweep may add one),
+      // with the repetitions of each run that has it.
+      std::map<std::string, std::vector<double>> medians;  // per metric, one per run that has it
+      for (const auto& m : pooled.metrics) medians[m.name].push_back(median(m.samples));
+      for (std::size_t k = 1; k < idx.size(); ++k) {
+        pooled.file += ", " + runs[idx[k]].file;
+        for (const auto& other : runs[idx[k]].metrics) {
+          medians[other.name].push_back(median(other.samples));
+          auto it = std::find_if(pooled.metrics.begin(), pooled.metrics.end(),
+                                 [&](const Metric& m) { return m.name == other.name; });
+          if (it == pooled.metrics.end())
+            pooled.metrics.push_back(other);
+          else
+            it->samples.insert(it->samples.end(), other.samples.begin(), other.samples.end());
+        }
+      }
+      for (const auto& m : pooled.metrics) {
         const double all = median(m.samples);
         double spread = 0;
-        if (medians.size() > 1 && all != 0)
-          for (double v : medians) spread = std::max(spread, std::fabs(v - all) / std::fabs(all));
+        if (all != 0)
+          for (double v : medians[m.name]) spread = std::max(spread, std::fabs(v - all) / std::fabs(all));
         pooled.between_runs_spread[m.name] = spread;
       }
       // A pooled baseline is valid when every run of it is.
