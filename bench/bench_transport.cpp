@@ -16,10 +16,12 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -39,8 +41,9 @@ using namespace motifbench::detail;
 struct World {
   Services services;
   std::string unix_server, tcp_server, redis;
-  // The floors' own servers: default, --poll-us 0, --poll-ahead true.
-  std::string unix_floor, unix_floor_no_poll, unix_floor_ahead;
+  // The floors' own servers: default, --poll-us 0, --poll-ahead true, and
+  // --concurrency 1 (one request computed at a time, whatever is in flight).
+  std::string unix_floor, unix_floor_no_poll, unix_floor_ahead, unix_floor_serial;
 };
 World* g_world = nullptr;
 
@@ -571,6 +574,163 @@ void BM_SemiTightVsTightLargeBatch(benchmark::State& state) {
   state.counters["max_abs_difference"] = diff;
 }
 
+// A thread that runs blocks of calls on a client of its own when told to.
+class CallerThread {
+ public:
+  CallerThread(SurrogateClient& client, const float* in, std::int64_t rows, float* out)
+      : m_thread([this, &client, in, rows, out] {
+          std::unique_lock<std::mutex> l(m_mutex);
+          while (true) {
+            m_cv.wait(l, [&] { return m_quit || m_todo > 0; });
+            if (m_quit) return;
+            const int n = m_todo;
+            l.unlock();
+            std::string failure;
+            try {
+              for (int i = 0; i < n; ++i) client.infer(in, rows, out);
+            } catch (const std::exception& e) {
+              failure = e.what();
+            }
+            l.lock();
+            m_todo = 0;
+            m_failure = failure;
+            m_cv.notify_all();
+          }
+        }) {}
+  ~CallerThread() {
+    {
+      std::lock_guard<std::mutex> l(m_mutex);
+      m_quit = true;
+    }
+    m_cv.notify_all();
+    m_thread.join();
+  }
+  void start(int calls) {
+    std::lock_guard<std::mutex> l(m_mutex);
+    m_todo = calls;
+    m_cv.notify_all();
+  }
+  // Until the block is done; why it failed, or "".
+  std::string wait() {
+    std::unique_lock<std::mutex> l(m_mutex);
+    m_cv.wait(l, [&] { return m_todo == 0; });
+    return m_failure;
+  }
+
+ private:
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  int m_todo = 0;
+  bool m_quit = false;
+  std::string m_failure;
+  std::thread m_thread;  // last: starts once the rest is ready
+};
+
+// Large-batch throughput with two semi-tight calls in flight against tight:
+// two clients (two streams, each with its own registered buffers, as two
+// threads of a simulation or two ranks would have) call one server that
+// computes one request at a time (--concurrency 1, one thread, as tight's
+// one thread), each from its own thread and without waiting for the other,
+// so that one's request is on its way while the other's computes. A block
+// of range(1) calls (half on each client) against the same number of tight
+// calls back to back, the two blocks in alternating order. The server's busy
+// share says how much of the pipelined wall time it computed; the floor is
+// the same as for serial calls: semi-tight throughput at least 0.9x tight.
+void BM_SemiTightPipelinedVsTight(benchmark::State& state) {
+  const std::int64_t rows = state.range(0);
+  const int block = static_cast<int>(state.range(1));
+  auto spec = replica_mlp("large");
+  auto tight = surrogates::make_local_client(spec);
+  RemoteOptions opt = floor_options();
+  opt.endpoints = {g_world->unix_floor_serial};
+  opt.model_suffix = "-serial";
+  std::array<std::vector<double>, 2> compute_ns, queue_ns, rtt_ns;  // per client: each sink runs on its own thread
+  bool record = false;
+  auto sink = [&](int k) {
+    return [&, k](const std::string& channel, double ns) {
+      if (!record) return;
+      if (channel == "rpc_server_compute") compute_ns[static_cast<std::size_t>(k)].push_back(ns);
+      if (channel == "rpc_server_queue") queue_ns[static_cast<std::size_t>(k)].push_back(ns);
+      if (channel == "rpc_roundtrip") rtt_ns[static_cast<std::size_t>(k)].push_back(ns);
+    };
+  };
+  auto first = make_grpc_client(spec, opt, sink(0));
+  opt.model_suffix = "-serial-2";  // a model of its own, as another rank's: the same weights
+  auto second = make_grpc_client(spec, opt, sink(1));
+  std::vector<float> in(static_cast<std::size_t>(rows * 2)), tight_out(static_cast<std::size_t>(rows));
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>((i * 37) % 101) / 101.0f - 0.5f;
+  const auto a = first->io_buffers(rows), b = second->io_buffers(rows);
+  if (a.in == nullptr || b.in == nullptr) {
+    state.SkipWithError("a semi-tight client offers no shared-memory buffers");
+    return;
+  }
+  std::copy(in.begin(), in.end(), a.in);
+  std::copy(in.begin(), in.end(), b.in);
+  CallerThread other(*second, b.in, rows, b.out);
+  for (int i = 0; i < 3; ++i) {  // warm-up
+    tight->infer(in.data(), rows, tight_out.data());
+    first->infer(a.in, rows, a.out);
+    second->infer(b.in, rows, b.out);
+  }
+  record = true;
+  double t_tight = 0, t_pipe = 0;
+  std::string failure;
+  bool tight_first = true;
+  for (auto _ : state) {
+    for (int side = 0; side < 2; ++side) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if ((side == 0) == tight_first) {
+        for (int c = 0; c < block; ++c) tight->infer(in.data(), rows, tight_out.data());
+        t_tight += seconds_since(t0);
+      } else {
+        other.start(block / 2);
+        try {
+          for (int c = 0; c < block - block / 2; ++c) first->infer(a.in, rows, a.out);
+        } catch (const std::exception& e) {
+          failure = e.what();
+        }
+        const std::string why = other.wait();
+        t_pipe += seconds_since(t0);
+        if (failure.empty()) failure = why;
+      }
+    }
+    tight_first = !tight_first;
+    if (!failure.empty()) {
+      state.SkipWithError(failure.c_str());
+      return;
+    }
+  }
+  double diff = 0;
+  for (std::size_t i = 0; i < tight_out.size(); ++i)
+    diff = std::max({diff, static_cast<double>(std::abs(tight_out[i] - a.out[i])),
+                     static_cast<double>(std::abs(tight_out[i] - b.out[i]))});
+  if (diff > 1e-4) state.SkipWithError("semi-tight and tight outputs differ by more than 1e-4");
+  if (first->bytes_copied() != 0 || second->bytes_copied() != 0)
+    state.SkipWithError("a semi-tight call copied tensor bytes");
+  const double calls = static_cast<double>(state.iterations()) * block;
+  state.counters["tight_us"] = 1e6 * t_tight / calls;
+  state.counters["pipelined_us"] = 1e6 * t_pipe / calls;  // wall time per call, two in flight
+  state.counters["pipelined_over_tight_speed"] = t_tight / t_pipe;
+  state.counters["tight_inferences_per_s"] = calls * static_cast<double>(rows) / t_tight;
+  state.counters["pipelined_inferences_per_s"] = calls * static_cast<double>(rows) / t_pipe;
+  std::vector<double> all_compute, all_queue, all_rtt;
+  for (std::size_t k = 0; k < 2; ++k) {
+    all_compute.insert(all_compute.end(), compute_ns[k].begin(), compute_ns[k].end());
+    all_queue.insert(all_queue.end(), queue_ns[k].begin(), queue_ns[k].end());
+    all_rtt.insert(all_rtt.end(), rtt_ns[k].begin(), rtt_ns[k].end());
+  }
+  double busy_ns = 0;
+  for (double ns : all_compute) busy_ns += ns;
+  state.counters["server_busy_share"] = busy_ns * 1e-9 / t_pipe;
+  if (!all_compute.empty()) state.counters["server_compute_p50_us"] = median_of(all_compute) * 1e-3;
+  if (!all_queue.empty()) state.counters["server_queue_p50_us"] = median_of(all_queue) * 1e-3;
+  // About two computes when the calls overlap (each waits for the other's).
+  if (!all_rtt.empty()) state.counters["roundtrip_p50_us"] = median_of(all_rtt) * 1e-3;
+  state.counters["floor_at_least"] = 0.9;
+  state.counters["block_calls"] = block;
+  state.counters["max_abs_difference"] = diff;
+}
+
 // Payloads from bytes to MB; the second argument picks the server (0 Unix socket, 1 TCP).
 void payloads(benchmark::internal::Benchmark* b) {
   for (long bytes : {64L, 1024L, 65536L, 1048576L}) b->Args({bytes, 0})->Args({bytes, 1});
@@ -652,6 +812,8 @@ BENCHMARK(BM_SemiTightBatch1VsPingPong)->UseRealTime();
 // A stream of batches (blocks of 8 calls at 16384 rows), and one call
 // between other work at 16384 and 262144 rows.
 BENCHMARK(BM_SemiTightVsTightLargeBatch)->Args({16384, 8})->Args({16384, 1})->Args({262144, 1})->UseRealTime();
+// Two calls in flight, blocks of 16 calls of 16384 rows.
+BENCHMARK(BM_SemiTightPipelinedVsTight)->Args({16384, 16})->UseRealTime();
 BENCHMARK(BM_ShmManyProducersOneConsumer)->Arg(1)->Arg(2)->Arg(8)->Arg(32)->UseRealTime();
 
 }  // namespace
@@ -675,6 +837,9 @@ int main(int argc, char** argv) {
     ServeSettings ahead = s;
     ahead.poll_ahead = true;
     world.unix_floor_ahead = world.services.start_servers(1, true, ahead, 20).at(0).endpoint;
+    ServeSettings serial = s;
+    serial.concurrency = 1;
+    world.unix_floor_serial = world.services.start_servers(1, true, serial, 20).at(0).endpoint;
     world.redis = world.services.start_redis(20).endpoint;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_transport: %s\n", e.what());

@@ -30,7 +30,8 @@ BINARIES = {
     "kernels": ("bench/motifbench_bench_kernels", "BM_"),
     "tight": ("surrogates/motifbench_bench_tight", "BM_TightVsBareForward"),
     "transport": ("bench/motifbench_bench_transport",
-                  "BM_SemiTightVsTightLargeBatch|BM_SemiTightBatch1VsPingPong|BM_ShmVsMemoryStorePutGet|"
+                  "BM_SemiTightVsTightLargeBatch|BM_SemiTightPipelinedVsTight|BM_SemiTightBatch1VsPingPong|"
+                  "BM_ShmVsMemoryStorePutGet|"
                   "BM_UnixPingPongAfterWork"),
 }
 
@@ -74,6 +75,11 @@ ROWS = [
       "ahead_client_cpu_us", "ahead_first_us", "ahead_rest_us", "ahead_rest_over_tight_rest"])
     for rows, block, case in SEMI_TIGHT_CASES
 ] + [
+    # Two calls in flight from two clients to a server that computes one at a time.
+    ("semi-tight (shared memory, 2 calls in flight) vs tight speed", "transport",
+     "BM_SemiTightPipelinedVsTight/16384/16", "16384 rows, blocks of 16", "pipelined_over_tight_speed",
+     "floor_at_least", ">=", ["tight_us", "pipelined_us", "server_compute_p50_us", "server_queue_p50_us",
+                              "server_busy_share", "roundtrip_p50_us"]),
     ("semi-tight batch-1 round trip vs Unix-socket ping-pong", "transport", "BM_SemiTightBatch1VsPingPong",
      "batch 1", "shm_over_pingpong", "floor_at_most", "<=",
      ["semi_tight_shm_us", "unix_pingpong_us", "semi_tight_shm_no_poll_us", "semi_tight_shm_unary_us",
