@@ -812,8 +812,9 @@ BENCHMARK(BM_SemiTightBatch1VsPingPong)->UseRealTime();
 // A stream of batches (blocks of 8 calls at 16384 rows), and one call
 // between other work at 16384 and 262144 rows.
 BENCHMARK(BM_SemiTightVsTightLargeBatch)->Args({16384, 8})->Args({16384, 1})->Args({262144, 1})->UseRealTime();
-// Two calls in flight, blocks of 16 calls of 16384 rows.
-BENCHMARK(BM_SemiTightPipelinedVsTight)->Args({16384, 16})->UseRealTime();
+// Two calls in flight, blocks of 16 and 64 calls of 16384 rows (the longer
+// blocks tell the steady state from the start of a block).
+BENCHMARK(BM_SemiTightPipelinedVsTight)->Args({16384, 16})->Args({16384, 64})->UseRealTime();
 BENCHMARK(BM_ShmManyProducersOneConsumer)->Arg(1)->Arg(2)->Arg(8)->Arg(32)->UseRealTime();
 
 }  // namespace
