@@ -30,7 +30,7 @@ BINARIES = {
     "kernels": ("bench/motifbench_bench_kernels", "BM_"),
     "tight": ("surrogates/motifbench_bench_tight", "BM_TightVsBareForward"),
     "transport": ("bench/motifbench_bench_transport",
-                  "BM_SemiTightVsTightLargeBatch|BM_SemiTightPipelinedVsTight|BM_SemiTightBatch1VsPingPong|"
+                  "BM_SemiTightVsTightLargeBatch|BM_SemiTightPipelinedVsTight/16384/16/|BM_SemiTightBatch1VsPingPong|"
                   "BM_ShmVsMemoryStorePutGet|"
                   "BM_UnixPingPongAfterWork"),
 }
