@@ -1,5 +1,6 @@
 // Coupling layer: staging stores, the inference server and the gRPC client.
 #include <gtest/gtest.h>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -907,6 +908,43 @@ TEST(GrpcClient, AServerRefusesStreamsBeyondItsConcurrencyAndQueue) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+}
+
+// A server with --concurrency 1 computes every stream's requests on the
+// thread that reads them (no compute thread): two clients calling at once
+// from two threads, one through shared memory and one with the tensors'
+// bytes, each get their own answers, the model's in process.
+TEST(GrpcClient, AOneRequestAtATimeServerAnswersTwoStreamsAtOnce) {
+  surrogates::ServerOptions o;
+  o.listen = "unix:" + ::testing::TempDir() + "/motifbench-" + std::to_string(getpid()) + "-serial.sock";
+  o.grpc_threads = 1;
+  auto server = surrogates::start_server(o);
+  std::array<std::string, 2> failures;
+  std::vector<std::thread> callers;
+  for (int k = 0; k < 2; ++k)
+    callers.emplace_back([&, k] {
+      try {
+        RemoteOptions opt{{server->endpoint()}, 5, 1, 0, 0, k == 0 ? "-s0" : "-s1"};
+        opt.shared_memory = k == 0;
+        auto remote = make_grpc_client(mlp(), opt, [](auto&, double) {});
+        auto local = surrogates::make_local_client(mlp());
+        std::vector<float> x(2 * 256), a(256), b(256);
+        for (int call = 0; call < 40; ++call) {
+          for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.002f * static_cast<float>(i) - 0.1f * static_cast<float>(k + call);
+          remote->infer(x.data(), 256, a.data());
+          local->infer(x.data(), 256, b.data());
+          for (int i = 0; i < 256; ++i)
+            if (std::abs(a[i] - b[i]) > 1e-5f)
+              throw std::runtime_error("call " + std::to_string(call) + " row " + std::to_string(i) + ": " +
+                                       std::to_string(a[i]) + " against " + std::to_string(b[i]));
+        }
+      } catch (const std::exception& e) {
+        failures[static_cast<std::size_t>(k)] = e.what();
+      }
+    });
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(failures[0], "") << "the shared-memory client";
+  EXPECT_EQ(failures[1], "") << "the bytes client";
 }
 
 // A KServe-style server: ModelInfer, no ModelStreamInfer (gRPC answers
