@@ -48,6 +48,11 @@ class LocalClient final : public SurrogateClient {
     if (!spec.path.empty()) {
       load_script(spec.path);
     } else {
+      // The initial weights come from LibTorch's global generator, seeded
+      // here: one model at a time, so that models made on several threads at
+      // once each get the weights of their seed.
+      static std::mutex seeded;
+      std::lock_guard<std::mutex> lock(seeded);
       torch::manual_seed(spec.seed);
       std::int64_t in = spec.in_features;
       for (std::int64_t h : spec.hidden) {

@@ -326,6 +326,37 @@ SurrogateSpec mlp() {
   return s;
 }
 
+// A model's initial weights come from its seed alone, also when models are
+// made on several threads at once (LibTorch's global generator is seeded
+// per model): each gives the answers of one made alone.
+TEST(LocalClient, ModelsMadeOnSeveralThreadsAtOnceGetTheirSeedsWeights) {
+  SurrogateSpec spec = mlp();
+  spec.hidden = {32, 32};
+  std::vector<float> x(2 * 64), want(64);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.01f * static_cast<float>(i) - 0.3f;
+  surrogates::make_local_client(spec)->infer(x.data(), 64, want.data());
+  constexpr int kThreads = 4, kModels = 12;
+  std::atomic<int> ready{0}, differ{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      ++ready;
+      while (ready.load() < kThreads) {
+      }  // start together
+      std::vector<float> got(64);
+      for (int m = 0; m < kModels; ++m) {
+        surrogates::make_local_client(spec)->infer(x.data(), 64, got.data());
+        for (int i = 0; i < 64; ++i)
+          if (std::fabs(got[static_cast<std::size_t>(i)] - want[static_cast<std::size_t>(i)]) > 1e-6f) {
+            ++differ;
+            break;
+          }
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(differ.load(), 0) << "of " << kThreads * kModels << " models made at once";
+}
+
 class ServerTest : public ::testing::TestWithParam<long> {
  protected:
   void SetUp() override {
@@ -679,8 +710,6 @@ TEST_P(ServerTest, SeveralClientsStreamToOneServerAtOnce) {
   constexpr int kClients = 3, kCalls = 40;
   std::vector<std::string> errors(kClients);
   std::vector<int> opened(kClients, 0);
-  // Made one after another: a model's initial weights come from LibTorch's
-  // global generator, seeded per model.
   std::vector<std::unique_ptr<SurrogateClient>> remotes, locals;
   for (int t = 0; t < kClients; ++t) {
     RemoteOptions opt;
