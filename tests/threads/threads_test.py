@@ -4,7 +4,8 @@
 records; OpenMP waits passively unless the user chose a policy; the default
 (0) is the node's cores over its ranks, and an embedded server's the node's
 cores over the larger of its ranks and its servers. OpenBLAS's idle threads sleep
-(OPENBLAS_THREAD_TIMEOUT=4) unless the user chose a timeout.
+(OPENBLAS_THREAD_TIMEOUT=4) unless the user chose a timeout. Each rank's
+CPUs and the CPUs its steps ran on are in the result (context.cpu_placement).
 
 Usage: threads_test.py MOTIFBENCH MPIEXEC SCRATCH_DIR
 """
@@ -22,6 +23,26 @@ def run(cmd, out, env=None):
     if r.returncode != 0:
         raise SystemExit(f"FAIL: {' '.join(cmd)} exited {r.returncode}: {r.stderr[-800:]}")
     return json.load(open(out))
+
+
+def cpu_list(cpus):
+    """The kernel's cpulist format: 0-3,6."""
+    out, i = [], 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        out.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def allowed_set(text):
+    cpus = []
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        cpus += range(int(a), int(b or a) + 1)
+    return cpus
 
 
 def main():
@@ -86,6 +107,28 @@ def main():
                             f"{got}, expected {want} each")
         else:
             print(f"semi-tight {' '.join(pre[1:] + extra) or 'default'}: {len(got)} server(s), {want} thread(s) each")
+    # Where the steps ran: each rank's allowed CPUs (its affinity) and every
+    # measured step counted on the CPU it ended on.
+    def placement(doc, label, want_allowed):
+        got = doc["context"].get("cpu_placement", [])
+        steps = sum(r["iterations_count"] for r in doc["repetitions"])
+        if [p.get("rank_index") for p in got] != list(range(doc["context"]["mpi"]["ranks_count"])):
+            problems.append(f"{label}: cpu_placement has ranks {[p.get('rank_index') for p in got]}")
+            return
+        for p in got:
+            counted = sum(s["steps_count"] for s in p["step_cpus"])
+            cpus = {s["cpu_index"] for s in p["step_cpus"]}
+            if p["allowed_cpus"] != want_allowed or counted != steps or not cpus <= set(allowed_set(want_allowed)):
+                problems.append(f"{label}: rank {p['rank_index']} allowed {p['allowed_cpus']!r} (expected "
+                                f"{want_allowed!r}), {counted} steps counted on CPUs {sorted(cpus)} of {steps}")
+        print(f"{label}: " + "; ".join(f"rank {p['rank_index']} CPUs {p['allowed_cpus']}, steps on "
+                                       f"{[s['cpu_index'] for s in p['step_cpus']]}" for p in got))
+    mine = sorted(os.sched_getaffinity(0))
+    placement(run(base, os.path.join(scratch, "placed.json")), "placement", cpu_list(mine))
+    last = mine[-1]
+    placement(run(["taskset", "-c", str(last)] + base, os.path.join(scratch, "pinned.json")),
+              f"taskset -c {last}", str(last))
+    placement(run([mpiexec, "-n", "2"] + base, os.path.join(scratch, "placed2.json")), "2 ranks", cpu_list(mine))
     # More ranks x threads than cores: a warning in the result.
     doc = run([mpiexec, "-n", "2"] + base + [f"--threads={cores}"], os.path.join(scratch, "over.json"))
     if not any("exceed its" in w for w in doc["warnings"]):

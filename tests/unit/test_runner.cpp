@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "core/cpu_placement.hpp"
 #include "core/mpi_session.hpp"
 #include "core/runner.hpp"
 #include "core/harness_config.hpp"
@@ -292,6 +293,35 @@ TEST(MpiDecision, OverrideAndBadValue) {
   const auto d = decide_mpi(fake_getenv);
   EXPECT_FALSE(d.initialise);
   EXPECT_NE(d.error.find("valid: auto"), std::string::npos) << d.error;
+}
+
+}  // namespace
+}  // namespace motifbench::detail
+
+namespace motifbench::detail {
+namespace {
+
+// A rank's CPUs as the kernel's cpulist format writes them, its steps by the
+// CPU they ended on (most first), and the text a gather carries, both ways.
+TEST(CpuPlacement, ListsCountsAndTravels) {
+  EXPECT_EQ(cpu_list_text({}), "");
+  EXPECT_EQ(cpu_list_text({3, 0, 1, 2, 6, 9, 8}), "0-3,6,8-9");
+  EXPECT_EQ(cpu_list_text({5, 5, 4}), "4-5");
+  EXPECT_EQ(cpu_list_text({7}), "7");
+  StepCpus steps;
+  for (int cpu : {1, 3, 3, -1, 3, 1, 12}) steps.add(cpu);
+  const std::vector<std::pair<int, std::int64_t>> want{{3, 3}, {1, 2}, {12, 1}};
+  EXPECT_EQ(steps.counts(), want);
+  EXPECT_EQ(steps.unknown(), 1) << "a step whose CPU the kernel did not say";
+  const RankCpus back = parse_placement_text(placement_text("node-a", {0, 1, 2, 12}, steps));
+  EXPECT_EQ(back.host, "node-a");
+  EXPECT_EQ(back.allowed, "0-2,12");
+  EXPECT_EQ(back.allowed_count, 4);
+  EXPECT_EQ(back.step_cpus, want);
+  const RankCpus none = parse_placement_text(placement_text("h", {0}, StepCpus{}));
+  EXPECT_EQ(none.allowed, "0");
+  EXPECT_TRUE(none.step_cpus.empty());
+  EXPECT_FALSE(allowed_cpus().empty()) << "this process may run somewhere";
 }
 
 }  // namespace

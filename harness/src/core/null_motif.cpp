@@ -5,6 +5,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include "core/cpu_placement.hpp"
 #include "core/run_context_impl.hpp"
 #include "motifbench/motif.hpp"
 
@@ -73,6 +74,7 @@ MeasuredOverhead measure_harness_overhead(int rounds, std::int64_t steps, std::i
   Kokkos::deep_copy(view, 1.0);
   std::vector<double> without, with, diff;
   std::uint64_t events_total = 0;
+  StepCpus cpus;  // as the run's loop counts its steps' CPUs
   for (int r = 0; r < rounds; ++r) {
     auto t0 = now_ns();
     for (std::int64_t i = 0; i < steps; ++i) null_work(view);
@@ -88,6 +90,7 @@ MeasuredOverhead measure_harness_overhead(int rounds, std::int64_t steps, std::i
       ctx.declare_work(p, Work{1, 1, 1, 0});
       ctx.record_latency_ns("null", 1.0);
       ctx.record_latency_ns("step", static_cast<double>(now_ns() - ts));
+      cpus.add(sched_getcpu());
       ctx.count_event();
       (void)now_ns();  // the loop's own clock read
     }

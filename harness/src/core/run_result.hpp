@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_placement.hpp"
 #include "coupling/services.hpp"
 #include "motifbench/energy.hpp"
 #include "motifbench/metrics.hpp"
@@ -143,6 +144,7 @@ struct RunResult {
   std::string tensor_transport;              // how inference tensors travel: in_process, request_bytes, system_shared_memory
   std::vector<std::string> server_endpoints; // every server of the run
   std::vector<RankPlacement> placements;     // per rank: node, host, the servers it uses
+  std::vector<RankCpus> cpu_placement;       // per rank (this rank's only after a failure): its CPUs and its steps' CPUs
 };
 
 }  // namespace motifbench::detail

@@ -10,6 +10,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include "core/cpu_placement.hpp"
 #include "core/mpi_session.hpp"
 #include "core/null_motif.hpp"
 #include "core/run_context_impl.hpp"
@@ -349,6 +350,9 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
   const double w_core = config.get_real("energy.watts_per_core"), w_idle = config.get_real("energy.idle_watts");
 
   std::vector<Samples> all_by_rank;
+  const std::vector<int> allowed = allowed_cpus();
+  StepCpus step_cpus;          // the CPU each measured step ended on
+  bool ranks_together = true;  // false once ranks may have diverged: nothing collective then
   for (int r = 0; r < reps; ++r) {
     RepetitionResult rep;
     rep.index = r;
@@ -413,6 +417,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
         Kokkos::fence();
         const auto t = now_ns();
         ctx.record_latency_ns("step", static_cast<double>(t - t_step));
+        step_cpus.add(sched_getcpu());
         ++i;
         ctx.count_event();  // the loop's own clock read and checks
         if (t - last_poll > 1'000'000'000) {
@@ -441,6 +446,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       res.invalid_reasons.push_back("interrupted by signal " + std::to_string(stop.signal) + " (" +
                                     strsignal(stop.signal) + ") during repetition " + std::to_string(r) + "; " +
                                     std::to_string(r) + " repetition(s) completed");
+      ranks_together = false;
       if (t0 > 0) {
         energy->stop();
         if (gpu_energy) gpu_energy->stop();
@@ -450,6 +456,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       res.valid = false;
       res.invalid_reasons.push_back("repetition " + std::to_string(r) + ": " + e.what());
       // Ranks may have diverged: nothing collective from here on.
+      ranks_together = false;
       stop_energy(false);
       // Failed in setup or warm-up: nothing of it was measured (its time,
       // steps and energy would read as a measured zero), so it does not count.
@@ -554,6 +561,10 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
     }
   }
 
+  // Where each rank ran; after a failure, only this rank's.
+  const std::string placed = placement_text(local_node_names().host, allowed, step_cpus);
+  for (const auto& text : ranks_together ? gather_text(placed) : std::vector<std::string>{placed})
+    res.cpu_placement.push_back(parse_placement_text(text));
   if (req.rank != 0) return res;
   std::string few;
   for (auto& [name, samples] : merge_ranks(all_by_rank)) {

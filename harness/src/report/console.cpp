@@ -1,6 +1,8 @@
 #include "report/console.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <string>
 
 namespace motifbench::detail {
@@ -130,6 +132,28 @@ void print_console(std::FILE* out, const RunResult& r) {
                  r.overhead.per_event_ns, r.overhead.model_per_event_ns);
   else
     std::fprintf(out, " | harness overhead: not measured\n");
+  // Where the steps ran: the first ranks, their CPUs by share of the steps.
+  constexpr std::size_t kRanksShown = 4;
+  for (std::size_t rank = 0; rank < r.cpu_placement.size() && rank < kRanksShown; ++rank) {
+    const auto& p = r.cpu_placement[rank];
+    std::int64_t steps = 0;
+    for (const auto& sc : p.step_cpus) steps += sc.second;
+    std::string where;
+    for (const auto& [cpu, n] : p.step_cpus) {
+      if (where.size() > 60) {
+        where += ", ...";
+        break;
+      }
+      char part[48];
+      std::snprintf(part, sizeof part, "%s%d (%.0f%%)", where.empty() ? "" : ", ", cpu, 100.0 * n / std::max<std::int64_t>(1, steps));
+      where += part;
+    }
+    std::fprintf(out, "placement: rank %zu on %s, CPUs %s; steps on CPU %s\n", rank, p.host.c_str(),
+                 p.allowed.c_str(), where.empty() ? "none measured" : where.c_str());
+  }
+  if (r.cpu_placement.size() > kRanksShown)
+    std::fprintf(out, "placement: %zu more ranks in the result (context.cpu_placement)\n",
+                 r.cpu_placement.size() - kRanksShown);
   for (const auto& w : r.warnings) std::fprintf(out, "warning: %s\n", w.c_str());
   if (r.valid) {
     std::fprintf(out, "result: VALID\n");

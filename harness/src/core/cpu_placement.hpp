@@ -1,0 +1,118 @@
+// Where a rank ran: the CPUs it may run on (its affinity, as a launcher's
+// binding or taskset leaves it) and the CPU each measured step ended on.
+// On a machine whose cores do not run alike (a VM's vCPUs that share their
+// physical cores with other tenants, cores of different kinds or sockets)
+// the same code gives different figures on different CPUs, so a result says
+// where its steps ran.
+#pragma once
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace motifbench::detail {
+
+/// The CPUs this thread may run on, ascending (empty if the kernel does not say).
+inline std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+/// Ascending CPU numbers as the kernel's cpulist format writes them: "0-3,6,8-9".
+inline std::string cpu_list_text(std::vector<int> cpus) {
+  std::sort(cpus.begin(), cpus.end());
+  cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+  std::string out;
+  for (std::size_t i = 0; i < cpus.size();) {
+    std::size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(cpus[i]);
+    if (j > i) out += '-' + std::to_string(cpus[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+/// Steps counted by the CPU they ended on.
+class StepCpus {
+ public:
+  void add(int cpu) {
+    if (cpu < 0) {
+      ++m_unknown;
+      return;
+    }
+    const auto c = static_cast<std::size_t>(cpu);
+    if (c >= m_counts.size()) m_counts.resize(c + 1, 0);
+    ++m_counts[c];
+  }
+  /// (cpu, steps), most steps first.
+  std::vector<std::pair<int, std::int64_t>> counts() const {
+    std::vector<std::pair<int, std::int64_t>> out;
+    for (std::size_t c = 0; c < m_counts.size(); ++c)
+      if (m_counts[c] > 0) out.emplace_back(static_cast<int>(c), m_counts[c]);
+    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    return out;
+  }
+  std::int64_t unknown() const { return m_unknown; }
+
+ private:
+  std::vector<std::int64_t> m_counts;
+  std::int64_t m_unknown = 0;
+};
+
+/// One rank's placement, as the result records it.
+struct RankCpus {
+  std::string host;
+  std::string allowed;  ///< cpu_list_text of its affinity
+  int allowed_count = 0;
+  std::vector<std::pair<int, std::int64_t>> step_cpus;  ///< (cpu, measured steps), most first
+};
+
+/// A rank's placement as one line of text for a gather, and back.
+inline std::string placement_text(const std::string& host, const std::vector<int>& allowed, const StepCpus& steps) {
+  std::string t = host + '\t' + cpu_list_text(allowed) + '\t' + std::to_string(allowed.size()) + '\t';
+  bool first = true;
+  for (const auto& [cpu, n] : steps.counts()) {
+    if (!first) t += ',';
+    t += std::to_string(cpu) + ':' + std::to_string(n);
+    first = false;
+  }
+  return t;
+}
+
+inline RankCpus parse_placement_text(const std::string& text) {
+  RankCpus r;
+  std::vector<std::string> f;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i)
+    if (i == text.size() || text[i] == '\t') {
+      f.push_back(text.substr(start, i - start));
+      start = i + 1;
+    }
+  if (f.size() < 4) return r;
+  r.host = f[0];
+  r.allowed = f[1];
+  r.allowed_count = std::stoi(f[2]);
+  std::size_t p = 0;
+  while (p < f[3].size()) {
+    const std::size_t comma = f[3].find(',', p);
+    const std::string item = f[3].substr(p, comma == std::string::npos ? std::string::npos : comma - p);
+    const std::size_t colon = item.find(':');
+    if (colon != std::string::npos) r.step_cpus.emplace_back(std::stoi(item.substr(0, colon)), std::stoll(item.substr(colon + 1)));
+    if (comma == std::string::npos) break;
+    p = comma + 1;
+  }
+  return r;
+}
+
+}  // namespace motifbench::detail
