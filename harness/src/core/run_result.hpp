@@ -144,7 +144,7 @@ struct RunResult {
   std::string tensor_transport;              // how inference tensors travel: in_process, request_bytes, system_shared_memory
   std::vector<std::string> server_endpoints; // every server of the run
   std::vector<RankPlacement> placements;     // per rank: node, host, the servers it uses
-  std::vector<RankCpus> cpu_placement;       // per rank (this rank's only after a failure): its CPUs and its steps' CPUs
+  std::vector<RankCpus> cpu_placement;       // per rank, over the repetitions that completed: its CPUs and its steps' CPUs
 };
 
 }  // namespace motifbench::detail

@@ -351,8 +351,8 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
 
   std::vector<Samples> all_by_rank;
   const std::vector<int> allowed = allowed_cpus();
-  StepCpus step_cpus;          // the CPU each measured step ended on
-  bool ranks_together = true;  // false once ranks may have diverged: nothing collective then
+  StepCpus step_cpus;  // the CPU each measured step ended on
+  const std::string host = local_node_names().host;
   for (int r = 0; r < reps; ++r) {
     RepetitionResult rep;
     rep.index = r;
@@ -446,7 +446,6 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       res.invalid_reasons.push_back("interrupted by signal " + std::to_string(stop.signal) + " (" +
                                     strsignal(stop.signal) + ") during repetition " + std::to_string(r) + "; " +
                                     std::to_string(r) + " repetition(s) completed");
-      ranks_together = false;
       if (t0 > 0) {
         energy->stop();
         if (gpu_energy) gpu_energy->stop();
@@ -456,7 +455,6 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       res.valid = false;
       res.invalid_reasons.push_back("repetition " + std::to_string(r) + ": " + e.what());
       // Ranks may have diverged: nothing collective from here on.
-      ranks_together = false;
       stop_energy(false);
       // Failed in setup or warm-up: nothing of it was measured (its time,
       // steps and energy would read as a measured zero), so it does not count.
@@ -487,6 +485,11 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
     }
     // Per-repetition summaries over every rank give compare its samples for a rank test.
     collect_repetition_latency(ctx, rep, req, true, all_by_rank);
+    // Where every rank's steps ran so far, at rank 0 (collective, as the line
+    // above: where ranks that completed the repetition meet anyway).
+    res.cpu_placement.clear();
+    for (const auto& text : gather_text(placement_text(host, allowed, step_cpus)))
+      res.cpu_placement.push_back(parse_placement_text(text));
     if (!req.quiet && req.rank == 0)
       std::fprintf(stderr, "motifbench: %s/%s/%s repetition %d/%d: %lld steps in %.3f s\n", res.motif.c_str(),
                    res.coupling.c_str(), res.size.c_str(), r + 1, reps, static_cast<long long>(rep.iterations),
@@ -561,10 +564,8 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
     }
   }
 
-  // Where each rank ran; after a failure, only this rank's.
-  const std::string placed = placement_text(local_node_names().host, allowed, step_cpus);
-  for (const auto& text : ranks_together ? gather_text(placed) : std::vector<std::string>{placed})
-    res.cpu_placement.push_back(parse_placement_text(text));
+  // A run that failed in its first repetition: this rank's own.
+  if (res.cpu_placement.empty()) res.cpu_placement.push_back(parse_placement_text(placement_text(host, allowed, step_cpus)));
   if (req.rank != 0) return res;
   std::string few;
   for (auto& [name, samples] : merge_ranks(all_by_rank)) {
