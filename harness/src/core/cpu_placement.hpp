@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,26 +93,15 @@ inline std::string placement_text(const std::string& host, const std::vector<int
 
 inline RankCpus parse_placement_text(const std::string& text) {
   RankCpus r;
-  std::vector<std::string> f;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= text.size(); ++i)
-    if (i == text.size() || text[i] == '\t') {
-      f.push_back(text.substr(start, i - start));
-      start = i + 1;
-    }
-  if (f.size() < 4) return r;
-  r.host = f[0];
-  r.allowed = f[1];
-  r.allowed_count = std::stoi(f[2]);
-  std::size_t p = 0;
-  while (p < f[3].size()) {
-    const std::size_t comma = f[3].find(',', p);
-    const std::string item = f[3].substr(p, comma == std::string::npos ? std::string::npos : comma - p);
-    const std::size_t colon = item.find(':');
-    if (colon != std::string::npos) r.step_cpus.emplace_back(std::stoi(item.substr(0, colon)), std::stoll(item.substr(colon + 1)));
-    if (comma == std::string::npos) break;
-    p = comma + 1;
-  }
+  std::istringstream in(text);
+  std::string count, steps, item;
+  if (!std::getline(in, r.host, '\t') || !std::getline(in, r.allowed, '\t') || !std::getline(in, count, '\t'))
+    return r;
+  r.allowed_count = std::stoi(count);
+  std::getline(in, steps);
+  std::istringstream items(steps);
+  while (std::getline(items, item, ','))  // cpu:steps
+    r.step_cpus.emplace_back(std::stoi(item), std::stoll(item.substr(item.find(':') + 1)));
   return r;
 }
 
