@@ -165,8 +165,32 @@ def main():
     expect("compare table: names the metrics on one side only",
            "only in BASE (no verdict): latency.staging_get.p50_ns" in r.stdout and
            "only in NEW (no verdict): latency.rpc_request_leg.p50_ns" in r.stdout, r.stdout[-500:])
+    # Context that moves figures by itself (another host, steps on another
+    # CPU) is listed beside the run, without a verdict of its own; a CPU that
+    # took under a tenth of a rank's steps is no placement of its own.
+    placed = {}
+    for side, host, steps in (("base", "vm", [(1, 60)]), ("new", "node7", [(0, 57), (1, 3)])):
+        doc = json.load(open(f("identical.json")))
+        doc["context"]["host"] = host
+        doc["context"]["cpu_placement"] = [{"rank_index": 0, "host": host, "allowed_cpus": "0-1", "allowed_cpus_count": 2,
+                                            "step_cpus": [{"cpu_index": c, "steps_count": n} for c, n in steps]}]
+        placed[side] = os.path.join(scratch, f"placed_{side}.json")
+        json.dump(doc, open(placed[side], "w"))
+    r = run([exe, "compare", placed["base"], placed["new"], "--format=json"])
+    v, doc = verdicts(r.stdout)
+    differs = doc["runs"][0]["context_differences"] if doc["runs"] else None
+    expect("compare: a differing host and step CPUs are listed, no verdict of their own, exit 0",
+           r.returncode == 0 and set(v) == {"SAME"} and differs == [
+               {"field": "cpu_placement.step_cpus", "base": "rank 0: 1", "new": "rank 0: 0"},
+               {"field": "host", "base": "vm", "new": "node7"}], (r.returncode, differs))
+    r = run([exe, "compare", placed["base"], placed["new"]])
+    expect("compare table: names the differing context",
+           "context differs" in r.stdout and "rank 0: 1 -> rank 0: 0" in r.stdout and "vm -> node7" in r.stdout,
+           r.stdout[-500:])
     r = run([exe, "compare", f("base.json"), f("identical.json"), "--format=json"])
     _, doc = verdicts(r.stdout)
+    expect("compare identical: no context differs", doc["runs"] and doc["runs"][0]["context_differences"] == [],
+           doc["runs"][0].get("context_differences") if doc["runs"] else None)
     expect("compare identical: no metric on one side only",
            doc["runs"] and not doc["runs"][0]["metrics_only_in_base"] and not doc["runs"][0]["metrics_only_in_new"],
            doc["runs"][:1])

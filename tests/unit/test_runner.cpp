@@ -143,7 +143,13 @@ TEST(Runner, WarmupExcludedAndMinimumIterationsMet) {
   EXPECT_GE(res.channels[0].latency.p50_ns, res.channels[1].latency.p50_ns);
   // Derived throughput is declared work over measured phase time.
   const auto& p = res.phases[0];
-  EXPECT_NEAR(p.items_per_s, 5000.0 / (res.reps[0].phases[0].total_s + res.reps[1].phases[0].total_s), 1e-6);
+  ASSERT_TRUE(p.items_per_s.has_value());
+  EXPECT_NEAR(*p.items_per_s, 5000.0 / (res.reps[0].phases[0].total_s + res.reps[1].phases[0].total_s), 1e-6);
+  ASSERT_TRUE(p.bytes_per_s.has_value());
+  ASSERT_TRUE(p.stream_fraction.has_value());
+  EXPECT_NEAR(*p.stream_fraction, *p.bytes_per_s / res.stream_copy_bytes_per_s, 1e-12);
+  // The toy declares no bytes sent: no rate, rather than a rate of zero.
+  EXPECT_FALSE(p.bytes_sent_per_s.has_value());
   EXPECT_GT(res.stream_copy_bytes_per_s, 0);
   EXPECT_GT(res.overhead.fraction, 0);
 #ifndef __SANITIZE_THREAD__  // instrumented harness code is several times slower
@@ -200,7 +206,11 @@ TEST(JsonReport, CarriesContextConfigAndUnits) {
   EXPECT_FALSE(j["context"]["kokkos"]["version"].get<std::string>().empty());
   EXPECT_TRUE(j["summary"]["latency"]["step"].contains("p999_ns"));
   EXPECT_EQ(j["summary"]["latency"]["step"]["count"], 50);
-  EXPECT_TRUE(j["summary"]["phases"]["simulate"]["throughput"].contains("items_per_s"));
+  const auto& rates = j["summary"]["phases"]["simulate"]["throughput"];
+  EXPECT_GT(rates["items_per_s"].get<double>(), 0);
+  EXPECT_GT(rates["flops_per_s"].get<double>(), 0);
+  EXPECT_TRUE(rates["sent_bytes_per_s"].is_null()) << "undeclared work must not read as a rate of zero";
+  EXPECT_TRUE(detail::check_schema(j, detail::result_schema()).empty());
   EXPECT_EQ(j["repetitions"].size(), 2u);
 }
 

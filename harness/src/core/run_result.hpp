@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,8 +86,10 @@ struct PhaseSummary {
   double share_fraction = 0;  // mean total / mean measured time
   std::uint64_t count = 0;    // calls over all repetitions
   Work work;                  // over all repetitions
-  double items_per_s = 0, bytes_per_s = 0, flops_per_s = 0, bytes_sent_per_s = 0;
-  double stream_fraction = 0;  // bytes_per_s / STREAM copy
+  // Rates over the declared work: empty where the phase declared none of that
+  // kind (or took no time), so an undeclared figure never reads as zero.
+  std::optional<double> items_per_s, bytes_per_s, flops_per_s, bytes_sent_per_s;
+  std::optional<double> stream_fraction;  // bytes_per_s / STREAM copy; empty without either
   std::vector<double> counters;  // summed over repetitions (main thread)
 };
 

@@ -554,11 +554,13 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       ps.total_s = summarize_reps(totals);
       ps.share_fraction = res.measured_s.mean > 0 ? ps.total_s.mean / res.measured_s.mean : 0.0;
       if (sum_s > 0) {
-        ps.items_per_s = ps.work.items / sum_s;
-        ps.bytes_per_s = ps.work.bytes / sum_s;
-        ps.flops_per_s = ps.work.flops / sum_s;
-        ps.bytes_sent_per_s = ps.work.bytes_sent / sum_s;
-        ps.stream_fraction = res.stream_copy_bytes_per_s > 0 ? ps.bytes_per_s / res.stream_copy_bytes_per_s : 0;
+        const auto rate = [&](double work) { return work > 0 ? std::optional<double>(work / sum_s) : std::nullopt; };
+        ps.items_per_s = rate(ps.work.items);
+        ps.bytes_per_s = rate(ps.work.bytes);
+        ps.flops_per_s = rate(ps.work.flops);
+        ps.bytes_sent_per_s = rate(ps.work.bytes_sent);
+        if (ps.bytes_per_s && res.stream_copy_bytes_per_s > 0)
+          ps.stream_fraction = *ps.bytes_per_s / res.stream_copy_bytes_per_s;
       }
       res.phases.push_back(ps);
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace motifbench::detail {
@@ -21,7 +22,9 @@ std::string fmt_time_ns(double ns) {
   return buf;
 }
 
-std::string fmt_rate(double v, const char* unit) {
+std::string fmt_rate(std::optional<double> rate, const char* unit) {
+  if (!rate) return "-";  // no work of that kind declared
+  double v = *rate;
   char buf[32];
   const char* prefix[] = {"", "k", "M", "G", "T"};
   int i = 0;
@@ -64,9 +67,11 @@ void print_console(std::FILE* out, const RunResult& r) {
                  "bytes/s", "flop/s", "%stream");
   for (const auto& p : r.phases) {
     if (p.count == 0) continue;  // registered but unused in this mode
-    std::fprintf(out, "%-13s %9.4f s %6.1f%% %8llu %14s %14s %14s %7.1f%%\n", p.name.c_str(), p.total_s.mean,
+    char stream[16] = "-";
+    if (p.stream_fraction) std::snprintf(stream, sizeof stream, "%.1f%%", 100 * *p.stream_fraction);
+    std::fprintf(out, "%-13s %9.4f s %6.1f%% %8llu %14s %14s %14s %8s\n", p.name.c_str(), p.total_s.mean,
                  100 * p.share_fraction, static_cast<unsigned long long>(p.count), fmt_rate(p.items_per_s, "").c_str(),
-                 fmt_rate(p.bytes_per_s, "B").c_str(), fmt_rate(p.flops_per_s, "").c_str(), 100 * p.stream_fraction);
+                 fmt_rate(p.bytes_per_s, "B").c_str(), fmt_rate(p.flops_per_s, "").c_str(), stream);
   }
   if (!r.channels.empty()) {
     std::fprintf(out, "\n%-20s %8s %10s %10s %10s %10s %10s %10s %10s\n", "latency", "count", "p50", "p90", "p95", "p99",

@@ -60,6 +60,8 @@ nlohmann::json harness_overhead_json(const HarnessOverhead& o, bool run_measured
                    "model_per_event_ns is a tight loop of events, kept as a cross-check"}};
 }
 
+nlohmann::json or_null(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
 nlohmann::json work_json(const Work& w) {
   return {{"items_count", w.items}, {"bytes", w.bytes}, {"flops", w.flops}, {"sent_bytes", w.bytes_sent}};
 }
@@ -233,11 +235,11 @@ nlohmann::json to_json(const RunResult& r) {
                       {"calls_count", p.count},
                       {"work", work_json(p.work)},
                       {"throughput",
-                       {{"items_per_s", p.items_per_s},
-                        {"bytes_per_s", p.bytes_per_s},
-                        {"flops_per_s", p.flops_per_s},
-                        {"sent_bytes_per_s", p.bytes_sent_per_s},
-                        {"stream_copy_fraction", p.stream_fraction}}}};
+                       {{"items_per_s", or_null(p.items_per_s)},
+                        {"bytes_per_s", or_null(p.bytes_per_s)},
+                        {"flops_per_s", or_null(p.flops_per_s)},
+                        {"sent_bytes_per_s", or_null(p.bytes_sent_per_s)},
+                        {"stream_copy_fraction", or_null(p.stream_fraction)}}}};
   }
   nlohmann::json latency = nlohmann::json::object();
   for (const auto& ch : r.channels) latency[ch.name] = latency_json(ch);

@@ -40,6 +40,7 @@ struct Metric {
 struct Run {
   std::string file, key, label;
   std::map<std::string, std::string> config;  // run.config_effective
+  std::map<std::string, std::string> context;  // figure_context()
   std::vector<Metric> metrics;
   bool valid = true;
   std::string why_invalid;
@@ -96,6 +97,47 @@ std::vector<Metric> extract(const nlohmann::json& d) {
   return list.take();
 }
 
+/// A step CPU counts in a rank's placement when it took at least this share
+/// of the rank's measured steps (a migration or two is not another placement).
+constexpr double kStepCpuShare = 0.1;
+
+// The context that moves figures by itself, as text per field: the machine,
+// the build, the threads and ranks, and the CPUs the ranks ran on. A field a
+// result does not record (an older schema) is left out.
+std::map<std::string, std::string> figure_context(const nlohmann::json& d) {
+  std::map<std::string, std::string> out;
+  if (!d.contains("context") || !d["context"].is_object()) return out;
+  const auto& c = d["context"];
+  for (const char* path : {"/host", "/cpu_model", "/cores_count", "/build_type", "/compiler", "/optimised_build",
+                           "/kokkos/backend", "/kokkos/concurrency_count", "/torch/threads_count",
+                           "/torch/model_device", "/mpi/ranks_count", "/threads/run_count"}) {
+    const nlohmann::json::json_pointer ptr(path);
+    if (!c.contains(ptr) || c[ptr].is_null() || c[ptr].is_structured()) continue;
+    const auto& v = c[ptr];
+    std::string name = std::string(path + 1);
+    std::replace(name.begin(), name.end(), '/', '.');
+    out[name] = v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  if (c.contains("cpu_placement") && c["cpu_placement"].is_array() && !c["cpu_placement"].empty()) {
+    std::string allowed, steps;
+    for (const auto& r : c["cpu_placement"]) {
+      const std::string rank = "rank " + std::to_string(r.value("rank_index", 0)) + ": ";
+      allowed += (allowed.empty() ? "" : "; ") + rank + r.value("allowed_cpus", std::string("?"));
+      double total = 0;
+      for (const auto& s : r["step_cpus"]) total += s.value("steps_count", 0.0);
+      std::set<int> cpus;
+      for (const auto& s : r["step_cpus"])
+        if (total > 0 && s.value("steps_count", 0.0) >= kStepCpuShare * total) cpus.insert(s.value("cpu_index", -1));
+      std::string list;
+      for (int cpu : cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
+      steps += (steps.empty() ? "" : "; ") + rank + (list.empty() ? "none" : list);
+    }
+    out["cpu_placement.allowed_cpus"] = allowed;
+    out["cpu_placement.step_cpus"] = steps;
+  }
+  return out;
+}
+
 struct Loaded {
   std::vector<Run> runs;
   std::vector<std::string> errors;
@@ -132,6 +174,7 @@ Loaded load(const std::string& where) {
       for (auto it = run["config_effective"].begin(); it != run["config_effective"].end(); ++it)
         r.config[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
     r.metrics = extract(d);
+    r.context = figure_context(d);
     r.valid = d.value("valid", false);
     if (!r.valid && d.contains("invalid_reasons") && !d["invalid_reasons"].empty())
       r.why_invalid = d["invalid_reasons"][0].get<std::string>();
@@ -172,9 +215,16 @@ std::vector<Run> pool_by_key(std::vector<Run> runs) {
       // Every metric that any of the runs has (a later sweep may add one),
       // with the repetitions of each run that has it.
       std::map<std::string, std::vector<double>> medians;  // per metric, one per run that has it
+      std::map<std::string, std::vector<std::string>> contexts;  // per context field, its distinct values
+      for (const auto& [field, value] : pooled.context) contexts[field] = {value};
       for (const auto& m : pooled.metrics) medians[m.name].push_back(median(m.samples));
       for (std::size_t k = 1; k < idx.size(); ++k) {
         pooled.file += ", " + runs[idx[k]].file;
+        for (auto& [field, values] : contexts) {
+          auto it = runs[idx[k]].context.find(field);
+          const std::string v = it == runs[idx[k]].context.end() ? "not recorded" : it->second;
+          if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+        }
         for (const auto& other : runs[idx[k]].metrics) {
           medians[other.name].push_back(median(other.samples));
           auto it = std::find_if(pooled.metrics.begin(), pooled.metrics.end(),
@@ -184,6 +234,12 @@ std::vector<Run> pool_by_key(std::vector<Run> runs) {
           else
             it->samples.insert(it->samples.end(), other.samples.begin(), other.samples.end());
         }
+      }
+      // A context field the pooled runs do not share lists their values.
+      for (const auto& [field, values] : contexts) {
+        std::string all;
+        for (const auto& v : values) all += (all.empty() ? "" : " | ") + v;
+        pooled.context[field] = all;
       }
       for (const auto& m : pooled.metrics) {
         const double all = median(m.samples);
@@ -389,6 +445,12 @@ int compare_main(int argc, char** argv) {
                           {"detail", "the baseline run is invalid (" + rb.file + "): " + rb.why_invalid +
                                      "; its figures are not a reference"}});
     }
+    // Context that differs is no verdict, but a figure can move with it alone
+    // (another host, build or thread count; steps on another CPU).
+    nlohmann::json context_differences = nlohmann::json::array();
+    for (const auto& [field, value] : rb.context)
+      if (auto it = rn.context.find(field); it != rn.context.end() && it->second != value)
+        context_differences.push_back({{"field", field}, {"base", value}, {"new", it->second}});
     nlohmann::json metrics = nlohmann::json::array(), only_base = nlohmann::json::array(),
                    only_new = nlohmann::json::array();
     std::unordered_map<std::string, const Metric*> base_metrics, new_metrics;
@@ -470,7 +532,8 @@ int compare_main(int argc, char** argv) {
                     {"metrics_only_in_base", only_base},
                     {"metrics_only_in_new", only_new},
                     {"config_only_in_base", config_only_base},
-                    {"config_only_in_new", config_only_new}});
+                    {"config_only_in_new", config_only_new},
+                    {"context_differences", context_differences}});
   }
   for (const auto& rn : n.runs)
     if (!used.count(&rn)) unmatched_new.push_back({{"run", rn.label}, {"key", rn.key}, {"file", rn.file}});
@@ -511,6 +574,12 @@ int compare_main(int argc, char** argv) {
         for (auto it = r[key].begin(); it != r[key].end(); ++it)
           list += (list.empty() ? "" : ", ") + it.key() + "=" + it.value().get<std::string>();
         if (!list.empty()) std::printf("  config keys only in %s (matched on the keys both have): %s\n", side, list.c_str());
+      }
+      if (!r["context_differences"].empty()) {
+        std::printf("  context differs (no verdict; figures can move with it alone):\n");
+        for (const auto& d : r["context_differences"])
+          std::printf("    %-28s %s -> %s\n", d["field"].get<std::string>().c_str(), d["base"].get<std::string>().c_str(),
+                      d["new"].get<std::string>().c_str());
       }
     }
     for (const auto& u : unmatched_base) std::printf("\nunmatched in BASE: %s (%s)\n", u["run"].get<std::string>().c_str(), u["file"].get<std::string>().c_str());
