@@ -133,6 +133,9 @@ struct RunResult {
   RepStats measured_s, iterations_per_s;
   std::vector<PhaseSummary> phases;
   std::vector<ChannelSummary> channels;
+  // STREAM copy before the repetitions and after them (0: not measured); the
+  // figure each phase's fraction uses is the larger, the machine's best in the run.
+  double stream_copy_start_bytes_per_s = 0, stream_copy_end_bytes_per_s = 0;
   double stream_copy_bytes_per_s = 0;
   HarnessOverhead overhead;
   RepStats energy_j;

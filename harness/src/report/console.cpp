@@ -125,7 +125,9 @@ void print_console(std::FILE* out, const RunResult& r) {
   }
   std::fprintf(out, "counters: %s\n", r.counters_status.c_str());
   if (r.stream_copy_bytes_per_s > 0)
-    std::fprintf(out, "STREAM copy: %s", fmt_rate(r.stream_copy_bytes_per_s, "B/s").c_str());
+    std::fprintf(out, "STREAM copy: %s (before %s, after %s)", fmt_rate(r.stream_copy_bytes_per_s, "B/s").c_str(),
+                 fmt_rate(r.stream_copy_start_bytes_per_s, "B/s").c_str(),
+                 r.stream_copy_end_bytes_per_s > 0 ? fmt_rate(r.stream_copy_end_bytes_per_s, "B/s").c_str() : "-");
   else
     std::fprintf(out, "STREAM copy: not measured");
   if (r.overhead.null_rounds > 0 && r.measured_s.count == 0)

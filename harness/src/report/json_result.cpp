@@ -299,11 +299,19 @@ nlohmann::json to_json(const RunResult& r) {
       {"counters", counters},
       {"harness_overhead", harness_overhead_json(r.overhead, r.measured_s.count > 0)},
   };
+  const auto positive = [](double v) { return v > 0 ? nlohmann::json(v) : nlohmann::json(nullptr); };
   if (r.stream_copy_bytes_per_s > 0)
     j["roofline"] = {{"stream_copy_bytes_per_s", r.stream_copy_bytes_per_s},
-                     {"method", "Kokkos copy of two 64 MiB double arrays, best of 5, bytes read + written"}};
+                     {"stream_copy_start_bytes_per_s", positive(r.stream_copy_start_bytes_per_s)},
+                     {"stream_copy_end_bytes_per_s", positive(r.stream_copy_end_bytes_per_s)},
+                     {"method", "Kokkos copy of two 64 MiB double arrays, bytes read + written, best of 5 before the "
+                                "repetitions and best of 5 after them; the larger is the figure each "
+                                "stream_copy_fraction uses"}};
   else
-    j["roofline"] = {{"stream_copy_bytes_per_s", nullptr}, {"method", "not measured: the run ended before it started"}};
+    j["roofline"] = {{"stream_copy_bytes_per_s", nullptr},
+                     {"stream_copy_start_bytes_per_s", nullptr},
+                     {"stream_copy_end_bytes_per_s", nullptr},
+                     {"method", "not measured: the run ended before it started"}};
   j["percentile_method"] = "nearest-rank on raw samples: smallest sample with at least p% of samples <= it";
   nlohmann::json services = nlohmann::json::array();
   for (const auto& s : r.services) {
