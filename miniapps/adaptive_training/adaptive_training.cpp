@@ -52,6 +52,7 @@ struct Trial {
   double lr = 1e-3;
   std::uint64_t seed = 0;  // weights and the order of its training samples
   std::unique_ptr<SurrogateClient> model;
+  double infer_flops = 0, train_flops = 0;  // declared, per row and per sample trained
   std::int64_t steps = 0;
   int rung = 0;
   double accuracy = 0;
@@ -162,6 +163,8 @@ class AdaptiveTraining final : public Motif {
     spec.seed = m_rng();
     t.seed = spec.seed;
     t.model = ctx.make_surrogate(spec);
+    t.infer_flops = inference_flops_per_row(spec);
+    t.train_flops = training_flops_per_sample(spec);
     // Trial k draws the same hyperparameters, weights and sample order with or
     // without early stopping (m_rng serves only spawns, in trial order), so the
     // baseline differs from ASHA in the stopping rule alone.
@@ -213,14 +216,15 @@ class AdaptiveTraining final : public Motif {
     ++m_consumed_batches;
   }
 
-  double accuracy(RunContext& ctx, SurrogateClient& model) {
+  double accuracy(RunContext& ctx, const Trial& trial) {
     std::vector<float> pred(m_val_y.size());
     {
       ScopedPhase p(ctx, m_ph_infer);
       const auto t = now_ns();
-      model.infer(m_val_x.data(), static_cast<std::int64_t>(m_val_y.size()), pred.data());
+      trial.model->infer(m_val_x.data(), static_cast<std::int64_t>(m_val_y.size()), pred.data());
       ctx.record_latency_ns("infer_call", static_cast<double>(now_ns() - t));
-      ctx.declare_work(m_ph_infer, Work{double(m_val_y.size()), 16.0 * m_val_y.size(), 0, 0});
+      const double rows = static_cast<double>(m_val_y.size());
+      ctx.declare_work(m_ph_infer, Work{rows, 16.0 * rows, trial.infer_flops * rows, 0});
     }
     double hits[2] = {0, static_cast<double>(m_val_y.size())};
     for (std::size_t i = 0; i < pred.size(); ++i) hits[0] += std::fabs(pred[i] - m_val_y[i]) < m_tol ? 1.0 : 0.0;
@@ -249,10 +253,10 @@ class AdaptiveTraining final : public Motif {
                                   TrainOptions{1, 128, t.seed * 0x9E3779B97F4A7C15ULL + std::uint64_t(t.steps), m_reducer});
         m_train_s += (now_ns() - t0) * 1e-9;
         m_trained_samples += static_cast<double>(rep.samples_trained) * ctx.nranks();
-        ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
+        ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, t.train_flops * rep.samples_trained, 0});
       }
       ++t.steps;
-      t.accuracy = accuracy(ctx, *t.model);
+      t.accuracy = accuracy(ctx, t);
       if (!m_reached && !reached_now && t.accuracy >= m_target) {
         reached_now = true;
         ctx.metrics().event("target_reached", {{"trial_index", double(t.id)},

@@ -160,16 +160,8 @@ class DigitalReplica final : public Motif {
     spec.path = cfg.get_string("surrogate.path");
     spec.learning_rate = cfg.get_real("surrogate.learning_rate");
     spec.seed = ctx.seed();
-    // 2 flops per multiply-add over the built-in MLP's layers (declared work for
-    // GFLOP/s). A user's TorchScript model has an unknown shape: no flops declared.
-    if (spec.path.empty()) {
-      std::int64_t in = spec.in_features;
-      for (std::int64_t h : spec.hidden) {
-        m_flops_per_inference += 2.0 * in * h;
-        in = h;
-      }
-      m_flops_per_inference += 2.0 * in * spec.out_features;
-    }
+    m_flops_per_inference = inference_flops_per_row(spec);
+    m_flops_per_trained = training_flops_per_sample(spec);
     m_surrogate = ctx.make_surrogate(spec);
     m_overlap_blocks = std::min<std::int64_t>(cfg.get_int("overlap.blocks"), m_nx);
     // Overlap hands the Views' memory to the model as it is: host Views, or GPU
@@ -570,7 +562,7 @@ class DigitalReplica final : public Motif {
       ScopedPhase p(ctx, m_ph_train);
       rep = m_surrogate->train(reinterpret_cast<const float*>(fx.data()), reinterpret_cast<const float*>(fy.data()), n_train,
                                TrainOptions{m_retrain_epochs, 256, ctx.seed() + static_cast<std::uint64_t>(step)});
-      ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
+      ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, m_flops_per_trained * rep.samples_trained, 0});
     }
     const double train_s = (now_ns() - t0) * 1e-9;
     // Error after, on an independent fresh sample.
@@ -628,7 +620,7 @@ class DigitalReplica final : public Motif {
   std::unique_ptr<SurrogateClient> m_surrogate;
   bool m_async_on_device = false;  // the Views are GPU memory, read by a model on that GPU
   std::unique_ptr<AsyncInference> m_async;  // after the client: goes first, so never outlives it
-  double m_flops_per_inference = 0;
+  double m_flops_per_inference = 0, m_flops_per_trained = 0;  // declared, per row and per sample trained
   double m_pretrain_loss = 0;
   std::int64_t m_steps = 0, m_checks = 0, m_retrains = 0, m_retrains_after_drift = 0;
   double m_last_error = 0, m_max_error = 0;

@@ -169,6 +169,9 @@ class DistributedModels final : public Motif {
       big.name = "hpc_model";
       big.hidden = {64, 64};
       m_hpc_model = ctx.make_surrogate(big);
+      m_hpc_infer_flops = inference_flops_per_row(big);
+      // Every update trains the edge model's HPC copy and the HPC model on the same samples.
+      m_train_flops = training_flops_per_sample(m_spec) + training_flops_per_sample(big);
       // The HPC side's copy of the edge model, under its own name on the
       // servers: the edge's model changes only when the edge installs an update.
       SurrogateSpec trainer = m_spec;
@@ -230,13 +233,15 @@ class DistributedModels final : public Motif {
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::int64_t>(until_ns - now, 1'000'000'000)));
   }
 
-  std::vector<float> score(RunContext& ctx, SurrogateClient& model, const std::vector<float>& feat, std::int64_t n) {
+  // `flops_per_row`: the model's declared flops per row.
+  std::vector<float> score(RunContext& ctx, SurrogateClient& model, double flops_per_row, const std::vector<float>& feat,
+                           std::int64_t n) {
     std::vector<float> out(static_cast<std::size_t>(n));
     ScopedPhase p(ctx, m_ph[1]);
     const auto t = now_ns();
     model.infer(feat.data(), n, out.data());
     ctx.record_latency_ns("infer_call", static_cast<double>(now_ns() - t));
-    ctx.declare_work(m_ph[1], Work{double(n), 4.0 * feat.size(), 0, 0});
+    ctx.declare_work(m_ph[1], Work{double(n), 4.0 * feat.size(), flops_per_row * n, 0});
     return out;
   }
 
@@ -258,7 +263,7 @@ class DistributedModels final : public Motif {
     auto hfeat = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), feat);
     std::vector<float> f(hfeat.data(), hfeat.data() + hfeat.size());
     std::vector<float> s;
-    if (m_filter) s = score(ctx, *m_edge_model, f, m_edges);
+    if (m_filter) s = score(ctx, *m_edge_model, inference_flops_per_row(m_spec), f, m_edges);
     ScopedPhase p(ctx, m_ph[2]);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     for (int e = 0; e < m_edges; ++e) {
@@ -312,7 +317,7 @@ class DistributedModels final : public Motif {
     auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), feat);
     std::vector<float> f(hf.data(), hf.data() + hf.size());
     std::vector<float> big;
-    if (m_hpc_model) big = score(ctx, *m_hpc_model, f, k);
+    if (m_hpc_model) big = score(ctx, *m_hpc_model, m_hpc_infer_flops, f, k);
     const auto t_insight = now_ns();
     for (int i = 0; i < k; ++i) {
       const auto id = arrived[static_cast<std::size_t>(i)].tag;
@@ -354,7 +359,7 @@ class DistributedModels final : public Motif {
                                   TrainOptions{m_epochs, 32, m_seed + static_cast<std::uint64_t>(m_round)});
       m_hpc_model->train(m_lab_x.data(), m_lab_y.data(), static_cast<std::int64_t>(m_lab_y.size()),
                          TrainOptions{m_epochs, 32, m_seed + static_cast<std::uint64_t>(m_round)});
-      ctx.declare_work(m_ph[5], Work{double(rep.samples_trained), 0, 0, 0});
+      ctx.declare_work(m_ph[5], Work{double(rep.samples_trained), 0, m_train_flops * rep.samples_trained, 0});
     }
     auto bytes = publish_bytes();
     ++m_version;
@@ -435,7 +440,8 @@ class DistributedModels final : public Motif {
   std::mt19937_64 m_rng;
   std::unique_ptr<Link> m_up, m_down;
   std::vector<PhaseId> m_ph;
-  SurrogateSpec m_spec;
+  SurrogateSpec m_spec;  // the edge model's shape (installed as TorchScript files of it)
+  double m_hpc_infer_flops = 0, m_train_flops = 0;  // declared, per row and per sample trained
   std::string m_tmp_dir;
   std::unique_ptr<SurrogateClient> m_edge_model, m_hpc_model, m_trainer;
   std::map<std::uint64_t, std::int64_t> m_born;

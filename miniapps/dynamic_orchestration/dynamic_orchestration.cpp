@@ -110,6 +110,8 @@ class DynamicOrchestration final : public Motif {
     spec.seed = ctx.seed();
     spec.learning_rate = 5e-3;
     m_ae = ctx.make_surrogate(spec);
+    m_infer_flops = inference_flops_per_row(spec);
+    m_train_flops = training_flops_per_sample(spec);
     m_recon.resize(static_cast<std::size_t>(m_members) * m_features);
     if (m_ae && m_overlap) m_async = std::make_unique<AsyncInference>(*m_ae);
     if (m_ae && c.get_int("staging.producers") > 1)
@@ -251,7 +253,7 @@ class DynamicOrchestration final : public Motif {
     ctx.declare_work(m_ph_stage, Work{double(m_members), 2.0 * n, 0, double(n)});
   }
 
-  Work infer_work() const { return Work{double(m_members), 8.0 * m_members * m_features, 0, 0}; }
+  Work infer_work() const { return Work{double(m_members), 8.0 * m_members * m_features, m_infer_flops * m_members, 0}; }
 
   // The policy on scored frames (novelty = reconstruction error in m_recon):
   // spawns and terminations, then the autoencoder's periodic retraining.
@@ -297,7 +299,7 @@ class DynamicOrchestration final : public Motif {
       ScopedPhase p(ctx, m_ph_train);
       const auto n = static_cast<std::int64_t>(m_buffer.size() / static_cast<std::size_t>(m_features));
       auto rep = m_ae->train(m_buffer.data(), m_buffer.data(), n, TrainOptions{m_epochs, 64, m_seed + m_round});
-      ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
+      ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, m_train_flops * rep.samples_trained, 0});
       ++m_trainings;
     }
   }
@@ -344,6 +346,7 @@ class DynamicOrchestration final : public Motif {
   std::uint64_t m_seed = 0;
   Landscape m_land;
   PhaseId m_ph_sim = 0, m_ph_stage = 0, m_ph_infer = 0, m_ph_decide = 0, m_ph_train = 0;
+  double m_infer_flops = 0, m_train_flops = 0;  // declared, per row and per sample trained
   PhaseId m_ph_spawn = 0, m_ph_terminate = 0;
   bool m_as_processes = false, m_overlap = false;
   Positions m_pos;

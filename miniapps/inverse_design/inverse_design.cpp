@@ -100,6 +100,8 @@ class InverseDesign final : public Motif {
     spec.seed = ctx.seed();
     spec.learning_rate = 3e-3;
     m_model = ctx.make_surrogate(spec);
+    m_infer_flops = inference_flops_per_row(spec);
+    m_train_flops = training_flops_per_sample(spec);
     m_strategy = c.get_string("design.strategy");
     if (!m_model && m_strategy == "surrogate") m_strategy = "random";  // mode none has no AI
 
@@ -117,7 +119,7 @@ class InverseDesign final : public Motif {
         ScopedPhase p(ctx, m_ph_train);
         const auto n = static_cast<std::int64_t>(m_y.size() / static_cast<std::size_t>(m_sensors));
         auto rep = m_model->train(m_x.data(), m_y.data(), n, TrainOptions{m_epochs, 32, m_rng()});
-        ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, 0, 0});
+        ctx.declare_work(m_ph_train, Work{double(rep.samples_trained), 0, m_train_flops * rep.samples_trained, 0});
       }
       proposals = propose(ctx);
     } else if (m_strategy == "evolution") {
@@ -269,7 +271,8 @@ class InverseDesign final : public Motif {
       const auto t = now_ns();
       m_model->infer(cand, m_candidates, pred);
       ctx.record_latency_ns("infer_call", static_cast<double>(now_ns() - t));
-      ctx.declare_work(m_ph_infer, Work{double(m_candidates), 4.0 * (m_dim + m_sensors) * m_candidates, 0, 0});
+      ctx.declare_work(m_ph_infer, Work{double(m_candidates), 4.0 * (m_dim + m_sensors) * m_candidates,
+                                        m_infer_flops * m_candidates, 0});
     }
     ScopedPhase p(ctx, m_ph_decide);
     std::vector<int> order(static_cast<std::size_t>(m_candidates));
@@ -317,6 +320,7 @@ class InverseDesign final : public Motif {
   std::vector<float> m_cand, m_pred;  // propose()'s, where the model offers no buffers of its own
   Eval m_best{{}, 1e30};
   std::unique_ptr<SurrogateClient> m_model;
+  double m_infer_flops = 0, m_train_flops = 0;  // declared, per row and per sample trained
 };
 
 }  // namespace

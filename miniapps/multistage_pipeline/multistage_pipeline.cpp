@@ -109,6 +109,7 @@ class MultistagePipeline final : public Motif {
     spec.seed = ctx.seed();
     spec.learning_rate = 3e-3;
     m_model = ctx.make_surrogate(spec);
+    m_train_flops = training_flops_per_sample(spec);
 
     // Seed the surrogate with a random sample scored by physics. Both modes
     // pay for it, so compute stays equal.
@@ -204,7 +205,7 @@ class MultistagePipeline final : public Motif {
         ScopedPhase p(ctx, m_ph[6]);
         auto rep = m_model->train(m_train_x.data(), m_train_y.data(), static_cast<std::int64_t>(m_train_y.size()),
                                   TrainOptions{m_epochs, 64, ctx.seed() + static_cast<std::uint64_t>(chunk)});
-        ctx.declare_work(m_ph[6], Work{double(rep.samples_trained), 0, 0, 0});
+        ctx.declare_work(m_ph[6], Work{double(rep.samples_trained), 0, m_train_flops * rep.samples_trained, 0});
       }
     }
     ctx.metrics().append("recovery", {{"chunk_index", double(chunk)},
@@ -331,6 +332,7 @@ class MultistagePipeline final : public Motif {
   Pocket m_pocket;
   std::set<int> m_truth, m_evaluated;
   std::unique_ptr<SurrogateClient> m_model;
+  double m_train_flops = 0;  // declared per sample trained
   std::future<std::vector<float>> m_pending;
   std::vector<float> m_train_x, m_train_y;
   double m_passed = 0, m_seen = 0, m_evaluations = 0, m_refined = 0, m_best = 1e30, m_stage1_busy_s = 0;

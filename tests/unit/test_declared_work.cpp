@@ -16,6 +16,7 @@
 #include "inverse_design/kernels.hpp"
 #include "multistage_pipeline/kernels.hpp"
 #include "motifbench/replay.hpp"
+#include "motifbench/surrogate.hpp"
 
 namespace motifbench {
 namespace {
@@ -198,6 +199,27 @@ TEST(DeclaredWork, MultistagePipelineDescriptorsAndMinimise) {
 }
 
 // The replay buffer keeps the most recent samples, inputs and targets alike.
+TEST(DeclaredWork, BuiltinMlpInferenceAndTrainingByHand) {
+  SurrogateSpec s;
+  s.in_features = 2;
+  s.hidden = {32, 32};
+  s.out_features = 1;
+  // 2 x (2*32 + 32*32 + 32*1) multiply-adds.
+  EXPECT_DOUBLE_EQ(inference_flops_per_row(s), 2240);
+  // Forward, weight gradients (as many again), input gradients of the second
+  // and third layers only: 2240 + 2240 + 2 x (32*32 + 32*1).
+  EXPECT_DOUBLE_EQ(training_flops_per_sample(s), 2240 + 2240 + 2112);
+  SurrogateSpec linear;
+  linear.in_features = 3;
+  linear.hidden = {};
+  linear.out_features = 1;
+  EXPECT_DOUBLE_EQ(inference_flops_per_row(linear), 6);
+  EXPECT_DOUBLE_EQ(training_flops_per_sample(linear), 12) << "one layer: no input gradient";
+  s.path = "model.pt";  // a TorchScript model: its shape is unknown, no flops declared
+  EXPECT_EQ(inference_flops_per_row(s), 0);
+  EXPECT_EQ(training_flops_per_sample(s), 0);
+}
+
 TEST(ReplayBuffer, KeepsTheMostRecentSamples) {
   std::vector<float> x, y;
   for (int i = 0; i < 10; ++i) {

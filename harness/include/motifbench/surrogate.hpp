@@ -28,6 +28,32 @@ struct SurrogateSpec {
   double learning_rate = 1e-3;
 };
 
+/// Declared flops of one row through the built-in MLP that `s` describes (the
+/// README's work convention): 2 per multiply-add of the layers' matrix
+/// products; bias and activation are not counted. 0 for a TorchScript model
+/// (`s.path` set), whose shape the harness does not know: no flops declared.
+inline double inference_flops_per_row(const SurrogateSpec& s) {
+  if (!s.path.empty()) return 0;
+  double flops = 0;
+  std::int64_t in = s.in_features;
+  for (std::int64_t h : s.hidden) {
+    flops += 2.0 * static_cast<double>(in) * static_cast<double>(h);
+    in = h;
+  }
+  return flops + 2.0 * static_cast<double>(in) * static_cast<double>(s.out_features);
+}
+
+/// Declared flops of training the built-in MLP on one sample for one epoch:
+/// the forward products, the weights' gradients (as many again) and the
+/// gradients of every layer's input but the first's (the data needs none);
+/// loss, bias, activation and optimizer updates are not counted. 0 for a
+/// TorchScript model.
+inline double training_flops_per_sample(const SurrogateSpec& s) {
+  if (!s.path.empty()) return 0;
+  const std::int64_t first_out = s.hidden.empty() ? s.out_features : s.hidden.front();
+  return 3.0 * inference_flops_per_row(s) - 2.0 * static_cast<double>(s.in_features) * static_cast<double>(first_out);
+}
+
 /// Where a client's model reads and writes tensors without a copy.
 enum class MemorySpace {
   Host,  ///< host memory: CPU models, and every remote client
