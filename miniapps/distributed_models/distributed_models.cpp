@@ -161,6 +161,7 @@ class DistributedModels final : public Motif {
     m_spec.seed = m_seed;
     m_spec.learning_rate = 1e-2;
     m_edge_model = ctx.make_surrogate(m_spec);
+    m_edge_infer_flops = inference_flops_per_row(m_spec);  // its updates are TorchScript files of this shape
     m_filter = m_edge_model && c.get_bool("edge.filter");
     m_random = !m_filter && c.get_string("edge.baseline") == "random";
     m_random_fraction = c.get_real("edge.random_fraction");
@@ -263,7 +264,7 @@ class DistributedModels final : public Motif {
     auto hfeat = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), feat);
     std::vector<float> f(hfeat.data(), hfeat.data() + hfeat.size());
     std::vector<float> s;
-    if (m_filter) s = score(ctx, *m_edge_model, inference_flops_per_row(m_spec), f, m_edges);
+    if (m_filter) s = score(ctx, *m_edge_model, m_edge_infer_flops, f, m_edges);
     ScopedPhase p(ctx, m_ph[2]);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     for (int e = 0; e < m_edges; ++e) {
@@ -441,7 +442,7 @@ class DistributedModels final : public Motif {
   std::unique_ptr<Link> m_up, m_down;
   std::vector<PhaseId> m_ph;
   SurrogateSpec m_spec;  // the edge model's shape (installed as TorchScript files of it)
-  double m_hpc_infer_flops = 0, m_train_flops = 0;  // declared, per row and per sample trained
+  double m_edge_infer_flops = 0, m_hpc_infer_flops = 0, m_train_flops = 0;  // declared, per row and per sample trained
   std::string m_tmp_dir;
   std::unique_ptr<SurrogateClient> m_edge_model, m_hpc_model, m_trainer;
   std::map<std::uint64_t, std::int64_t> m_born;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "build_info.hpp"
 
@@ -90,7 +91,7 @@ nlohmann::json latency_json(const ChannelSummary& c) {
 nlohmann::json energy_json(const EnergyReading& e) {
   nlohmann::json j = {{"source", e.source}, {"method", to_string(e.method)}, {"detail", e.detail}};
   if (!e.scope.empty()) j["scope"] = e.scope;
-  j["energy_j"] = e.energy_j ? nlohmann::json(*e.energy_j) : nlohmann::json(nullptr);
+  j["energy_j"] = or_null(e.energy_j);
   if (!e.domains_j.empty()) {
     nlohmann::json d = nlohmann::json::object();
     for (const auto& [k, v] : e.domains_j) d[k] = {{"energy_j", v}};
@@ -299,19 +300,16 @@ nlohmann::json to_json(const RunResult& r) {
       {"counters", counters},
       {"harness_overhead", harness_overhead_json(r.overhead, r.measured_s.count > 0)},
   };
-  const auto positive = [](double v) { return v > 0 ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  if (r.stream_copy_bytes_per_s > 0)
-    j["roofline"] = {{"stream_copy_bytes_per_s", r.stream_copy_bytes_per_s},
-                     {"stream_copy_start_bytes_per_s", positive(r.stream_copy_start_bytes_per_s)},
-                     {"stream_copy_end_bytes_per_s", positive(r.stream_copy_end_bytes_per_s)},
-                     {"method", "Kokkos copy of two 64 MiB double arrays, bytes read + written, best of 5 before the "
-                                "repetitions and best of 5 after them; the larger is the figure each "
-                                "stream_copy_fraction uses"}};
-  else
-    j["roofline"] = {{"stream_copy_bytes_per_s", nullptr},
-                     {"stream_copy_start_bytes_per_s", nullptr},
-                     {"stream_copy_end_bytes_per_s", nullptr},
-                     {"method", "not measured: the run ended before it started"}};
+  // 0 is "not measured" (a copy never takes no time).
+  const auto measured = [](double v) { return v > 0 ? std::optional<double>(v) : std::nullopt; };
+  j["roofline"] = {{"stream_copy_bytes_per_s", or_null(measured(r.stream_copy_bytes_per_s))},
+                   {"stream_copy_start_bytes_per_s", or_null(measured(r.stream_copy_start_bytes_per_s))},
+                   {"stream_copy_end_bytes_per_s", or_null(measured(r.stream_copy_end_bytes_per_s))},
+                   {"method", r.stream_copy_bytes_per_s > 0
+                                  ? "Kokkos copy of two 64 MiB double arrays, bytes read + written, best of 5 before "
+                                    "the repetitions and best of 5 after them; the larger is the figure each "
+                                    "stream_copy_fraction uses"
+                                  : "not measured: the run ended before it started"}};
   j["percentile_method"] = "nearest-rank on raw samples: smallest sample with at least p% of samples <= it";
   nlohmann::json services = nlohmann::json::array();
   for (const auto& s : r.services) {
