@@ -10,11 +10,14 @@
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
 #include <hiredis/hiredis.h>
+#include <dirent.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
@@ -28,6 +31,7 @@
 #include "coupling/grpc_client.hpp"
 #include "coupling/services.hpp"
 #include "coupling/stores.hpp"
+#include "core/cpu_placement.hpp"
 #include "inference.grpc.pb.h"
 #include "motifbench/stats.hpp"
 #include "motifbench/surrogates/local.hpp"
@@ -44,6 +48,7 @@ struct World {
   // The floors' own servers: default, --poll-us 0, --poll-ahead true, and
   // --concurrency 1 (one request computed at a time, whatever is in flight).
   std::string unix_floor, unix_floor_no_poll, unix_floor_ahead, unix_floor_serial;
+  std::map<std::string, pid_t> pid_of;  // each floor server's process, by endpoint
 };
 World* g_world = nullptr;
 
@@ -320,6 +325,96 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// Pins every thread of a process (its threads to come inherit it) to `cpus`.
+// A thread that ended meanwhile is no failure.
+bool pin_process(pid_t pid, const cpu_set_t& cpus) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool ok = true;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    if (sched_setaffinity(static_cast<pid_t>(std::atoi(e->d_name)), sizeof cpus, &cpus) != 0 && errno != ESRCH)
+      ok = false;
+  }
+  closedir(d);
+  return ok;
+}
+
+cpu_set_t cpu_set_of(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cpus) CPU_SET(c, &set);
+  return set;
+}
+
+// Where the two sides of a semi-tight vs tight comparison compute. The vCPUs
+// of a virtual machine need not run alike: on the 2-vCPU VM of the README,
+// BM_TightVsBareForward/16384 ran at 29.6-32.7 GFLOP/s on one and 36.4-44.7
+// on the other, minutes apart. Left to the scheduler, a server computes on
+// whichever vCPU it lands on and the tight call on another, and the ratio
+// says as much about the vCPUs as about the transport (semi-tight came out
+// 1.1x tight at 262144 rows). A placement puts the compute of both sides on
+// one CPU (the tight call's thread, every thread of the servers) and the
+// semi-tight client on another, and swaps the two CPUs from one round to the
+// next (four rounds a run of `iterations`: a thread moved to another CPU
+// finds its caches cold there, which a call of a block of one would otherwise
+// pay every time), so that each side computes as often on each. It needs two
+// CPUs that the process may use; with fewer it places nothing (on() is false).
+class Placement {
+ public:
+  Placement(std::vector<pid_t> servers, benchmark::IterationCount iterations)
+      : m_servers(std::move(servers)), m_cpus(allowed_cpus()),
+        m_period(std::max<std::size_t>(1, static_cast<std::size_t>(iterations) / 4)) {
+    m_all = cpu_set_of(m_cpus);
+    if (m_cpus.size() < 2) return;
+    m_cpus.resize(2);
+    for (pid_t p : m_servers)
+      if (p <= 0) return;
+    m_on = true;
+  }
+  ~Placement() {
+    if (!m_on) return;
+    sched_setaffinity(0, sizeof m_all, &m_all);
+    for (pid_t p : m_servers) pin_process(p, m_all);
+  }
+  Placement(const Placement&) = delete;
+  Placement& operator=(const Placement&) = delete;
+  bool on() const { return m_on; }
+  // Before each iteration: the servers to this round's compute_cpu() (moved
+  // only when the round changes). False if a server could not be pinned.
+  bool next_iteration() {
+    const std::size_t k = m_iteration++ / m_period;
+    if (!m_on || (m_pinned && k == m_round)) return true;
+    m_round = k;
+    m_pinned = true;
+    const cpu_set_t set = cpu_set_of({compute_cpu()});
+    bool ok = true;
+    for (pid_t p : m_servers) ok = pin_process(p, set) && ok;
+    return ok;
+  }
+  // The current round (round() % 2 picks the compute CPU of the two), and
+  // its CPUs (-1 when not on).
+  std::size_t round() const { return m_round; }
+  int compute_cpu() const { return m_on ? m_cpus[m_round % 2] : -1; }
+  int client_cpu() const { return m_on ? m_cpus[(m_round + 1) % 2] : -1; }
+  // The calling thread to the CPU that computes (a tight call) or to the client's.
+  void compute_side() const { pin_self(compute_cpu()); }
+  void client_side() const { pin_self(client_cpu()); }
+  static void pin_self(int cpu) {
+    if (cpu < 0) return;
+    const cpu_set_t set = cpu_set_of({cpu});
+    sched_setaffinity(0, sizeof set, &set);
+  }
+
+ private:
+  std::vector<pid_t> m_servers;
+  std::vector<int> m_cpus;
+  cpu_set_t m_all;
+  std::size_t m_period, m_iteration = 0, m_round = 0;
+  bool m_on = false, m_pinned = false;
+};
+
 // Semi-tight batch-1 round trip (shared memory, on a ModelStreamInfer stream:
 // the default) against a raw Unix-socket ping-pong of 64 B between two
 // threads, interleaved with the same call carrying the tensor's bytes, with
@@ -454,10 +549,15 @@ double thread_cpu_s() {
 // throughput of a stream of batches; one call per block, a call between
 // other work (a simulation step), where each leg of a remote call wakes a
 // thread that slept through the other side's work
-// (BM_UnixPingPongAfterWork). Floor: semi-tight throughput at least 0.9x
+// (BM_UnixPingPongAfterWork). With two CPUs or more, the tight calls and
+// the servers compute on one CPU and the semi-tight client runs on another,
+// the two swapped four times a run (Placement): the ratio compares the
+// transports, not the CPUs. Floor: semi-tight throughput at least 0.9x
 // tight. The breakdown says where a semi-tight call's time goes (the
 // server's compute, about the tight call's, and the two legs), and the
-// client thread's CPU time per call what polling ahead costs.
+// client thread's CPU time per call what polling ahead costs;
+// tight_cpu_time_ratio, tight's time per call on the lower-numbered CPU over
+// the other, how unlike the two CPUs ran.
 void BM_SemiTightVsTightLargeBatch(benchmark::State& state) {
   const std::int64_t rows = state.range(0);
   const int block = static_cast<int>(state.range(1));
@@ -507,19 +607,33 @@ void BM_SemiTightVsTightLargeBatch(benchmark::State& state) {
   }
   for (int i = 0; i < 3; ++i)  // warm-up: TorchScript's profiling runs, first touch of the segment
     for (auto& p : paths) p.client->infer(p.in, rows, p.out);
+  Placement place({g_world->pid_of[g_world->unix_floor], g_world->pid_of[g_world->unix_floor_ahead]},
+                  state.max_iterations);
+  std::array<double, 2> tight_by_cpu{0, 0};  // tight's wall time by the placement's CPU (first, second)
   record = true;
   std::size_t first = 0;
   for (auto _ : state) {
+    if (!place.next_iteration()) {
+      state.SkipWithError("could not pin a server's threads");
+      return;
+    }
     for (std::size_t k = 0; k < paths.size(); ++k) {
       Path& p = paths[(first + k) % paths.size()];
+      const bool is_tight = &p == &paths[0];
+      if (is_tight)
+        place.compute_side();
+      else
+        place.client_side();
       const double c0 = thread_cpu_s();
       const auto t0 = std::chrono::steady_clock::now();
       for (int c = 0; c < block; ++c) {
         p.client->infer(p.in, rows, p.out);
         if (c == 0) p.first_s += seconds_since(t0);
       }
-      p.wall_s += seconds_since(t0);
+      const double wall = seconds_since(t0);
+      p.wall_s += wall;
       p.cpu_s += thread_cpu_s() - c0;
+      if (is_tight) tight_by_cpu[place.round() % 2] += wall;
     }
     first = (first + 1) % paths.size();
   }
@@ -558,6 +672,10 @@ void BM_SemiTightVsTightLargeBatch(benchmark::State& state) {
   state.counters["server_compute_share"] = server_ns * 1e-9 / s.wall_s;  // of the semi-tight calls' time
   state.counters["floor_at_least"] = 0.9;
   state.counters["block_calls"] = block;
+  // 1: each side computed on one CPU, the two swapped every round (Placement).
+  state.counters["placed"] = place.on() ? 1 : 0;
+  // How unlike the two CPUs ran: tight's time on the lower-numbered over the other.
+  if (place.on() && tight_by_cpu[1] > 0) state.counters["tight_cpu_time_ratio"] = tight_by_cpu[0] / tight_by_cpu[1];
   // Where a semi-tight call's time goes (medians, µs), beside the tight call's.
   for (const char* c : {"rpc_serialize", "rpc_deserialize"})
     if (!parts[c].empty()) state.counters[std::string(c + 4) + "_p50_us"] = median_of(parts[c]) * 1e-3;
@@ -584,6 +702,7 @@ class CallerThread {
             m_cv.wait(l, [&] { return m_quit || m_todo > 0; });
             if (m_quit) return;
             const int n = m_todo;
+            Placement::pin_self(m_cpu);
             l.unlock();
             std::string failure;
             try {
@@ -605,9 +724,11 @@ class CallerThread {
     m_cv.notify_all();
     m_thread.join();
   }
-  void start(int calls) {
+  // `calls` calls, from CPU `cpu` (-1: wherever it is).
+  void start(int calls, int cpu = -1) {
     std::lock_guard<std::mutex> l(m_mutex);
     m_todo = calls;
+    m_cpu = cpu;
     m_cv.notify_all();
   }
   // Until the block is done; why it failed, or "".
@@ -620,7 +741,7 @@ class CallerThread {
  private:
   std::mutex m_mutex;
   std::condition_variable m_cv;
-  int m_todo = 0;
+  int m_todo = 0, m_cpu = -1;
   bool m_quit = false;
   std::string m_failure;
   std::thread m_thread;  // last: starts once the rest is ready
@@ -633,7 +754,8 @@ class CallerThread {
 // one thread), each from its own thread and without waiting for the other,
 // so that one's request is on its way while the other's computes. A block
 // of range(1) calls (half on each client) against the same number of tight
-// calls back to back, the two blocks in alternating order. The server's busy
+// calls back to back, the two blocks in alternating order; the tight calls
+// and the server on one CPU, both clients on another (Placement). The server's busy
 // share says how much of the pipelined wall time it computed; the floor is
 // the same as for serial calls: semi-tight throughput at least 0.9x tight.
 void BM_SemiTightPipelinedVsTight(benchmark::State& state) {
@@ -672,18 +794,28 @@ void BM_SemiTightPipelinedVsTight(benchmark::State& state) {
     first->infer(a.in, rows, a.out);
     second->infer(b.in, rows, b.out);
   }
+  // Tight and the server compute on one CPU, both clients on the other (Placement).
+  Placement place({g_world->pid_of[g_world->unix_floor_serial]}, state.max_iterations);
   record = true;
   double t_tight = 0, t_pipe = 0;
   std::string failure;
   bool tight_first = true;
   for (auto _ : state) {
+    if (!place.next_iteration()) {
+      state.SkipWithError("could not pin the server's threads");
+      return;
+    }
     for (int side = 0; side < 2; ++side) {
+      if ((side == 0) == tight_first)
+        place.compute_side();
+      else
+        place.client_side();
       const auto t0 = std::chrono::steady_clock::now();
       if ((side == 0) == tight_first) {
         for (int c = 0; c < block; ++c) tight->infer(in.data(), rows, tight_out.data());
         t_tight += seconds_since(t0);
       } else {
-        other.start(block / 2);
+        other.start(block / 2, place.client_cpu());
         try {
           for (int c = 0; c < block - block / 2; ++c) first->infer(a.in, rows, a.out);
         } catch (const std::exception& e) {
@@ -728,6 +860,7 @@ void BM_SemiTightPipelinedVsTight(benchmark::State& state) {
   if (!all_rtt.empty()) state.counters["roundtrip_p50_us"] = median_of(all_rtt) * 1e-3;
   state.counters["floor_at_least"] = 0.9;
   state.counters["block_calls"] = block;
+  state.counters["placed"] = place.on() ? 1 : 0;
   state.counters["max_abs_difference"] = diff;
 }
 
@@ -831,16 +964,21 @@ int main(int argc, char** argv) {
     ServeSettings s;
     world.unix_server = world.services.start_servers(1, true, s, 20).at(0).endpoint;
     world.tcp_server = world.services.start_servers(1, false, s, 20).at(0).endpoint;
-    world.unix_floor = world.services.start_servers(1, true, s, 20).at(0).endpoint;
+    auto start = [&](const ServeSettings& settings) {
+      const auto info = world.services.start_servers(1, true, settings, 20).at(0);
+      world.pid_of[info.endpoint] = static_cast<pid_t>(info.pid);
+      return info.endpoint;
+    };
+    world.unix_floor = start(s);
     ServeSettings quiet = s;
     quiet.poll_us = 0;
     world.unix_floor_no_poll = world.services.start_servers(1, true, quiet, 20).at(0).endpoint;
     ServeSettings ahead = s;
     ahead.poll_ahead = true;
-    world.unix_floor_ahead = world.services.start_servers(1, true, ahead, 20).at(0).endpoint;
+    world.unix_floor_ahead = start(ahead);
     ServeSettings serial = s;
     serial.concurrency = 1;
-    world.unix_floor_serial = world.services.start_servers(1, true, serial, 20).at(0).endpoint;
+    world.unix_floor_serial = start(serial);
     world.redis = world.services.start_redis(20).endpoint;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_transport: %s\n", e.what());

@@ -65,7 +65,7 @@ ROWS = [
     ("semi-tight (shared memory) vs tight speed", "transport", f"BM_SemiTightVsTightLargeBatch/{rows}/{block}", case,
      "shm_over_tight_speed", "floor_at_least", ">=",
      ["tight_us", "shm_us", "server_compute_p50_us", "request_leg_p50_us", "reply_leg_p50_us", "client_cpu_us",
-      "tight_first_us", "tight_rest_us", "shm_first_us", "shm_rest_us"])
+      "tight_first_us", "tight_rest_us", "shm_first_us", "shm_rest_us", "placed", "tight_cpu_time_ratio"])
     for rows, block, case in SEMI_TIGHT_CASES
 ] + [
     # The same benchmark's calls with coupling.poll_ahead on both sides, interleaved.
@@ -79,7 +79,7 @@ ROWS = [
     ("semi-tight (shared memory, 2 calls in flight) vs tight speed", "transport",
      "BM_SemiTightPipelinedVsTight/16384/16", "16384 rows, blocks of 16", "pipelined_over_tight_speed",
      "floor_at_least", ">=", ["tight_us", "pipelined_us", "server_compute_p50_us", "server_queue_p50_us",
-                              "server_busy_share", "roundtrip_p50_us"]),
+                              "server_busy_share", "roundtrip_p50_us", "placed"]),
     ("semi-tight batch-1 round trip vs Unix-socket ping-pong", "transport", "BM_SemiTightBatch1VsPingPong",
      "batch 1", "shm_over_pingpong", "floor_at_most", "<=",
      ["semi_tight_shm_us", "unix_pingpong_us", "semi_tight_shm_no_poll_us", "semi_tight_shm_unary_us",
