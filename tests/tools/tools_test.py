@@ -247,6 +247,22 @@ def main():
            r.returncode == 0 and doc["runs"] and not doc["runs"][0]["metrics_only_in_new"] and leg and
            leg[0]["base_samples_count"] == 6 and leg[0]["verdict"] == "SAME",
            (r.returncode, doc["runs"][:1] and doc["runs"][0]["metrics_only_in_new"], leg))
+    # A context field that only a later sweep records (cpu_placement came in
+    # a later schema) is pooled too: the sweeps without it say "not recorded".
+    mixed_base = os.path.join(scratch, "pool", "mixed")
+    for sweep, src_doc in (("sweep-1", f("identical.json")), ("sweep-2", placed["base"])):
+        os.makedirs(os.path.join(mixed_base, sweep))
+        doc = json.load(open(src_doc))
+        doc["context"]["host"] = "vm"
+        if sweep == "sweep-1":
+            doc["context"].pop("cpu_placement", None)
+        json.dump(doc, open(os.path.join(mixed_base, sweep, "digital_replica.json"), "w"))
+    r = run([exe, "compare", mixed_base, placed["new"], "--pool", "--format=json"])
+    _, doc = verdicts(r.stdout)
+    differs = {d["field"]: (d["base"], d["new"]) for d in doc["runs"][0]["context_differences"]} if doc["runs"] else {}
+    expect("compare --pool: a context field only a later sweep records is listed with the sweeps that lack it",
+           r.returncode == 0 and differs.get("cpu_placement.step_cpus") == ("not recorded | rank 0: 1", "rank 0: 0")
+           and differs.get("host") == ("vm", "node7"), (r.returncode, differs))
     r = run([exe, "compare", pooled_base, within])
     expect("compare without --pool: the second sweep has no counterpart (MISSING)",
            r.returncode == 1 and "MISSING" in r.stdout, (r.returncode, r.stdout[-300:]))

@@ -220,6 +220,10 @@ std::vector<Run> pool_by_key(std::vector<Run> runs) {
       for (const auto& m : pooled.metrics) medians[m.name].push_back(median(m.samples));
       for (std::size_t k = 1; k < idx.size(); ++k) {
         pooled.file += ", " + runs[idx[k]].file;
+        // A field that only a later run records (cpu_placement came in a
+        // later schema) was not recorded by the runs before it.
+        for (const auto& entry : runs[idx[k]].context)
+          contexts.try_emplace(entry.first, std::vector<std::string>{"not recorded"});
         for (auto& [field, values] : contexts) {
           auto it = runs[idx[k]].context.find(field);
           const std::string v = it == runs[idx[k]].context.end() ? "not recorded" : it->second;
