@@ -2,6 +2,7 @@
 // with optional dynamic batching.
 #include <grpcpp/grpcpp.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -752,6 +753,9 @@ class Service final : public ServiceBase {
     (*r->mutable_parameters())["server_replied_ns"].set_int64_param(steady_ns(t_reply));
     (*r->mutable_parameters())["queue_ns"].set_int64_param(queue_ns + admission_ns);
     (*r->mutable_parameters())["batch_rows"].set_int64_param(batch_rows);
+    // The CPU it computed on (a client on this host counts them: the result's
+    // cpu_placement.server_cpus).
+    if (const int cpu = sched_getcpu(); cpu >= 0) (*r->mutable_parameters())["server_cpu_index"].set_int64_param(cpu);
     // Part of server_compute_ns: host <-> device copies (serve --device cuda).
     if (!m.device.is_cpu()) (*r->mutable_parameters())["device_copy_ns"].set_int64_param(copy_ns);
     return grpc::Status::OK;

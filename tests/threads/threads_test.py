@@ -116,6 +116,9 @@ def main():
             problems.append(f"{label}: cpu_placement has ranks {[p.get('rank_index') for p in got]}")
             return
         for p in got:
+            if p.get("server_cpus") != []:
+                problems.append(f"{label}: rank {p['rank_index']} server_cpus {p.get('server_cpus')}, "
+                                "expected none (no server)")
             counted = sum(s["steps_count"] for s in p["step_cpus"])
             cpus = {s["cpu_index"] for s in p["step_cpus"]}
             if p["allowed_cpus"] != want_allowed or counted != steps or not cpus <= set(allowed_set(want_allowed)):
@@ -129,6 +132,19 @@ def main():
     placement(run(["taskset", "-c", str(last)] + base, os.path.join(scratch, "pinned.json")),
               f"taskset -c {last}", str(last))
     placement(run([mpiexec, "-n", "2"] + base, os.path.join(scratch, "placed2.json")), "2 ranks", cpu_list(mine))
+    # Where the servers computed: each semi-tight answer names its server's
+    # CPU. Under taskset the embedded servers, children of the run, inherit
+    # its one CPU, and every measured step calls them at least once.
+    doc = run(["taskset", "-c", str(last)] + semi, os.path.join(scratch, "semi_pinned.json"))
+    served = [p.get("server_cpus") for p in doc["context"]["cpu_placement"]]
+    steps = sum(r["iterations_count"] for r in doc["repetitions"])
+    if (len(served) != 1 or [s["cpu_index"] for s in served[0] or []] != [last] or
+            served[0][0]["calls_count"] < steps):
+        problems.append(f"semi-tight under taskset -c {last}: server_cpus {served}, expected all of at least "
+                        f"{steps} calls on CPU {last}")
+    else:
+        print(f"semi-tight under taskset -c {last}: {served[0][0]['calls_count']} calls computed on CPU {last} "
+              f"for {steps} steps")
     # More ranks x threads than cores: a warning in the result.
     doc = run([mpiexec, "-n", "2"] + base + [f"--threads={cores}"], os.path.join(scratch, "over.json"))
     if not any("exceed its" in w for w in doc["warnings"]):

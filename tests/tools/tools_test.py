@@ -183,6 +183,25 @@ def main():
            r.returncode == 0 and set(v) == {"SAME"} and differs == [
                {"field": "cpu_placement.step_cpus", "base": "rank 0: 1", "new": "rank 0: 0"},
                {"field": "host", "base": "vm", "new": "node7"}], (r.returncode, differs))
+    # Semi-tight: where the servers computed is listed the same way (CPUs
+    # with a tenth of the calls or more); a result without it lists nothing.
+    served = {}
+    for side, calls in (("base", [(1, 95), (0, 5)]), ("new", [(0, 100)])):
+        doc = json.load(open(placed[side]))
+        doc["context"]["cpu_placement"][0]["server_cpus"] = [{"cpu_index": c, "calls_count": n} for c, n in calls]
+        served[side] = os.path.join(scratch, f"served_{side}.json")
+        json.dump(doc, open(served[side], "w"))
+    r = run([exe, "compare", served["base"], served["new"], "--format=json"])
+    _, doc = verdicts(r.stdout)
+    differs = {d["field"]: (d["base"], d["new"]) for d in doc["runs"][0]["context_differences"]} if doc["runs"] else {}
+    expect("compare: the CPUs the servers computed on are listed when they differ",
+           r.returncode == 0 and differs.get("cpu_placement.server_cpus") == ("rank 0: 1", "rank 0: 0"),
+           (r.returncode, differs))
+    r = run([exe, "compare", placed["base"], served["new"], "--format=json"])
+    _, doc = verdicts(r.stdout)
+    fields = [d["field"] for d in doc["runs"][0]["context_differences"]] if doc["runs"] else None
+    expect("compare: a result that does not record the servers' CPUs lists no difference for them",
+           r.returncode == 0 and fields is not None and "cpu_placement.server_cpus" not in fields, (r.returncode, fields))
     r = run([exe, "compare", placed["base"], placed["new"]])
     expect("compare table: names the differing context",
            "context differs" in r.stdout and "rank 0: 1 -> rank 0: 0" in r.stdout and "vm -> node7" in r.stdout,

@@ -330,9 +330,22 @@ TEST(CpuPlacement, ListsCountsAndTravels) {
   EXPECT_EQ(back.allowed, "0-2,12");
   EXPECT_EQ(back.allowed_count, 4);
   EXPECT_EQ(back.step_cpus, want);
+  EXPECT_TRUE(back.server_cpus.empty()) << "no server answered";
   const RankCpus none = parse_placement_text(placement_text("h", {0}, StepCpus{}));
   EXPECT_EQ(none.allowed, "0");
   EXPECT_TRUE(none.step_cpus.empty());
+  // Where its servers computed: what a tally counted between two snapshots.
+  ServerCpus tally;
+  tally.add(0);  // a warm-up call, before the measured steps
+  const StepCpus before = tally.snapshot();
+  for (int cpu : {1, 1, 0, 1}) tally.add(cpu);
+  StepCpus measured;
+  measured.add_since(before, tally.snapshot());
+  const std::vector<std::pair<int, std::int64_t>> calls{{1, 3}, {0, 1}};
+  EXPECT_EQ(measured.counts(), calls);
+  const RankCpus served = parse_placement_text(placement_text("h", {0, 1}, steps, measured));
+  EXPECT_EQ(served.step_cpus, want);
+  EXPECT_EQ(served.server_cpus, calls);
   EXPECT_FALSE(allowed_cpus().empty()) << "this process may run somewhere";
 }
 

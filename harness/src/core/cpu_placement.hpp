@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -65,10 +66,38 @@ class StepCpus {
     return out;
   }
   std::int64_t unknown() const { return m_unknown; }
+  /// Adds what `after` counted beyond `before`: two snapshots of one count.
+  void add_since(const StepCpus& before, const StepCpus& after) {
+    for (std::size_t c = 0; c < after.m_counts.size(); ++c) {
+      const std::int64_t n = after.m_counts[c] - (c < before.m_counts.size() ? before.m_counts[c] : 0);
+      if (n <= 0) continue;
+      if (c >= m_counts.size()) m_counts.resize(c + 1, 0);
+      m_counts[c] += n;
+    }
+    m_unknown += std::max<std::int64_t>(0, after.m_unknown - before.m_unknown);
+  }
 
  private:
   std::vector<std::int64_t> m_counts;
   std::int64_t m_unknown = 0;
+};
+
+/// The CPUs on which the servers of this rank's host computed its remote
+/// calls, one count per answer that named its CPU. Any client thread adds.
+class ServerCpus {
+ public:
+  void add(int cpu) {
+    std::lock_guard<std::mutex> l(m_mutex);
+    m_cpus.add(cpu);
+  }
+  StepCpus snapshot() const {
+    std::lock_guard<std::mutex> l(m_mutex);
+    return m_cpus;
+  }
+
+ private:
+  mutable std::mutex m_mutex;
+  StepCpus m_cpus;
 };
 
 /// One rank's placement, as the result records it.
@@ -77,31 +106,45 @@ struct RankCpus {
   std::string allowed;  ///< cpu_list_text of its affinity
   int allowed_count = 0;
   std::vector<std::pair<int, std::int64_t>> step_cpus;  ///< (cpu, measured steps), most first
+  /// (cpu, calls): where the servers on its host computed its remote calls
+  /// during the measured steps, most first (empty: none there, or tight).
+  std::vector<std::pair<int, std::int64_t>> server_cpus;
 };
 
-/// A rank's placement as one line of text for a gather, and back.
-inline std::string placement_text(const std::string& host, const std::vector<int>& allowed, const StepCpus& steps) {
-  std::string t = host + '\t' + cpu_list_text(allowed) + '\t' + std::to_string(allowed.size()) + '\t';
-  bool first = true;
-  for (const auto& [cpu, n] : steps.counts()) {
-    if (!first) t += ',';
-    t += std::to_string(cpu) + ':' + std::to_string(n);
-    first = false;
-  }
+/// "cpu:count,cpu:count", most first.
+inline std::string cpu_counts_text(const StepCpus& counts) {
+  std::string t;
+  for (const auto& [cpu, n] : counts.counts()) t += (t.empty() ? "" : ",") + std::to_string(cpu) + ':' + std::to_string(n);
   return t;
+}
+
+/// A rank's placement as one line of text for a gather, and back.
+inline std::string placement_text(const std::string& host, const std::vector<int>& allowed, const StepCpus& steps,
+                                  const StepCpus& servers = {}) {
+  return host + '\t' + cpu_list_text(allowed) + '\t' + std::to_string(allowed.size()) + '\t' +
+         cpu_counts_text(steps) + '\t' + cpu_counts_text(servers);
 }
 
 inline RankCpus parse_placement_text(const std::string& text) {
   RankCpus r;
   std::istringstream in(text);
-  std::string count, steps, item;
+  std::string count, steps;
   if (!std::getline(in, r.host, '\t') || !std::getline(in, r.allowed, '\t') || !std::getline(in, count, '\t'))
     return r;
   r.allowed_count = std::stoi(count);
-  std::getline(in, steps);
-  std::istringstream items(steps);
-  while (std::getline(items, item, ','))  // cpu:steps
-    r.step_cpus.emplace_back(std::stoi(item), std::stoll(item.substr(item.find(':') + 1)));
+  auto counts = [](const std::string& list) {
+    std::vector<std::pair<int, std::int64_t>> out;
+    std::istringstream items(list);
+    std::string item;
+    while (std::getline(items, item, ','))  // cpu:count
+      out.emplace_back(std::stoi(item), std::stoll(item.substr(item.find(':') + 1)));
+    return out;
+  };
+  std::string servers;
+  std::getline(in, steps, '\t');
+  std::getline(in, servers);
+  r.step_cpus = counts(steps);
+  r.server_cpus = counts(servers);
   return r;
 }
 

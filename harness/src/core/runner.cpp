@@ -353,6 +353,9 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
   std::vector<Samples> all_by_rank;
   const std::vector<int> allowed = allowed_cpus();
   StepCpus step_cpus;  // the CPU each measured step ended on
+  // Where the servers on this host computed the measured steps' remote calls.
+  StepCpus server_cpus;
+  const std::shared_ptr<ServerCpus> server_tally = env != nullptr ? env->remote.server_cpus : nullptr;
   const std::string host = local_node_names().host;
   for (int r = 0; r < reps; ++r) {
     RepetitionResult rep;
@@ -360,6 +363,10 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
     // Ranks get distinct streams; rank 0 of repetition r uses repetition_seed(base, r).
     rep.seed = repetition_seed(res.base_seed + 1000003ULL * static_cast<std::uint64_t>(req.rank), r);
     RunContextImpl ctx(config, req.coupling, rep.seed, req.rank, req.nranks, env);
+    StepCpus server_before;  // the tally when the measured steps began
+    auto count_server_cpus = [&] {
+      if (server_tally) server_cpus.add_since(server_before, server_tally->snapshot());
+    };
     ctx.set_counters(counters.get());
     auto energy = make_energy_meter(config.get_string("energy.source"), w_core, w_idle,
                                     config.get_string("energy.powercap_root"), config.get_string("energy.cray_root"));
@@ -408,6 +415,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       components.begin(env, req.rank);
       energy->start();
       if (gpu_energy) gpu_energy->start();
+      if (server_tally) server_before = server_tally->snapshot();
       t0 = now_ns();
       auto last_poll = t0;
       std::int64_t i = 0;
@@ -436,6 +444,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       fence_and_barrier(req.nranks);
       rep.measured_s = seconds_since(t0);
       rep.iterations = i;
+      count_server_cpus();
       stop_energy(true);
       rep.phases = ctx.phase_totals();
       rep.harness_events = ctx.events();
@@ -460,6 +469,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
       // Failed in setup or warm-up: nothing of it was measured (its time,
       // steps and energy would read as a measured zero), so it does not count.
       if (t0 == 0) break;
+      count_server_cpus();
       rep.measured_s = seconds_since(t0);
       rep.phases = ctx.phase_totals();
       rep.metrics = ctx.metrics();
@@ -489,7 +499,7 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
     // Where every rank's steps ran so far, at rank 0 (collective, as the line
     // above: where ranks that completed the repetition meet anyway).
     res.cpu_placement.clear();
-    for (const auto& text : gather_text(placement_text(host, allowed, step_cpus)))
+    for (const auto& text : gather_text(placement_text(host, allowed, step_cpus, server_cpus)))
       res.cpu_placement.push_back(parse_placement_text(text));
     if (!req.quiet && req.rank == 0)
       std::fprintf(stderr, "motifbench: %s/%s/%s repetition %d/%d: %lld steps in %.3f s\n", res.motif.c_str(),
@@ -575,7 +585,8 @@ RunResult run_motif(const RunRequest& req, const Config& config, CouplingEnv* en
   }
 
   // A run that failed in its first repetition: this rank's own.
-  if (res.cpu_placement.empty()) res.cpu_placement.push_back(parse_placement_text(placement_text(host, allowed, step_cpus)));
+  if (res.cpu_placement.empty())
+    res.cpu_placement.push_back(parse_placement_text(placement_text(host, allowed, step_cpus, server_cpus)));
   if (req.rank != 0) return res;
   std::string few;
   for (auto& [name, samples] : merge_ranks(all_by_rank)) {

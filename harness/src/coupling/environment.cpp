@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/cpu_placement.hpp"
 #include "core/mpi_session.hpp"
 #include "coupling/address.hpp"
 #include "coupling/stores.hpp"
@@ -173,6 +174,7 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   env->remote.stream = cfg.get_string("coupling.rpc") == "stream";
   env->remote.poll_us = cfg.get_int("coupling.poll_us");
   env->remote.poll_ahead = cfg.get_bool("coupling.poll_ahead");
+  env->remote.server_cpus = std::make_shared<ServerCpus>();
   env->remote.first_endpoint = node_local ? node.local_rank : rank;
   env->remote.model_suffix = "-r" + std::to_string(rank);
   env->remote.token = token;

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/cpu_placement.hpp"
 #include "coupling/poll_plan.hpp"
 #include "coupling/services.hpp"
 #include "inference.grpc.pb.h"
@@ -263,6 +264,10 @@ class GrpcClient final : public SurrogateClient {
         m_sink("rpc_reply_leg", back);
       }
     }
+    // The CPU a server on this host computed it on: its numbers are this host's.
+    auto cpu = params.find("server_cpu_index");
+    if (ep.same_host && m_opt.server_cpus && cpu != params.end())
+      m_opt.server_cpus->add(static_cast<int>(cpu->second.int64_param()));
     // serve --device cuda: the host <-> device copies inside the server's compute.
     auto copied = params.find("device_copy_ns");
     if (copied != params.end()) m_sink("rpc_server_device_copy", static_cast<double>(copied->second.int64_param()));

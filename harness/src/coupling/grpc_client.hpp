@@ -13,6 +13,8 @@
 
 namespace motifbench::detail {
 
+class ServerCpus;  // core/cpu_placement.hpp
+
 /// TLS for the channel to a server (gRPC's own credentials). Empty ca_pem:
 /// plaintext, as on the embedded servers' loopback and Unix sockets.
 struct ChannelSecurity {
@@ -59,6 +61,9 @@ struct RemoteOptions {
   /// coupling.poll_ahead, serve --poll-ahead); otherwise it sleeps until the
   /// answers wake it.
   bool poll_ahead = false;
+  /// When set, each answer of a server on this host (a Unix socket) adds the
+  /// CPU the server computed it on (the run's cpu_placement.server_cpus).
+  std::shared_ptr<ServerCpus> server_cpus;
 };
 
 /// Receives latency samples: channel name and nanoseconds.

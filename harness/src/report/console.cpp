@@ -141,22 +141,29 @@ void print_console(std::FILE* out, const RunResult& r) {
     std::fprintf(out, " | harness overhead: not measured\n");
   // Where the steps ran: the first ranks, their CPUs by share of the steps.
   constexpr std::size_t kRanksShown = 4;
-  for (std::size_t rank = 0; rank < r.cpu_placement.size() && rank < kRanksShown; ++rank) {
-    const auto& p = r.cpu_placement[rank];
-    std::int64_t steps = 0;
-    for (const auto& sc : p.step_cpus) steps += sc.second;
+  // "1 (80%), 0 (20%)": CPUs by their share of the counts, the first few.
+  auto shares = [](const std::vector<std::pair<int, std::int64_t>>& counts) {
+    std::int64_t total = 0;
+    for (const auto& c : counts) total += c.second;
     std::string where;
-    for (const auto& [cpu, n] : p.step_cpus) {
+    for (const auto& [cpu, n] : counts) {
       if (where.size() > 60) {
         where += ", ...";
         break;
       }
       char part[48];
-      std::snprintf(part, sizeof part, "%s%d (%.0f%%)", where.empty() ? "" : ", ", cpu, 100.0 * n / std::max<std::int64_t>(1, steps));
+      std::snprintf(part, sizeof part, "%s%d (%.0f%%)", where.empty() ? "" : ", ", cpu,
+                    100.0 * n / std::max<std::int64_t>(1, total));
       where += part;
     }
-    std::fprintf(out, "placement: rank %zu on %s, CPUs %s; steps on CPU %s\n", rank, p.host.c_str(),
-                 p.allowed.c_str(), where.empty() ? "none measured" : where.c_str());
+    return where;
+  };
+  for (std::size_t rank = 0; rank < r.cpu_placement.size() && rank < kRanksShown; ++rank) {
+    const auto& p = r.cpu_placement[rank];
+    const std::string steps = shares(p.step_cpus), servers = shares(p.server_cpus);
+    std::fprintf(out, "placement: rank %zu on %s, CPUs %s; steps on CPU %s%s%s\n", rank, p.host.c_str(),
+                 p.allowed.c_str(), steps.empty() ? "none measured" : steps.c_str(),
+                 servers.empty() ? "" : "; server compute on CPU ", servers.c_str());
   }
   if (r.cpu_placement.size() > kRanksShown)
     std::fprintf(out, "placement: %zu more ranks in the result (context.cpu_placement)\n",

@@ -175,15 +175,16 @@ nlohmann::json to_json(const RunResult& r) {
       {"cpu_governor", c.cpu_governor},
       {"optimised_build", c.optimised},
   };
-  // Where each rank ran: the CPUs it may use and the CPU each measured step
-  // ended on, most steps first.
+  // Where each rank ran: the CPUs it may use, the CPU each measured step
+  // ended on, and where the servers on its host computed its calls, most first.
   nlohmann::json placed = nlohmann::json::array();
   for (std::size_t rank = 0; rank < r.cpu_placement.size(); ++rank) {
     const auto& p = r.cpu_placement[rank];
-    nlohmann::json steps = nlohmann::json::array();
+    nlohmann::json steps = nlohmann::json::array(), servers = nlohmann::json::array();
     for (const auto& [cpu, n] : p.step_cpus) steps.push_back({{"cpu_index", cpu}, {"steps_count", n}});
+    for (const auto& [cpu, n] : p.server_cpus) servers.push_back({{"cpu_index", cpu}, {"calls_count", n}});
     placed.push_back({{"rank_index", rank}, {"host", p.host}, {"allowed_cpus", p.allowed},
-                      {"allowed_cpus_count", p.allowed_count}, {"step_cpus", steps}});
+                      {"allowed_cpus_count", p.allowed_count}, {"step_cpus", steps}, {"server_cpus", servers}});
   }
   j["context"]["cpu_placement"] = placed;
   j["run"] = {{"motif", r.motif},

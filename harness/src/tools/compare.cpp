@@ -119,21 +119,31 @@ std::map<std::string, std::string> figure_context(const nlohmann::json& d) {
     out[name] = v.is_string() ? v.get<std::string>() : v.dump();
   }
   if (c.contains("cpu_placement") && c["cpu_placement"].is_array() && !c["cpu_placement"].empty()) {
-    std::string allowed, steps;
+    // The CPUs with at least kStepCpuShare of a rank's counts, ascending.
+    auto main_cpus = [](const nlohmann::json& counts, const char* count) {
+      double total = 0;
+      for (const auto& s : counts) total += s.value(count, 0.0);
+      std::set<int> cpus;
+      for (const auto& s : counts)
+        if (total > 0 && s.value(count, 0.0) >= kStepCpuShare * total) cpus.insert(s.value("cpu_index", -1));
+      std::string list;
+      for (int cpu : cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
+      return list.empty() ? std::string("none") : list;
+    };
+    std::string allowed, steps, servers;
+    bool any_servers = false;
     for (const auto& r : c["cpu_placement"]) {
       const std::string rank = "rank " + std::to_string(r.value("rank_index", 0)) + ": ";
       allowed += (allowed.empty() ? "" : "; ") + rank + r.value("allowed_cpus", std::string("?"));
-      double total = 0;
-      for (const auto& s : r["step_cpus"]) total += s.value("steps_count", 0.0);
-      std::set<int> cpus;
-      for (const auto& s : r["step_cpus"])
-        if (total > 0 && s.value("steps_count", 0.0) >= kStepCpuShare * total) cpus.insert(s.value("cpu_index", -1));
-      std::string list;
-      for (int cpu : cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
-      steps += (steps.empty() ? "" : "; ") + rank + (list.empty() ? "none" : list);
+      steps += (steps.empty() ? "" : "; ") + rank + main_cpus(r["step_cpus"], "steps_count");
+      const bool has = r.contains("server_cpus") && r["server_cpus"].is_array() && !r["server_cpus"].empty();
+      any_servers = any_servers || has;
+      servers += (servers.empty() ? "" : "; ") + rank + (has ? main_cpus(r["server_cpus"], "calls_count") : "none");
     }
     out["cpu_placement.allowed_cpus"] = allowed;
     out["cpu_placement.step_cpus"] = steps;
+    // Only where servers on the ranks' hosts computed (semi-tight).
+    if (any_servers) out["cpu_placement.server_cpus"] = servers;
   }
   return out;
 }
