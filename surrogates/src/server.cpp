@@ -180,16 +180,22 @@ class Batcher {
     m_cv.notify_all();
     m_thread.join();
   }
+  // What a job's batch was: its rows, how long the job queued, its
+  // host-device copies, and the CPU the batch's forward ended on (-1: unknown).
+  struct Batch {
+    long rows = 0;
+    std::int64_t queue_ns = 0, copy_ns = 0;
+    int cpu = -1;
+  };
   struct Job {
     ModelPtr model;
     const float* in;
     long rows;
     float* out;
     Clock::time_point enqueued;
-    std::promise<long> done;  // the batch's row count
+    std::promise<Batch> done;
   };
-  long run(const ModelPtr& model, const float* in, long rows, float* out, std::int64_t* queue_ns,
-           std::int64_t* copy_ns) {
+  Batch run(const ModelPtr& model, const float* in, long rows, float* out) {
     Job job{model, in, rows, out, Clock::now(), {}};
     auto fut = job.done.get_future();
     {
@@ -197,10 +203,7 @@ class Batcher {
       m_queue.push_back(&job);
     }
     m_cv.notify_all();
-    long batch = fut.get();
-    *queue_ns = m_last_queue_ns;
-    *copy_ns = m_last_copy_ns;
-    return batch;
+    return fut.get();
   }
 
  private:
@@ -221,8 +224,7 @@ class Batcher {
         m_queue.pop_front();
       }
       l.unlock();
-      m_last_queue_ns = ns_since(jobs.front()->enqueued);
-      m_last_copy_ns = execute(*model, jobs, rows);
+      execute(*model, jobs, rows);
       l.lock();
     }
   }
@@ -231,8 +233,9 @@ class Batcher {
     for (auto* j : m_queue) r += j->rows;
     return r;
   }
-  // Returns the batch's host-device copy time.
-  static std::int64_t execute(const HostedModel& m, std::vector<Job*>& jobs, long rows) {
+  // Each job learns its batch (Batch) before its caller wakes.
+  static void execute(const HostedModel& m, std::vector<Job*>& jobs, long rows) {
+    const auto started = Clock::now();  // each job queued until now
     std::int64_t copy_ns = 0;
     try {
       if (jobs.size() == 1) {
@@ -251,11 +254,13 @@ class Batcher {
           off += j->rows;
         }
       }
-      for (auto* j : jobs) j->done.set_value(rows);
+      const int cpu = sched_getcpu();
+      for (auto* j : jobs)
+        j->done.set_value(Batch{rows, std::chrono::duration_cast<std::chrono::nanoseconds>(started - j->enqueued).count(),
+                                copy_ns, cpu});
     } catch (...) {
       for (auto* j : jobs) j->done.set_exception(std::current_exception());
     }
-    return copy_ns;
   }
 
   long m_max_rows;
@@ -264,7 +269,6 @@ class Batcher {
   std::condition_variable m_cv;
   std::deque<Job*> m_queue;
   bool m_stop = false;
-  std::atomic<std::int64_t> m_last_queue_ns{0}, m_last_copy_ns{0};
   std::thread m_thread;
 };
 
@@ -724,14 +728,15 @@ class Service final : public ServiceBase {
       raw->resize(static_cast<std::size_t>(out_bytes));
       dst = reinterpret_cast<float*>(raw->data());
     }
-    std::int64_t queue_ns = 0, copy_ns = 0;
-    long batch_rows = static_cast<long>(rows);
+    Batcher::Batch done{static_cast<long>(rows)};  // a batch of its own without the batcher
     const auto t_infer = Clock::now();
     try {
-      if (e.batcher)
-        batch_rows = e.batcher->run(e.model, data, static_cast<long>(rows), dst, &queue_ns, &copy_ns);
-      else
-        copy_ns = m.forward(data, static_cast<long>(rows), dst);
+      if (e.batcher) {
+        done = e.batcher->run(e.model, data, static_cast<long>(rows), dst);
+      } else {
+        done.copy_ns = m.forward(data, static_cast<long>(rows), dst);
+        done.cpu = sched_getcpu();
+      }
     } catch (const std::exception& ex) {
       return grpc::Status(grpc::StatusCode::INTERNAL, ex.what());
     }
@@ -739,7 +744,7 @@ class Service final : public ServiceBase {
     s.infer_count++;
     s.infer_ns += static_cast<std::uint64_t>(ns_since(t_infer));
     s.queue_count++;
-    s.queue_ns += static_cast<std::uint64_t>(admission_ns + queue_ns);
+    s.queue_ns += static_cast<std::uint64_t>(admission_ns + done.queue_ns);
     s.inference_count += static_cast<std::uint64_t>(rows);
     s.execution_count++;
     s.last_inference_ms = static_cast<std::uint64_t>(
@@ -751,13 +756,15 @@ class Service final : public ServiceBase {
     // clock: a client on the same host splits the wire time into its two legs.
     (*r->mutable_parameters())["server_received_ns"].set_int64_param(steady_ns(t0));
     (*r->mutable_parameters())["server_replied_ns"].set_int64_param(steady_ns(t_reply));
-    (*r->mutable_parameters())["queue_ns"].set_int64_param(queue_ns + admission_ns);
-    (*r->mutable_parameters())["batch_rows"].set_int64_param(batch_rows);
-    // The CPU it computed on (a client on this host counts them: the result's
-    // cpu_placement.server_cpus).
-    if (const int cpu = sched_getcpu(); cpu >= 0) (*r->mutable_parameters())["server_cpu_index"].set_int64_param(cpu);
+    (*r->mutable_parameters())["queue_ns"].set_int64_param(done.queue_ns + admission_ns);
+    (*r->mutable_parameters())["batch_rows"].set_int64_param(done.rows);
+    // The CPU of the thread that ran its forward pass (the batcher's, when it
+    // batches), as that pass ended; LibTorch's other threads, if any, are not
+    // named. A client on this host counts them: the result's
+    // cpu_placement.server_cpus.
+    if (done.cpu >= 0) (*r->mutable_parameters())["server_cpu_index"].set_int64_param(done.cpu);
     // Part of server_compute_ns: host <-> device copies (serve --device cuda).
-    if (!m.device.is_cpu()) (*r->mutable_parameters())["device_copy_ns"].set_int64_param(copy_ns);
+    if (!m.device.is_cpu()) (*r->mutable_parameters())["device_copy_ns"].set_int64_param(done.copy_ns);
     return grpc::Status::OK;
   }
 
