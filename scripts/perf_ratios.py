@@ -3,6 +3,7 @@
 
 Usage: scripts/perf_ratios.py [--build DIR] [--repetitions N] [--min-time S]
                               [--motif-runs N] [--motif-size SIZE] [--json FILE] [--gate]
+                              [--cpu-wakeup-latency-us US]
 
 Runs the benchmark binaries of a build (default build/default: Release, as
 the figures in the README), each benchmark N times (default 5; each
@@ -15,12 +16,19 @@ over wall seconds x threads. --json writes the same rows as JSON. The exit statu
 whatever the figures say (shared machines are noisy; read them), 1 when a
 benchmark did not run or reported no figure, and with --gate also 1 when a
 median misses its floor.
+
+--cpu-wakeup-latency-us holds that limit on the machine's idle CPUs while the
+script runs (Linux PM QoS through /dev/cpu_dma_latency, as motifbench's
+run.cpu_wakeup_latency_us does, which the Digital Replica runs are given too):
+0 keeps idle CPUs polling, so a thread woken on one resumes at once. Both
+sides of every ratio run under it; the header line says whether it was held.
 """
 import argparse
 import json
 import os
 import platform
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -141,7 +149,7 @@ def run_binary(path, filt, repetitions, min_time):
     return doc.get("context", {}), runs
 
 
-def motif_runs(exe, size, count):
+def motif_runs(exe, size, count, wakeup_latency_us):
     """`count` interleaved pairs of Digital Replica runs, tight and none, as benchmark-like rows."""
     out = {"tight": [], "none": [], "pair": []}
     with tempfile.TemporaryDirectory() as d:
@@ -149,9 +157,11 @@ def motif_runs(exe, size, count):
             sps = {}
             for mode in ("tight", "none"):
                 path = os.path.join(d, f"{mode}-{i}.json")
-                r = subprocess.run([exe, "--motif=digital_replica", f"--size={size}", f"--coupling={mode}",
-                                    f"--out={path}", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   text=True)
+                cmd = [exe, "--motif=digital_replica", f"--size={size}", f"--coupling={mode}", f"--out={path}",
+                       "--quiet"]
+                if wakeup_latency_us is not None:
+                    cmd.append(f"--set=run.cpu_wakeup_latency_us={wakeup_latency_us}")
+                r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                 if r.returncode != 0:
                     raise RuntimeError(f"digital_replica {mode} {size}: exit {r.returncode}: {r.stderr.strip()[-600:]}")
                 with open(path) as f:
@@ -173,6 +183,20 @@ def motif_runs(exe, size, count):
     return out
 
 
+def hold_wakeup_latency(limit_us, device="/dev/cpu_dma_latency"):
+    """(file descriptor or None, what the header says): the limit is held while the descriptor stays open."""
+    if limit_us is None:
+        return None, "idle CPUs as the machine has them"
+    try:
+        fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        raise RuntimeError(f"--cpu-wakeup-latency-us {limit_us}: cannot open {device}: {e.strerror} "
+                           f"(it needs root, or write access to the file)")
+    os.write(fd, struct.pack("=i", limit_us))
+    return fd, f"idle CPUs held to a {limit_us} us wake-up latency (the kernel's limit: " \
+               f"{struct.unpack('=i', os.pread(fd, 4, 0))[0]} us)"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build/default")
@@ -184,10 +208,21 @@ def main():
     ap.add_argument("--motif-size", default="small", help="their size (default small)")
     ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--gate", action="store_true", help="exit 1 when a median misses its floor")
+    ap.add_argument("--cpu-wakeup-latency-us", type=int, default=None,
+                    help="hold this wake-up latency limit on idle CPUs while the benchmarks and runs go "
+                         "(/dev/cpu_dma_latency; 0: idle CPUs poll)")
     a = ap.parse_args()
     if a.repetitions < 1:
         print("perf_ratios: --repetitions must be at least 1", file=sys.stderr)
         return 2
+    if a.cpu_wakeup_latency_us is not None and not 0 <= a.cpu_wakeup_latency_us <= 2**31 - 1:
+        print("perf_ratios: --cpu-wakeup-latency-us must be 0 to 2147483647 (microseconds)", file=sys.stderr)
+        return 2
+    try:
+        _held, idle = hold_wakeup_latency(a.cpu_wakeup_latency_us)
+    except (RuntimeError, OSError) as e:
+        print(f"perf_ratios: {e}", file=sys.stderr)
+        return 1
     runs, context = {}, {}
     for key, (rel, filt) in BINARIES.items():
         path = os.path.join(a.build, rel)
@@ -203,7 +238,8 @@ def main():
     pairs = a.repetitions if a.motif_runs is None else a.motif_runs
     if pairs > 0:
         try:
-            runs["motif"] = motif_runs(os.path.join(a.build, "motifbench"), a.motif_size, pairs)
+            runs["motif"] = motif_runs(os.path.join(a.build, "motifbench"), a.motif_size, pairs,
+                                       a.cpu_wakeup_latency_us)
         except (RuntimeError, OSError, ValueError, KeyError) as e:
             print(f"perf_ratios: {e}", file=sys.stderr)
             return 1
@@ -234,7 +270,7 @@ def main():
                                  for c in extra if any(c in r for r in runs[binary][name])}})
     ctx = context.get("kernels", {})
     print(f"# {platform.node()}: {ctx.get('num_cpus', os.cpu_count())} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
-          f"build {a.build} ({build_type(a.build)}), {a.repetitions} repetition(s) each")
+          f"build {a.build} ({build_type(a.build)}), {a.repetitions} repetition(s) each, {idle}")
     print("| ratio | case | min / median / max | floor | median meets it | beside it (medians) |")
     print("|---|---|---|---|---|---|")
     for r in rows:
@@ -263,7 +299,8 @@ def main():
     if a.json:
         tmp = a.json + ".tmp"
         with open(tmp, "w") as f:
-            json.dump({"build": a.build, "repetitions": a.repetitions, "rows": rows, "wake_us_after_work_us": wake,
+            json.dump({"build": a.build, "repetitions": a.repetitions, "idle_cpus": idle,
+                       "cpu_wakeup_latency_us": a.cpu_wakeup_latency_us, "rows": rows, "wake_us_after_work_us": wake,
                        "cache_read_after_compute_ms_over_hot": kept,
                        "missing": missing}, f, indent=1)
         os.replace(tmp, a.json)  # never a half-written file under the real name

@@ -145,6 +145,22 @@ def main():
     else:
         print(f"semi-tight under taskset -c {last}: {served[0][0]['calls_count']} calls computed on CPU {last} "
               f"for {steps} steps")
+    # run.cpu_wakeup_latency_us: held (the device reads back the kernel's
+    # limit while the run holds it) where the run may write
+    # /dev/cpu_dma_latency, else a warning naming why; not asked, not held.
+    device = "/dev/cpu_dma_latency"
+    doc = run(base + ["--set=run.cpu_wakeup_latency_us=0"], os.path.join(scratch, "wakeup.json"))
+    limit = doc["context"]["cpu_idle"]["wakeup_latency_limit"]
+    if os.access(device, os.W_OK):
+        if not (limit["held"] and limit["requested_us"] == 0 and
+                limit["detail"] == f"held at 0 us through {device} (the kernel's limit: 0 us)"):
+            problems.append(f"run.cpu_wakeup_latency_us=0 with {device} writable: {limit}")
+    elif limit["held"] or not any(w.startswith("run.cpu_wakeup_latency_us=0 was not held") for w in doc["warnings"]):
+        problems.append(f"run.cpu_wakeup_latency_us=0 without access to {device}: {limit}, warnings {doc['warnings']}")
+    print(f"run.cpu_wakeup_latency_us=0: {limit['detail']}")
+    unasked = run(base, os.path.join(scratch, "unasked.json"))["context"]["cpu_idle"]["wakeup_latency_limit"]
+    if unasked != {"requested_us": None, "held": False, "detail": "not requested"}:
+        problems.append(f"no run.cpu_wakeup_latency_us: {unasked}")
     # More ranks x threads than cores: a warning in the result.
     doc = run([mpiexec, "-n", "2"] + base + [f"--threads={cores}"], os.path.join(scratch, "over.json"))
     if not any("exceed its" in w for w in doc["warnings"]):

@@ -202,6 +202,24 @@ def main():
     fields = [d["field"] for d in doc["runs"][0]["context_differences"]] if doc["runs"] else None
     expect("compare: a result that does not record the servers' CPUs lists no difference for them",
            r.returncode == 0 and fields is not None and "cpu_placement.server_cpus" not in fields, (r.returncode, fields))
+    # A wake-up latency limit held on one side only (run.cpu_wakeup_latency_us)
+    # is listed, as the idle driver is.
+    idled = {}
+    for side, detail in (("base", "not requested"),
+                         ("new", "held at 0 us through /dev/cpu_dma_latency (the kernel's limit: 0 us)")):
+        doc = json.load(open(placed["base"]))
+        doc["context"]["cpu_idle"] = {"driver": "haltpoll", "states": [{"name": "POLL", "exit_latency_us": 0,
+                                                                        "disabled": False}],
+                                      "wakeup_latency_limit": {"requested_us": None if side == "base" else 0,
+                                                               "held": side == "new", "detail": detail}}
+        idled[side] = os.path.join(scratch, f"idled_{side}.json")
+        json.dump(doc, open(idled[side], "w"))
+    r = run([exe, "compare", idled["base"], idled["new"], "--format=json"])
+    _, doc = verdicts(r.stdout)
+    differs = {d["field"]: (d["base"], d["new"]) for d in doc["runs"][0]["context_differences"]} if doc["runs"] else {}
+    expect("compare: a wake-up latency limit held on one side is listed",
+           r.returncode == 0 and differs.get("cpu_idle.wakeup_latency_limit.detail", ("", ""))[1].startswith("held at 0")
+           and "cpu_idle.driver" not in differs, (r.returncode, differs))
     r = run([exe, "compare", placed["base"], placed["new"]])
     expect("compare table: names the differing context",
            "context differs" in r.stdout and "rank 0: 1 -> rank 0: 0" in r.stdout and "vm -> node7" in r.stdout,

@@ -3,6 +3,7 @@
 // NVML through dlopen, hardware counters that say why they are missing.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include <dlfcn.h>
 
+#include "core/cpu_idle.hpp"
 #include "core/nccl_reducer.hpp"
 #include "core/null_motif.hpp"
 #include "coupling/components.hpp"
@@ -317,6 +319,70 @@ TEST(Provenance, WarnsOnABusyMachineAndAnUnoptimisedBuild) {
   EXPECT_NE(w[1].find("exceeds the 2 cores"), std::string::npos);
   c.optimised = true;
   c.load_average_end = 1.0;
+  EXPECT_TRUE(detail::context_warnings(c).empty());
+}
+
+// cpuidle's driver and cpu0's states from a fake sysfs tree; none without one.
+TEST(CpuIdle, ReadsTheDriverAndStates) {
+  const auto root = scratch("cpuidle");
+  const auto cpu = root / "devices/system/cpu";
+  fs::create_directories(cpu / "cpuidle");
+  std::ofstream(cpu / "cpuidle/current_driver") << "intel_idle\n";
+  const char* names[] = {"POLL", "C1E", "C6"};
+  const char* latencies[] = {"0", "10", "x"};
+  for (int n = 0; n < 3; ++n) {
+    const auto dir = cpu / ("cpu0/cpuidle/state" + std::to_string(n));
+    fs::create_directories(dir);
+    std::ofstream(dir / "name") << names[n] << "\n";
+    std::ofstream(dir / "latency") << latencies[n] << "\n";
+    std::ofstream(dir / "disable") << (n == 2 ? "1\n" : "0\n");
+  }
+  const auto idle = detail::read_cpu_idle(root.string());
+  EXPECT_EQ(idle.driver, "intel_idle");
+  ASSERT_EQ(idle.states.size(), 3u);
+  EXPECT_EQ(idle.states[1].name, "C1E");
+  EXPECT_EQ(idle.states[1].exit_latency_us, 10);
+  EXPECT_FALSE(idle.states[1].disabled);
+  EXPECT_EQ(idle.states[2].exit_latency_us, -1);  // unreadable
+  EXPECT_TRUE(idle.states[2].disabled);
+  const auto bare = detail::read_cpu_idle((root / "nothing").string());
+  EXPECT_EQ(bare.driver, "none");
+  EXPECT_TRUE(bare.states.empty());
+}
+
+// The limit goes to the device as the kernel reads it (a native 32-bit value)
+// and is held while the object lives; a device it cannot open is a reason,
+// and -1 asks nothing. A plain file stands in for /dev/cpu_dma_latency.
+TEST(CpuIdle, HoldsAWakeupLatencyLimit) {
+  const auto dev = scratch("pmqos") / "cpu_dma_latency";
+  std::ofstream(dev).close();
+  {
+    const detail::WakeupLatencyLimit limit(20, dev.string());
+    EXPECT_TRUE(limit.held());
+    EXPECT_EQ(limit.requested_us(), 20);
+    EXPECT_NE(limit.detail().find("held at 20 us through " + dev.string()), std::string::npos) << limit.detail();
+    EXPECT_NE(limit.detail().find("the kernel's limit: 20 us"), std::string::npos) << limit.detail();
+    std::ifstream in(dev, std::ios::binary);
+    std::int32_t written = -1;
+    in.read(reinterpret_cast<char*>(&written), sizeof written);
+    EXPECT_EQ(in.gcount(), static_cast<std::streamsize>(sizeof written));
+    EXPECT_EQ(written, 20);
+  }
+  const detail::WakeupLatencyLimit missing(0, (dev.parent_path() / "absent" / "dev").string());
+  EXPECT_FALSE(missing.held());
+  EXPECT_EQ(missing.detail().rfind("not held: cannot open ", 0), 0u) << missing.detail();
+  const detail::WakeupLatencyLimit none(-1, dev.string());
+  EXPECT_FALSE(none.held());
+  EXPECT_EQ(none.detail(), "not requested");
+  // A limit asked for and not held is a warning; none asked, none.
+  detail::SystemContext c;
+  c.cores = 2;
+  c.wakeup_limit_requested_us = missing.requested_us();
+  c.wakeup_limit_detail = missing.detail();
+  const auto w = detail::context_warnings(c);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].rfind("run.cpu_wakeup_latency_us=0 was not held: cannot open", 0), 0u) << w[0];
+  c.wakeup_limit_requested_us = -1;
   EXPECT_TRUE(detail::context_warnings(c).empty());
 }
 

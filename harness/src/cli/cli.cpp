@@ -15,6 +15,7 @@
 
 #include "build_info.hpp"
 #include "cli/usage_error.hpp"
+#include "core/cpu_idle.hpp"
 #include "core/harness_config.hpp"
 #include "core/mpi_session.hpp"
 #include "core/plugins.hpp"
@@ -236,9 +237,14 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   if (threads <= 0) threads = static_cast<int>(std::max(1L, hw_threads / local_ranks));
   surrogates::set_threads(threads);  // LibTorch's and OpenBLAS' pools
   init_kokkos(threads);
+  // Held until the result is written: the embedded servers start under it.
+  const WakeupLatencyLimit wakeup_limit(static_cast<long>(cfg.get_int("run.cpu_wakeup_latency_us")));
   RunResult result;
   // Taken before the run, so start_time_utc is the start.
   SystemContext context = gather_system_context(argv, nranks);
+  context.wakeup_limit_requested_us = wakeup_limit.requested_us();
+  context.wakeup_limit_held = wakeup_limit.held();
+  context.wakeup_limit_detail = wakeup_limit.detail();
   context.mpi_init = g_mpi_reason;
   context.model_device = model_device(cfg);  // checked with the config above, so it resolves
   context.gpus = nvml_gpu_names(cfg.get_string("energy.nvml_library"), &context.gpus_detail);

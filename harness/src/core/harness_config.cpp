@@ -17,6 +17,12 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_int("run.warmup_iterations", 3, 0, 1000000, "warm-up steps per repetition, excluded from the figures");
   s.add_int("run.seed", 12345, 0, 2147483647, "base seed; repetition r uses a seed derived from it and r");
   s.add_int("run.threads", 0, 0, 4096, "LibTorch intra-op threads (0: one per core)");
+  s.add_int("run.cpu_wakeup_latency_us", -1, -1, 2147483647,
+            "while the run lasts, keep every CPU of the machine out of idle states that take longer than this "
+            "to leave (Linux PM QoS, /dev/cpu_dma_latency; root or write access to it): 0 keeps idle CPUs "
+            "polling, so a thread woken on one (a server's request, a client's answer) resumes at once, for "
+            "power; -1: leave the machine's setting. The result records whether it was held "
+            "(context.cpu_idle)");
   s.add_int("coupling.servers", 1, 1, 256, "embedded inference servers (semi-tight, loose)");
   s.add_string("coupling.server_addresses", "", "existing servers, comma-separated (unix:/path or host:port); set by --server");
   s.add_string("coupling.redis_address", "", "existing Redis host:port; set by --redis");

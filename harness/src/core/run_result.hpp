@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_idle.hpp"
 #include "core/cpu_placement.hpp"
 #include "coupling/services.hpp"
 #include "motifbench/energy.hpp"
@@ -51,6 +52,10 @@ struct SystemContext {
   std::map<std::string, std::string> environment;  // OMP_*, OPENBLAS_*, KOKKOS_*, MKL_*, GOMP_*, TORCH_*
   double load_average_start = -1, load_average_end = -1;
   std::string cpu_governor;
+  CpuIdle cpu_idle;
+  long wakeup_limit_requested_us = -1;  // run.cpu_wakeup_latency_us
+  bool wakeup_limit_held = false;
+  std::string wakeup_limit_detail = "not requested";
   bool optimised = true;
   std::string motifbench_version;
 };

@@ -159,6 +159,7 @@ void fill_runtime_provenance(SystemContext& c) {
   if (getloadavg(load, 1) == 1) c.load_average_start = load[0];
   c.cpu_governor = read_first_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
   if (c.cpu_governor.empty()) c.cpu_governor = "unreadable";
+  c.cpu_idle = read_cpu_idle();
   c.optimised = c.build_type == "Release" || c.build_type == "RelWithDebInfo" || c.build_type == "MinSizeRel";
 }
 
@@ -180,6 +181,9 @@ std::vector<std::string> context_warnings(const SystemContext& c) {
   };
   busy(c.load_average_start, "start");
   busy(c.load_average_end, "end");
+  if (c.wakeup_limit_requested_us >= 0 && !c.wakeup_limit_held)
+    w.push_back("run.cpu_wakeup_latency_us=" + std::to_string(c.wakeup_limit_requested_us) + " was " +
+                c.wakeup_limit_detail + "; the run kept the machine's idle states");
   if (c.run_threads * c.ranks_on_node > c.cores)
     w.push_back(std::to_string(c.ranks_on_node) + " rank(s) x " + std::to_string(c.run_threads) +
                 " thread(s) on this node exceed its " + std::to_string(c.cores) +

@@ -187,6 +187,18 @@ nlohmann::json to_json(const RunResult& r) {
                       {"allowed_cpus_count", p.allowed_count}, {"step_cpus", steps}, {"server_cpus", servers}});
   }
   j["context"]["cpu_placement"] = placed;
+  nlohmann::json idle_states = nlohmann::json::array();
+  for (const auto& s : c.cpu_idle.states)
+    idle_states.push_back({{"name", s.name},
+                           {"exit_latency_us", s.exit_latency_us >= 0 ? nlohmann::json(s.exit_latency_us) : nullptr},
+                           {"disabled", s.disabled}});
+  j["context"]["cpu_idle"] = {
+      {"driver", c.cpu_idle.driver},
+      {"states", idle_states},
+      {"wakeup_latency_limit",
+       {{"requested_us", c.wakeup_limit_requested_us >= 0 ? nlohmann::json(c.wakeup_limit_requested_us) : nullptr},
+        {"held", c.wakeup_limit_held},
+        {"detail", c.wakeup_limit_detail}}}};
   j["run"] = {{"motif", r.motif},
               {"coupling", r.coupling},
               {"size", r.size},

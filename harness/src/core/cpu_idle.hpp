@@ -1,0 +1,54 @@
+// Idle CPUs and how fast they wake. A thread woken on an idle CPU (a server
+// that a request reaches, a client that its answer reaches) resumes only once
+// that CPU has left its idle state: a few µs on bare metal from a shallow
+// C-state, tens to a hundred and more on a VM whose halted vCPU the hypervisor
+// has to schedule again. Results record the idle driver and states, and a run
+// can hold a limit on that latency (run.cpu_wakeup_latency_us).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace motifbench::detail {
+
+struct IdleState {
+  std::string name;
+  long exit_latency_us = -1;  // -1: unreadable
+  bool disabled = false;
+};
+
+struct CpuIdle {
+  std::string driver;             // cpuidle's current driver; "none" without cpuidle
+  std::vector<IdleState> states;  // cpu0's, shallowest first
+};
+
+// From <sys_root>/devices/system/cpu/cpuidle/current_driver and
+// <sys_root>/devices/system/cpu/cpu0/cpuidle/state<N>/{name,latency,disable}.
+CpuIdle read_cpu_idle(const std::string& sys_root = "/sys");
+
+// While alive, asks the kernel to keep every CPU out of the idle states that
+// take longer than `limit_us` to leave (Linux PM QoS: a 32-bit value written
+// to /dev/cpu_dma_latency, held while the file stays open; the kernel drops it
+// when the file is closed, the process's end included). 0 leaves only
+// polling idle, so an idle CPU answers a wake-up at once, for its power. The
+// limit is the whole machine's while held. limit_us < 0 asks nothing.
+class WakeupLatencyLimit {
+ public:
+  explicit WakeupLatencyLimit(long limit_us, const std::string& device = "/dev/cpu_dma_latency");
+  ~WakeupLatencyLimit();
+  WakeupLatencyLimit(const WakeupLatencyLimit&) = delete;
+  WakeupLatencyLimit& operator=(const WakeupLatencyLimit&) = delete;
+
+  long requested_us() const { return m_requested_us; }
+  bool held() const { return m_fd >= 0; }
+  // "not requested", "held at N us through <device> (the kernel's limit: M us)",
+  // or why it is not held.
+  const std::string& detail() const { return m_detail; }
+
+ private:
+  long m_requested_us;
+  int m_fd = -1;
+  std::string m_detail;
+};
+
+}  // namespace motifbench::detail
