@@ -54,14 +54,23 @@ def simulate(pkgs):
     return inst
 
 
-def owner(path):
+def owners(path):
+    """Every package dpkg says owns the path (a directory such as /usr/include
+    has many: any other package installed here may be among them)."""
     real = os.path.realpath(path)
     for candidate in (path, real):
         p = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
         if p.returncode == 0:
-            # "pkg:arch, pkg2: /path" -> first package
-            return p.stdout.split(":")[0].split(",")[0].strip()
-    return None
+            found = []
+            for line in p.stdout.splitlines():
+                if line.startswith("diversion by "):
+                    continue
+                # "pkg:arch, pkg2: /path"
+                names = line.rsplit(": ", 1)[0]
+                found += [n.strip().split(":")[0] for n in names.split(",") if n.strip()]
+            if found:
+                return found
+    return []
 
 
 def used_files(build):
@@ -110,14 +119,15 @@ def main():
         if path.startswith("<"):
             problems.append("%s: %s" % (what, path))
             continue
-        pkg = owner(path)
-        if pkg is None:
+        pkgs_of = owners(path)
+        known = [p for p in pkgs_of if p in inst]
+        if not pkgs_of:
             problems.append("%s: %s belongs to no Debian package" % (what, path))
-        elif pkg not in inst:
+        elif not known:
             problems.append("%s: %s comes from '%s', which a bare system would not get from scripts/packages.txt"
-                            % (what, path, pkg))
+                            % (what, path, "', '".join(pkgs_of)))
         else:
-            print("  ok  %-36s %s (%s)" % (what, path, pkg))
+            print("  ok  %-36s %s (%s)" % (what, path, known[0]))
     if problems:
         print("FAIL:\n  " + "\n  ".join(problems))
         sys.exit(1)
