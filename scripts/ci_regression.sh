@@ -16,7 +16,11 @@
 #   scripts/ci_regression.sh --refresh   replace that baseline with fresh sweeps (then commit it)
 #   MOTIFBENCH_BASE_BIN=old/motifbench scripts/ci_regression.sh   A/B against an older build, no stored baseline
 # Environment:
-#   MOTIFBENCH_MACHINE     baseline folder name (default: <arch>-<cores>cores, e.g. x86_64-2cores)
+#   MOTIFBENCH_MACHINE     baseline folder name (default: <arch>-<cores>cores-<CPU model>, e.g.
+#                          x86_64-2cores-amd-epyc, from /proc/cpuinfo's model name; --refresh writes that
+#                          one. Without a baseline for this CPU model the comparison takes <arch>-<cores>cores,
+#                          else the first <arch>-<cores>cores-* there is, and says so: a difference may then
+#                          be the CPU's)
 #   MOTIFBENCH_THRESHOLD   relative change that counts (default 0.25: tiny runs on shared machines drift
 #                          between runs by more than their in-run noise shows)
 #   MOTIFBENCH_BIN         the motifbench binary (default build/default/motifbench, else build/ci/motifbench,
@@ -31,7 +35,6 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # In a source tree, paths are relative to it; installed (share/motifbench/scripts),
 # relative to the current folder.
 if [ -f "$here/../CMakeLists.txt" ]; then cd "$here/.."; fi
-machine="${MOTIFBENCH_MACHINE:-$(uname -m)-$(nproc)cores}"
 threshold="${MOTIFBENCH_THRESHOLD:-0.25}"
 bin="${MOTIFBENCH_BIN:-}"
 if [ -z "$bin" ]; then
@@ -43,9 +46,31 @@ if [ -n "$base_bin" ] && [ ! -x "$base_bin" ]; then
   echo "ci_regression: MOTIFBENCH_BASE_BIN=$base_bin is not an executable motifbench" >&2
   exit 2
 fi
-baseline="${MOTIFBENCH_BASELINES:-ci/baselines}/$machine"
 refresh=0
 [ "${1:-}" = "--refresh" ] && refresh=1
+baselines="${MOTIFBENCH_BASELINES:-ci/baselines}"
+if [ -n "${MOTIFBENCH_MACHINE:-}" ]; then
+  machine="$MOTIFBENCH_MACHINE"
+else
+  generic="$(uname -m)-$(nproc)cores"
+  model="$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)"
+  slug="$(printf '%s' "${model:-unknown}" | tr 'A-Z' 'a-z' | sed -e 's/(r)//g; s/(tm)//g; s/[^a-z0-9][^a-z0-9]*/-/g; s/^-//; s/-$//')"
+  machine="$generic-${slug:-unknown}"
+  if [ "$refresh" = 0 ] && [ ! -d "$baselines/$machine" ]; then
+    other=""
+    if [ -d "$baselines/$generic" ]; then
+      other="$generic"
+    else
+      for d in "$baselines/$generic"-*/; do [ -d "$d" ] && other="$(basename "$d")" && break; done
+    fi
+    if [ -n "$other" ]; then
+      echo "ci_regression: no baseline for this CPU model ($machine); comparing against $other, recorded on" \
+           "another: a difference may be the CPU's (record one with --refresh)" >&2
+      machine="$other"
+    fi
+  fi
+fi
+baseline="$baselines/$machine"
 if [ "$refresh" = 1 ] && [ -n "$base_bin" ]; then
   echo "ci_regression: --refresh records a stored baseline; MOTIFBENCH_BASE_BIN compares A/B without one: pick one" >&2
   exit 2

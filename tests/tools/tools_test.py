@@ -6,6 +6,7 @@ Usage: tools_test.py MOTIFBENCH SOURCE_DIR SCRATCH_DIR
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -349,6 +350,33 @@ def main():
     r = run([recipe], env=dict(ab_env, MOTIFBENCH_BASE_BIN=os.path.join(scratch, "no-such-motifbench")))
     expect("ci_regression A/B: a base binary that is not there is exit 2, named",
            r.returncode == 2 and "no-such-motifbench" in r.stderr, (r.returncode, r.stderr[-200:]))
+    # Without MOTIFBENCH_MACHINE the baseline is this CPU model's; a baseline
+    # of another model of the same type stands in, named on stderr.
+    generic = f"{os.uname().machine}-{os.cpu_count()}cores"
+    model = ""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    slug = "-".join(filter(None, re.split(r"[^a-z0-9]+", model.lower().replace("(r)", "").replace("(tm)", "")))) \
+        or "unknown"
+    by_model = os.path.join(scratch, "by-model")
+    os.makedirs(os.path.join(by_model, generic + "-other-cpu", "sweep-1"))
+    model_env = {k: v for k, v in env.items() if k != "MOTIFBENCH_MACHINE"}
+    model_env.update(MOTIFBENCH_BIN=logged, MOTIFBENCH_BASELINES=by_model)
+    open(log, "w").close()
+    r = run([recipe], env=model_env)
+    last = open(log).read().splitlines()[-1:]
+    expect("ci_regression: without this CPU model's baseline, another model's stands in, said on stderr",
+           r.returncode == 0 and last and last[0].split()[1] == "compare" and
+           os.path.join(by_model, generic + "-other-cpu") in last[0].split() and
+           f"no baseline for this CPU model ({generic}-{slug})" in r.stderr, (r.returncode, last, r.stderr[-300:]))
+    os.makedirs(os.path.join(by_model, f"{generic}-{slug}", "sweep-1"))
+    r = run([recipe], env=model_env)
+    last = open(log).read().splitlines()[-1:]
+    expect("ci_regression: this CPU model's baseline is the one compared against",
+           r.returncode == 0 and last and os.path.join(by_model, f"{generic}-{slug}") in last[0].split() and
+           "no baseline" not in r.stderr, (r.returncode, last, r.stderr[-300:]))
     r = run([recipe, "--refresh"], env=ab_env)
     expect("ci_regression: --refresh with a base binary is refused (exit 2)", r.returncode == 2, r.returncode)
     r = run([recipe], env=dict(ab_env, MOTIFBENCH_AB_ROUNDS="0"))
