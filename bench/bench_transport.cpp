@@ -766,8 +766,6 @@ void BM_SemiTightPipelinedVsTight(benchmark::State& state) {
   RemoteOptions opt = floor_options();
   opt.endpoints = {g_world->unix_floor_serial};
   opt.model_suffix = "-serial";
-  if (std::getenv("XP_AHEAD")) opt.poll_ahead = true;
-  if (std::getenv("XP_POLL")) opt.poll_us = std::atol(std::getenv("XP_POLL"));
   std::array<std::vector<double>, 2> compute_ns, queue_ns, rtt_ns;  // per client: each sink runs on its own thread
   bool record = false;
   auto sink = [&](int k) {
