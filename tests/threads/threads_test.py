@@ -145,6 +145,31 @@ def main():
     else:
         print(f"semi-tight under taskset -c {last}: {served[0][0]['calls_count']} calls computed on CPU {last} "
               f"for {steps} steps")
+    # coupling.server_cpus: the embedded servers run on the CPUs listed
+    # (here the rank's last one, no taskset), with one thread for one CPU;
+    # a CPU past this machine's is refused before the run, named.
+    doc = run(semi + [f"--set=coupling.server_cpus={last}"], os.path.join(scratch, "server_cpus.json"))
+    served = [p.get("server_cpus") for p in doc["context"]["cpu_placement"]]
+    threads = [s.get("threads_count") for s in doc["services"] if s.get("kind") == "inference_server"]
+    if [s["cpu_index"] for s in served[0] or []] != [last] or threads != [1]:
+        problems.append(f"coupling.server_cpus={last}: server_cpus {served}, server threads {threads} "
+                        f"(expected every call on CPU {last}, 1 thread)")
+    else:
+        print(f"coupling.server_cpus={last}: {served[0][0]['calls_count']} calls computed on CPU {last}, 1 thread")
+    if len(mine) >= 2:  # outside the rank's own binding too
+        first = mine[0]
+        doc = run(["taskset", "-c", str(first)] + semi + [f"--set=coupling.server_cpus={last}"],
+                  os.path.join(scratch, "server_cpus_apart.json"))
+        served = [p.get("server_cpus") for p in doc["context"]["cpu_placement"]]
+        steps = [p.get("step_cpus") for p in doc["context"]["cpu_placement"]]
+        if [s["cpu_index"] for s in served[0] or []] != [last] or [s["cpu_index"] for s in steps[0]] != [first]:
+            problems.append(f"taskset -c {first} with coupling.server_cpus={last}: steps {steps}, servers {served}")
+    outside = os.cpu_count() + 7
+    r = subprocess.run(semi + [f"--set=coupling.server_cpus={outside}", f"--out={scratch}/refused.json"],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 2 or f"CPU {outside} is not among the CPUs processes here may use (" not in r.stderr \
+            or os.path.exists(os.path.join(scratch, "refused.json")):
+        problems.append(f"coupling.server_cpus={outside}: exit {r.returncode}, {r.stderr[-300:]!r}")
     # run.cpu_wakeup_latency_us: held (the device reads back the kernel's
     # limit while the run holds it) where the run may write
     # /dev/cpu_dma_latency, else a warning naming why; not asked, not held.

@@ -320,6 +320,16 @@ TEST(CpuPlacement, ListsCountsAndTravels) {
   EXPECT_EQ(cpu_list_text({3, 0, 1, 2, 6, 9, 8}), "0-3,6,8-9");
   EXPECT_EQ(cpu_list_text({5, 5, 4}), "4-5");
   EXPECT_EQ(cpu_list_text({7}), "7");
+  // And back (coupling.server_cpus): ascending, once each; anything else is a reason.
+  std::vector<int> parsed;
+  std::string why;
+  ASSERT_TRUE(parse_cpu_list("8-9,0-3,6,2", &parsed, &why)) << why;
+  EXPECT_EQ(parsed, (std::vector<int>{0, 1, 2, 3, 6, 8, 9}));
+  for (const char* bad : {"", "x", "3-1", "1,", "-2", "1-", "0-99999999", "1 ,2"}) {
+    why.clear();
+    EXPECT_FALSE(parse_cpu_list(bad, &parsed, &why)) << bad;
+    EXPECT_FALSE(why.empty()) << bad;
+  }
   StepCpus steps;
   for (int cpu : {1, 3, 3, -1, 3, 1, 12}) steps.add(cpu);
   const std::vector<std::pair<int, std::int64_t>> want{{3, 3}, {1, 2}, {12, 1}};

@@ -16,6 +16,7 @@
 #include "build_info.hpp"
 #include "cli/usage_error.hpp"
 #include "core/cpu_idle.hpp"
+#include "core/cpu_placement.hpp"
 #include "core/harness_config.hpp"
 #include "core/mpi_session.hpp"
 #include "core/plugins.hpp"
@@ -189,6 +190,18 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
       return fail(std::string(key) + "=" + std::to_string(cfg.get_int(key)) + " exceeds the " +
                   std::to_string(hw_threads) + " hardware threads of this machine; valid: 0 (one per core) to " +
                   std::to_string(hw_threads));
+  }
+  // Server CPUs: CPUs a process here may be given (its cpuset's).
+  if (const std::string text = cfg.get_string("coupling.server_cpus"); !text.empty()) {
+    std::vector<int> cpus;
+    std::string why;
+    const std::vector<int> usable = usable_cpus();
+    if (!parse_cpu_list(text, &cpus, &why)) return fail("coupling.server_cpus=" + text + ": " + why);
+    for (int c : cpus)
+      if (!std::binary_search(usable.begin(), usable.end(), c))
+        return fail("coupling.server_cpus=" + text + ": CPU " + std::to_string(c) +
+                    " is not among the CPUs processes here may use (" + cpu_list_text(usable) +
+                    "); valid: a list within them, or empty for the rank's own");
   }
   if (o.show_config) {
     if (rank == 0) print_config_help(cfg);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -43,6 +44,66 @@ inline std::string cpu_list_text(std::vector<int> cpus) {
     i = j + 1;
   }
   return out;
+}
+
+/// The kernel's cpulist format ("0-3,6") to ascending CPU numbers; false, with
+/// `why`, for anything else (an empty list, a reversed range, a CPU past
+/// CPU_SETSIZE).
+inline bool parse_cpu_list(const std::string& text, std::vector<int>* cpus, std::string* why) {
+  cpus->clear();
+  if (!text.empty() && text.back() == ',') {
+    *why = "'" + text + "' ends with ',' (the kernel's cpulist format: 0-3,6)";
+    return false;
+  }
+  std::stringstream in(text);
+  std::string part;
+  auto number = [](const std::string& t, int* v) {
+    if (t.empty() || t.size() > 6 || t.find_first_not_of("0123456789") != std::string::npos) return false;
+    *v = std::stoi(t);
+    return *v < CPU_SETSIZE;
+  };
+  while (std::getline(in, part, ',')) {
+    const auto dash = part.find('-');
+    int a = 0, b = 0;
+    if (!number(part.substr(0, dash), &a) || (dash != std::string::npos && !number(part.substr(dash + 1), &b)) ||
+        (dash != std::string::npos && b < a)) {
+      *why = "'" + part + "' is not a CPU number or a range a-b (the kernel's cpulist format: 0-3,6)";
+      return false;
+    }
+    for (int c = a; c <= (dash == std::string::npos ? a : b); ++c) cpus->push_back(c);
+  }
+  if (cpus->empty()) {
+    *why = "no CPU listed";
+    return false;
+  }
+  std::sort(cpus->begin(), cpus->end());
+  cpus->erase(std::unique(cpus->begin(), cpus->end()), cpus->end());
+  return true;
+}
+
+/// The CPUs a process here may be given (what coupling.server_cpus may name):
+/// its cpuset cgroup's (v2 cpuset.cpus.effective, v1 cpuset.effective_cpus),
+/// else the machine's online CPUs, else this thread's own. A rank's binding
+/// (srun --cpu-bind, taskset) may be narrower.
+inline std::vector<int> usable_cpus() {
+  auto read_list = [](const std::string& path, std::vector<int>* out) {
+    std::ifstream in(path);
+    std::string text, why;
+    return std::getline(in, text) && parse_cpu_list(text, out, &why);
+  };
+  std::vector<int> cpus;
+  std::ifstream groups("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(groups, line)) {
+    const auto a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (controllers.empty() && read_list("/sys/fs/cgroup" + path + "/cpuset.cpus.effective", &cpus)) return cpus;
+    if (controllers == "cpuset" && read_list("/sys/fs/cgroup/cpuset" + path + "/cpuset.effective_cpus", &cpus))
+      return cpus;
+  }
+  if (read_list("/sys/devices/system/cpu/online", &cpus)) return cpus;
+  return allowed_cpus();
 }
 
 /// Steps counted by the CPU they ended on.
@@ -114,7 +175,8 @@ struct RankCpus {
 /// "cpu:count,cpu:count", most first.
 inline std::string cpu_counts_text(const StepCpus& counts) {
   std::string t;
-  for (const auto& [cpu, n] : counts.counts()) t += (t.empty() ? "" : ",") + std::to_string(cpu) + ':' + std::to_string(n);
+  for (const auto& [cpu, n] : counts.counts())
+    t += (t.empty() ? "" : ",") + std::to_string(cpu) + ':' + std::to_string(n);
   return t;
 }
 

@@ -55,6 +55,12 @@ void declare_harness_config(ConfigSchema& s) {
   s.add_int("coupling.server_threads", 0, 0, 1024,
             "LibTorch threads per embedded server (0: its node's cores over the larger of the ranks and the embedded "
             "servers there: a request gets the threads its rank's inference would have in process)");
+  s.add_string("coupling.server_cpus", "",
+               "the CPUs the embedded inference servers of each node may run on, in the kernel's cpulist format "
+               "(0-3,6), among those its cpuset allows (the rank's own binding may be narrower); empty: the rank's own "
+               "(its launcher's binding or taskset). "
+               "With coupling.server_threads 0 the servers of a node share these CPUs' threads. "
+               "The result says where they computed (context.cpu_placement[].server_cpus)");
   s.add_int("coupling.server_concurrency", 4, 1, 1024,
             "inference requests each embedded server computes at once (serve --concurrency)");
   s.add_int("coupling.server_max_queue", 256, 0, 65536,

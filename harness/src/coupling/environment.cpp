@@ -65,6 +65,10 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   serve.max_queue_delay_us = cfg.get_int("coupling.max_queue_delay_us");
   serve.device = cfg.get_string("coupling.device");
   serve.kernels = cfg.get_string("coupling.kernels");
+  if (const std::string cpus = cfg.get_string("coupling.server_cpus"); !cpus.empty()) {
+    std::string why;
+    if (!parse_cpu_list(cpus, &serve.cpus, &why)) throw std::runtime_error("coupling.server_cpus: " + why);
+  }
   serve.tls_cert_file = cfg.get_string("coupling.tls_cert");
   serve.tls_key_file = cfg.get_string("coupling.tls_key");
   serve.tls_ca_pem = security.ca_pem;
@@ -81,8 +85,11 @@ std::unique_ptr<CouplingEnv> prepare_coupling(const Config& cfg, Coupling mode, 
   // client waiting on its call leaves its cores to the server.
   if (serve.torch_threads <= 0) {
     const long servers_here = node_local ? servers_per_node : cfg.get_int("coupling.servers");
-    serve.torch_threads = static_cast<int>(std::max(
-        1L, std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)) / std::max({1L, servers_here, long(node.local_size)})));
+    // With coupling.server_cpus, the servers share those CPUs instead.
+    const long cores = serve.cpus.empty() ? std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)) : long(serve.cpus.size());
+    const long sharing = serve.cpus.empty() ? std::max({1L, servers_here, long(node.local_size)})
+                                            : std::max(1L, servers_here);
+    serve.torch_threads = static_cast<int>(std::max(1L, cores / sharing));
   }
 
   // Rank 0 starts what is not given, and everyone learns the addresses.

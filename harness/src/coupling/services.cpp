@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <array>
@@ -303,9 +304,12 @@ int free_loopback_port() {
   return port;
 }
 
-pid_t Services::spawn(const std::vector<std::string>& argv, int* stdout_fd) {
+pid_t Services::spawn(const std::vector<std::string>& argv, int* stdout_fd, const std::vector<int>& cpus) {
   int pipefd[2] = {-1, -1};
   if (stdout_fd != nullptr && pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
+  cpu_set_t affinity;  // made before the fork: the child only applies it
+  CPU_ZERO(&affinity);
+  for (int c : cpus) CPU_SET(c, &affinity);
   const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
@@ -314,6 +318,11 @@ pid_t Services::spawn(const std::vector<std::string>& argv, int* stdout_fd) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);
     setpgid(0, 0);  // a terminal's Ctrl-C reaches the parent only; it stops us
+    if (!cpus.empty() && sched_setaffinity(0, sizeof affinity, &affinity) != 0) {
+      static const char msg[] = "motifbench: cannot set the service's CPU affinity (coupling.server_cpus)\n";
+      if (::write(STDERR_FILENO, msg, sizeof msg - 1) < 0) _exit(126);
+      _exit(126);
+    }
     if (stdout_fd != nullptr) {
       dup2(pipefd[1], STDOUT_FILENO);
       close(pipefd[0]);
@@ -454,7 +463,7 @@ std::vector<ServiceInfo> Services::start_servers(int n, bool unix_sockets, const
     const std::string device = surrogates::resolve_device(s.device, i, &why);
     if (device.empty()) throw std::runtime_error("coupling.device: " + why);
     args.insert(args.end(), {"--device", device});
-    pid_t pid = spawn(args, &fd);
+    pid_t pid = spawn(args, &fd, s.cpus);
     m_children.push_back(Child{pid, "motifbench serve", socket_path});
     fds.push_back(fd);
     out.push_back(ServiceInfo{"inference_server", listen, "", true, pid});

@@ -45,6 +45,7 @@ struct ServeSettings {
   long max_queue_delay_us = 500;
   std::string device = "cpu";  ///< coupling.device: auto, cpu, cuda, cuda:N
   std::string kernels = "auto";  ///< coupling.kernels: serve --kernels
+  std::vector<int> cpus;  ///< coupling.server_cpus: the CPUs the servers may run on (empty: the rank's)
 };
 
 /// Owns embedded children; stops them (SIGTERM, then SIGKILL after 2 s) and
@@ -75,7 +76,8 @@ class Services {
     pid_t pid;
     std::string name, socket_path;
   };
-  pid_t spawn(const std::vector<std::string>& argv, int* stdout_fd);
+  /// cpus: the child's CPU affinity (empty: inherited).
+  pid_t spawn(const std::vector<std::string>& argv, int* stdout_fd, const std::vector<int>& cpus = {});
   void ensure_run_dir();
   std::vector<Child> m_children;
   std::string m_run_dir;  // private folder of this run's sockets and token (mode 0700)
