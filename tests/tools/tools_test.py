@@ -50,6 +50,14 @@ def main():
         doc = json.loads(out)
         return [m["verdict"] for run_ in doc["runs"] for m in run_["metrics"]], doc
 
+    def context_differences(*args):
+        """compare --format=json of args: (exit code, {field: (base, new)} of its first run)."""
+        r = run([exe, "compare", *args, "--format=json"])
+        _, doc = verdicts(r.stdout)
+        runs_ = doc["runs"]
+        return r.returncode, ({d["field"]: (d["base"], d["new"]) for d in runs_[0]["context_differences"]}
+                              if runs_ else {})
+
     r = run([exe, "compare", f("base.json"), f("identical.json"), "--format=json"])
     v, _ = verdicts(r.stdout)
     expect("compare identical: all SAME, exit 0", r.returncode == 0 and v and set(v) == {"SAME"}, (r.returncode, v))
@@ -192,12 +200,9 @@ def main():
         doc["context"]["cpu_placement"][0]["server_cpus"] = [{"cpu_index": c, "calls_count": n} for c, n in calls]
         served[side] = os.path.join(scratch, f"served_{side}.json")
         json.dump(doc, open(served[side], "w"))
-    r = run([exe, "compare", served["base"], served["new"], "--format=json"])
-    _, doc = verdicts(r.stdout)
-    differs = {d["field"]: (d["base"], d["new"]) for d in doc["runs"][0]["context_differences"]} if doc["runs"] else {}
+    rc, differs = context_differences(served["base"], served["new"])
     expect("compare: the CPUs the servers computed on are listed when they differ",
-           r.returncode == 0 and differs.get("cpu_placement.server_cpus") == ("rank 0: 1", "rank 0: 0"),
-           (r.returncode, differs))
+           rc == 0 and differs.get("cpu_placement.server_cpus") == ("rank 0: 1", "rank 0: 0"), (rc, differs))
     r = run([exe, "compare", placed["base"], served["new"], "--format=json"])
     _, doc = verdicts(r.stdout)
     fields = [d["field"] for d in doc["runs"][0]["context_differences"]] if doc["runs"] else None
@@ -215,12 +220,10 @@ def main():
                                                                "held": side == "new", "detail": detail}}
         idled[side] = os.path.join(scratch, f"idled_{side}.json")
         json.dump(doc, open(idled[side], "w"))
-    r = run([exe, "compare", idled["base"], idled["new"], "--format=json"])
-    _, doc = verdicts(r.stdout)
-    differs = {d["field"]: (d["base"], d["new"]) for d in doc["runs"][0]["context_differences"]} if doc["runs"] else {}
+    rc, differs = context_differences(idled["base"], idled["new"])
     expect("compare: a wake-up latency limit held on one side is listed",
-           r.returncode == 0 and differs.get("cpu_idle.wakeup_latency_limit.detail", ("", ""))[1].startswith("held at 0")
-           and "cpu_idle.driver" not in differs, (r.returncode, differs))
+           rc == 0 and differs.get("cpu_idle.wakeup_latency_limit.detail", ("", ""))[1].startswith("held at 0")
+           and "cpu_idle.driver" not in differs, (rc, differs))
     r = run([exe, "compare", placed["base"], placed["new"]])
     expect("compare table: names the differing context",
            "context differs" in r.stdout and "rank 0: 1 -> rank 0: 0" in r.stdout and "vm -> node7" in r.stdout,
@@ -295,12 +298,10 @@ def main():
         if sweep == "sweep-1":
             doc["context"].pop("cpu_placement", None)
         json.dump(doc, open(os.path.join(mixed_base, sweep, "digital_replica.json"), "w"))
-    r = run([exe, "compare", mixed_base, placed["new"], "--pool", "--format=json"])
-    _, doc = verdicts(r.stdout)
-    differs = {d["field"]: (d["base"], d["new"]) for d in doc["runs"][0]["context_differences"]} if doc["runs"] else {}
+    rc, differs = context_differences(mixed_base, placed["new"], "--pool")
     expect("compare --pool: a context field only a later sweep records is listed with the sweeps that lack it",
-           r.returncode == 0 and differs.get("cpu_placement.step_cpus") == ("not recorded | rank 0: 1", "rank 0: 0")
-           and differs.get("host") == ("vm", "node7"), (r.returncode, differs))
+           rc == 0 and differs.get("cpu_placement.step_cpus") == ("not recorded | rank 0: 1", "rank 0: 0")
+           and differs.get("host") == ("vm", "node7"), (rc, differs))
     r = run([exe, "compare", pooled_base, within])
     expect("compare without --pool: the second sweep has no counterpart (MISSING)",
            r.returncode == 1 and "MISSING" in r.stdout, (r.returncode, r.stdout[-300:]))

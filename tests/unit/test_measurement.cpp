@@ -358,10 +358,11 @@ TEST(CpuIdle, HoldsAWakeupLatencyLimit) {
   std::ofstream(dev).close();
   {
     const detail::WakeupLatencyLimit limit(20, dev.string());
-    EXPECT_TRUE(limit.held());
-    EXPECT_EQ(limit.requested_us(), 20);
-    EXPECT_NE(limit.detail().find("held at 20 us through " + dev.string()), std::string::npos) << limit.detail();
-    EXPECT_NE(limit.detail().find("the kernel's limit: 20 us"), std::string::npos) << limit.detail();
+    const auto& held = limit.state();
+    EXPECT_TRUE(held.held);
+    EXPECT_EQ(held.requested_us, 20);
+    EXPECT_NE(held.detail.find("held at 20 us through " + dev.string()), std::string::npos) << held.detail;
+    EXPECT_NE(held.detail.find("the kernel's limit: 20 us"), std::string::npos) << held.detail;
     std::ifstream in(dev, std::ios::binary);
     std::int32_t written = -1;
     in.read(reinterpret_cast<char*>(&written), sizeof written);
@@ -369,20 +370,20 @@ TEST(CpuIdle, HoldsAWakeupLatencyLimit) {
     EXPECT_EQ(written, 20);
   }
   const detail::WakeupLatencyLimit missing(0, (dev.parent_path() / "absent" / "dev").string());
-  EXPECT_FALSE(missing.held());
-  EXPECT_EQ(missing.detail().rfind("not held: cannot open ", 0), 0u) << missing.detail();
+  EXPECT_FALSE(missing.state().held);
+  EXPECT_EQ(missing.state().detail.rfind("not held: cannot open ", 0), 0u) << missing.state().detail;
   const detail::WakeupLatencyLimit none(-1, dev.string());
-  EXPECT_FALSE(none.held());
-  EXPECT_EQ(none.detail(), "not requested");
+  EXPECT_FALSE(none.state().held);
+  EXPECT_EQ(none.state().requested_us, -1);
+  EXPECT_EQ(none.state().detail, "not requested");
   // A limit asked for and not held is a warning; none asked, none.
   detail::SystemContext c;
   c.cores = 2;
-  c.wakeup_limit_requested_us = missing.requested_us();
-  c.wakeup_limit_detail = missing.detail();
+  c.cpu_idle.wakeup_limit = missing.state();
   const auto w = detail::context_warnings(c);
   ASSERT_EQ(w.size(), 1u);
   EXPECT_EQ(w[0].rfind("run.cpu_wakeup_latency_us=0 was not held: cannot open", 0), 0u) << w[0];
-  c.wakeup_limit_requested_us = -1;
+  c.cpu_idle.wakeup_limit = none.state();
   EXPECT_TRUE(detail::context_warnings(c).empty());
 }
 

@@ -10,65 +10,62 @@
 #include <limits>
 
 namespace motifbench::detail {
-namespace {
 
-std::string first_line(const std::string& path) {
+std::string read_first_line(const std::string& path) {
   std::ifstream in(path);
   std::string s;
   std::getline(in, s);
   return s;
 }
 
-}  // namespace
-
 CpuIdle read_cpu_idle(const std::string& sys_root) {
   CpuIdle idle;
   const std::string cpu = sys_root + "/devices/system/cpu/";
-  idle.driver = first_line(cpu + "cpuidle/current_driver");
+  idle.driver = read_first_line(cpu + "cpuidle/current_driver");
   if (idle.driver.empty()) idle.driver = "none";
   for (int n = 0;; ++n) {
     const std::string dir = cpu + "cpu0/cpuidle/state" + std::to_string(n) + "/";
     IdleState s;
-    s.name = first_line(dir + "name");
+    s.name = read_first_line(dir + "name");
     if (s.name.empty()) break;
-    const std::string latency = first_line(dir + "latency");
+    const std::string latency = read_first_line(dir + "latency");
     char* end = nullptr;
     const long v = std::strtol(latency.c_str(), &end, 10);
     if (!latency.empty() && end != nullptr && *end == '\0' && v >= 0) s.exit_latency_us = v;
-    s.disabled = first_line(dir + "disable") == "1";
+    s.disabled = read_first_line(dir + "disable") == "1";
     idle.states.push_back(std::move(s));
   }
   return idle;
 }
 
-WakeupLatencyLimit::WakeupLatencyLimit(long limit_us, const std::string& device) : m_requested_us(limit_us) {
-  if (limit_us < 0) {
-    m_detail = "not requested";
-    return;
-  }
+WakeupLatencyLimit::WakeupLatencyLimit(long limit_us, const std::string& device) {
+  m_state.requested_us = limit_us < 0 ? -1 : limit_us;
+  if (limit_us < 0) return;  // "not requested"
+  std::string& detail = m_state.detail;
   if (limit_us > std::numeric_limits<std::int32_t>::max()) {
-    m_detail = "not held: " + std::to_string(limit_us) + " us does not fit the kernel's 32-bit limit";
+    detail = "not held: " + std::to_string(limit_us) + " us does not fit the kernel's 32-bit limit";
     return;
   }
   const int fd = ::open(device.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     const int e = errno;
-    m_detail = "not held: cannot open " + device + ": " + std::strerror(e) +
+    detail = "not held: cannot open " + device + ": " + std::strerror(e) +
                (e == EACCES || e == EPERM ? " (it needs root, or write access to the file)" : "");
     return;
   }
   const std::int32_t value = static_cast<std::int32_t>(limit_us);
   if (::write(fd, &value, sizeof value) != static_cast<ssize_t>(sizeof value)) {
-    m_detail = "not held: writing " + device + " failed: " + std::strerror(errno);
+    detail = "not held: writing " + device + " failed: " + std::strerror(errno);
     ::close(fd);
     return;
   }
   m_fd = fd;
-  m_detail = "held at " + std::to_string(limit_us) + " us through " + device;
+  m_state.held = true;
+  detail = "held at " + std::to_string(limit_us) + " us through " + device;
   // The device reads back the limit in force: the smallest of every holder's.
   std::int32_t now = 0;
   if (::pread(fd, &now, sizeof now, 0) == static_cast<ssize_t>(sizeof now))
-    m_detail += " (the kernel's limit: " + std::to_string(now) + " us)";
+    detail += " (the kernel's limit: " + std::to_string(now) + " us)";
 }
 
 WakeupLatencyLimit::~WakeupLatencyLimit() {

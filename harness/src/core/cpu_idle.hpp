@@ -17,10 +17,23 @@ struct IdleState {
   bool disabled = false;
 };
 
+// What a run asked of its idle CPUs (run.cpu_wakeup_latency_us) and got.
+struct WakeupLimitState {
+  long requested_us = -1;  // -1: nothing asked
+  bool held = false;
+  // "not requested", "held at N us through <device> (the kernel's limit: M us)",
+  // or why it is not held.
+  std::string detail = "not requested";
+};
+
 struct CpuIdle {
   std::string driver;             // cpuidle's current driver; "none" without cpuidle
   std::vector<IdleState> states;  // cpu0's, shallowest first
+  WakeupLimitState wakeup_limit;  // set by whoever holds the limit
 };
+
+// A file's first line, empty when it cannot be read.
+std::string read_first_line(const std::string& path);
 
 // From <sys_root>/devices/system/cpu/cpuidle/current_driver and
 // <sys_root>/devices/system/cpu/cpu0/cpuidle/state<N>/{name,latency,disable}.
@@ -39,16 +52,11 @@ class WakeupLatencyLimit {
   WakeupLatencyLimit(const WakeupLatencyLimit&) = delete;
   WakeupLatencyLimit& operator=(const WakeupLatencyLimit&) = delete;
 
-  long requested_us() const { return m_requested_us; }
-  bool held() const { return m_fd >= 0; }
-  // "not requested", "held at N us through <device> (the kernel's limit: M us)",
-  // or why it is not held.
-  const std::string& detail() const { return m_detail; }
+  const WakeupLimitState& state() const { return m_state; }
 
  private:
-  long m_requested_us;
   int m_fd = -1;
-  std::string m_detail;
+  WakeupLimitState m_state;
 };
 
 }  // namespace motifbench::detail

@@ -53,9 +53,6 @@ struct SystemContext {
   double load_average_start = -1, load_average_end = -1;
   std::string cpu_governor;
   CpuIdle cpu_idle;
-  long wakeup_limit_requested_us = -1;  // run.cpu_wakeup_latency_us
-  bool wakeup_limit_held = false;
-  std::string wakeup_limit_detail = "not requested";
   bool optimised = true;
   std::string motifbench_version;
 };

@@ -117,13 +117,6 @@ std::string cpu_model() {
   return "unknown";
 }
 
-std::string read_first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
-
 // Which BLAS this process really mapped (LibTorch's), from /proc/self/maps.
 std::string mapped_blas() {
   std::ifstream in("/proc/self/maps");
@@ -181,9 +174,9 @@ std::vector<std::string> context_warnings(const SystemContext& c) {
   };
   busy(c.load_average_start, "start");
   busy(c.load_average_end, "end");
-  if (c.wakeup_limit_requested_us >= 0 && !c.wakeup_limit_held)
-    w.push_back("run.cpu_wakeup_latency_us=" + std::to_string(c.wakeup_limit_requested_us) + " was " +
-                c.wakeup_limit_detail + "; the run kept the machine's idle states");
+  if (const auto& limit = c.cpu_idle.wakeup_limit; limit.requested_us >= 0 && !limit.held)
+    w.push_back("run.cpu_wakeup_latency_us=" + std::to_string(limit.requested_us) + " was " + limit.detail +
+                "; the run kept the machine's idle states");
   if (c.run_threads * c.ranks_on_node > c.cores)
     w.push_back(std::to_string(c.ranks_on_node) + " rank(s) x " + std::to_string(c.run_threads) +
                 " thread(s) on this node exceed its " + std::to_string(c.cores) +

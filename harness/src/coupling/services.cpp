@@ -320,7 +320,7 @@ pid_t Services::spawn(const std::vector<std::string>& argv, int* stdout_fd, cons
     setpgid(0, 0);  // a terminal's Ctrl-C reaches the parent only; it stops us
     if (!cpus.empty() && sched_setaffinity(0, sizeof affinity, &affinity) != 0) {
       static const char msg[] = "motifbench: cannot set the service's CPU affinity (coupling.server_cpus)\n";
-      if (::write(STDERR_FILENO, msg, sizeof msg - 1) < 0) _exit(126);
+      [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
       _exit(126);
     }
     if (stdout_fd != nullptr) {

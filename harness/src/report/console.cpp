@@ -55,9 +55,9 @@ void print_console(std::FILE* out, const RunResult& r) {
   if (embedded > 0)
     std::fprintf(out, "inference servers: %d embedded, %d LibTorch thread%s each\n", embedded, server_threads,
                  server_threads == 1 ? "" : "s");
-  if (c.wakeup_limit_requested_us >= 0)
+  if (c.cpu_idle.wakeup_limit.requested_us >= 0)
     std::fprintf(out, "idle CPUs (%s): wake-up latency limit %s\n", c.cpu_idle.driver.c_str(),
-                 c.wakeup_limit_detail.c_str());
+                 c.cpu_idle.wakeup_limit.detail.c_str());
   if (r.measured_s.count == 0)
     std::fprintf(out, "measured: nothing (no repetition completed)\n\n");
   else

@@ -192,13 +192,14 @@ nlohmann::json to_json(const RunResult& r) {
     idle_states.push_back({{"name", s.name},
                            {"exit_latency_us", s.exit_latency_us >= 0 ? nlohmann::json(s.exit_latency_us) : nullptr},
                            {"disabled", s.disabled}});
+  const auto& limit = c.cpu_idle.wakeup_limit;
   j["context"]["cpu_idle"] = {
       {"driver", c.cpu_idle.driver},
       {"states", idle_states},
       {"wakeup_latency_limit",
-       {{"requested_us", c.wakeup_limit_requested_us >= 0 ? nlohmann::json(c.wakeup_limit_requested_us) : nullptr},
-        {"held", c.wakeup_limit_held},
-        {"detail", c.wakeup_limit_detail}}}};
+       {{"requested_us", limit.requested_us >= 0 ? nlohmann::json(limit.requested_us) : nullptr},
+        {"held", limit.held},
+        {"detail", limit.detail}}}};
   j["run"] = {{"motif", r.motif},
               {"coupling", r.coupling},
               {"size", r.size},
