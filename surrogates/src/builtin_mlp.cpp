@@ -89,6 +89,7 @@ void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vect
   m_weights_t = std::move(wt);
   m_biases = std::move(b);
   m_onednn_weights.clear();
+  m_onednn_biases.clear();
   m_onednn = own && onednn_supports(activation);
   m_onednn_rows = std::max({m_direct_rows, m_blocked_rows, (kOneDnnRowsTimesWidth + m_widest - 1) / m_widest});
   m_onednn_stale = m_onednn;
@@ -98,9 +99,28 @@ void BuiltinMlp::pack(const std::vector<torch::Tensor>& weights, const std::vect
 void BuiltinMlp::refresh() {
   if (!m_onednn_stale) return;
   at::NoGradGuard no_grad;
-  std::vector<torch::Tensor> packed;
-  for (const auto& wt : m_weights_t) packed.push_back(wt.t().contiguous().to_mkldnn());
+  std::vector<torch::Tensor> packed, biases;
+  const std::size_t layers = m_weights_t.size();
+  for (std::size_t l = 0; l < layers; ++l) {
+    torch::Tensor w = m_weights_t[l].t(), b = m_biases[l];
+    if (logistic_tanh()) {
+      // tanh(z) = 2 sigmoid(2z) - 1: a layer after a hidden one takes
+      // s = sigmoid(2z) for h = 2s - 1, so W h + b = (2W) s + (b - W 1), and a
+      // hidden layer's pre-activation is doubled.
+      if (l > 0) {
+        b = b - w.sum(1);
+        w = w * 2;
+      }
+      if (l + 1 < layers) {
+        w = w * 2;
+        b = b * 2;
+      }
+    }
+    packed.push_back(w.contiguous().to_mkldnn());
+    biases.push_back(b.contiguous());
+  }
   m_onednn_weights = std::move(packed);
+  m_onednn_biases = std::move(biases);
   m_onednn_stale = false;
 }
 
@@ -120,8 +140,8 @@ std::int64_t BuiltinMlp::forward_onednn(const float* in, std::int64_t rows, floa
   if (use != run) omp_set_num_threads(use);
   auto h = at::from_blob(const_cast<float*>(in), {rows, m_in}, at::kFloat).to_mkldnn();
   for (std::size_t l = 0; l < m_onednn_weights.size(); ++l) {
-    h = at::mkldnn_linear(h, m_onednn_weights[l], m_biases[l]);
-    if (l + 1 < m_onednn_weights.size()) activate_(h, m_activation);
+    h = at::mkldnn_linear(h, m_onednn_weights[l], m_onednn_biases[l]);
+    if (l + 1 < m_onednn_weights.size()) logistic_tanh() ? h.sigmoid_() : activate_(h, m_activation);
   }
   const auto y = h.to_dense();
   std::memcpy(out, y.data_ptr<float>(), static_cast<std::size_t>(rows * m_out) * sizeof(float));

@@ -11,7 +11,8 @@
 //    copy (forward_blocked).
 //  - larger batches (from onednn_rows()): LibTorch's oneDNN operators
 //    (at::mkldnn_linear with prepacked weights, the activation on oneDNN's
-//    tensors) where oneDNN runs the activation, on as many OpenMP threads
+//    tensors, tanh as a sigmoid: logistic_tanh()) where oneDNN runs the
+//    activation, on as many OpenMP threads
 //    as the call's work pays for (onednn_threads()). On large batches they
 //    run 2.3-3x faster than addmm and tanh on ordinary tensors, mostly
 //    because LibTorch's own tanh costs about three times glibc's or
@@ -155,12 +156,21 @@ class BuiltinMlp {
   /// one.
   int onednn_threads(std::int64_t rows, int threads) const;
 
+  /// The oneDNN path computes tanh as 2 sigmoid(2z) - 1, with the factors
+  /// folded into its packed weights and biases (refresh()): oneDNN 2.6's
+  /// AVX2 tanh gathers its polynomial's coefficients from a table, and
+  /// where gathers are slow (AMD Zen 3: 2.5 ms for 16384 x 32 values on one
+  /// thread, against 0.48 ms for its sigmoid and 0.54 ms for glibc's vector
+  /// tanhf) it cost most of a forward pass. The sigmoid needs no table.
+  bool logistic_tanh() const { return m_activation == "tanh"; }
+
   std::int64_t in_features() const { return m_in; }
   std::int64_t out_features() const { return m_out; }
 
  private:
   std::vector<torch::Tensor> m_weights_t, m_biases;  ///< views: W^T and b per layer
-  std::vector<torch::Tensor> m_onednn_weights;       ///< oneDNN-packed copies of W
+  std::vector<torch::Tensor> m_onednn_weights;       ///< oneDNN-packed copies of W (folded, logistic_tanh())
+  std::vector<torch::Tensor> m_onednn_biases;        ///< b, folded as the weights are
   std::vector<std::int64_t> m_widths;                ///< in, then each layer's out
   std::int64_t m_widest = 0;                         ///< the largest of m_widths
   bool m_onednn = false, m_onednn_stale = false;

@@ -198,7 +198,8 @@ class LocalClient final : public SurrogateClient {
     if (m_mlp.has_blocked()) os << ", blocked sgemm below " << m_mlp.blocked_rows() << " rows";
     if (m_mlp.has_onednn())
       os << ", oneDNN from " << m_mlp.onednn_rows() << " rows on one thread per "
-         << BuiltinMlp::kOneDnnFlopsPerThread * 1e-6 << " Mflop of a call";
+         << BuiltinMlp::kOneDnnFlopsPerThread * 1e-6 << " Mflop of a call"
+         << (m_mlp.logistic_tanh() ? " (tanh as 2 sigmoid(2x) - 1)" : "");
     return os.str();
   }
 
