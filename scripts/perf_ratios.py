@@ -24,6 +24,7 @@ run.cpu_wakeup_latency_us does, which the Digital Replica runs are given too):
 sides of every ratio run under it; the header line says whether it was held.
 """
 import argparse
+import glob
 import json
 import os
 import platform
@@ -194,7 +195,24 @@ def hold_wakeup_latency(limit_us, device="/dev/cpu_dma_latency"):
                            f"(it needs root, or write access to the file)")
     os.write(fd, struct.pack("=i", limit_us))
     return fd, f"idle CPUs held to a {limit_us} us wake-up latency (the kernel's limit: " \
-               f"{struct.unpack('=i', os.pread(fd, 4, 0))[0]} us)"
+               f"{struct.unpack('=i', os.pread(fd, 4, 0))[0]} us){limit_effect(limit_us)}"
+
+
+def limit_effect(limit_us, sysfs="/sys/devices/system/cpu"):
+    """'' where the limit keeps the CPUs out of an idle state, else '; no effect: why' (as the results say)."""
+    try:
+        driver = open(f"{sysfs}/cpuidle/current_driver").read().strip() or "none"
+    except OSError:
+        driver = "none"
+    if driver == "none":
+        return "; no effect: this machine has no cpuidle driver, so its idle CPUs halt whatever the limit"
+    for state in glob.glob(f"{sysfs}/cpu0/cpuidle/state*"):
+        try:
+            if open(f"{state}/disable").read().strip() != "1" and int(open(f"{state}/latency").read()) > limit_us:
+                return ""
+        except (OSError, ValueError):
+            return ""
+    return f"; no effect: every enabled idle state of {driver} already wakes within it"
 
 
 def main():

@@ -9,6 +9,7 @@ CPUs and the CPUs its steps ran on are in the result (context.cpu_placement).
 
 Usage: threads_test.py MOTIFBENCH MPIEXEC SCRATCH_DIR
 """
+import glob
 import json
 import os
 import subprocess
@@ -177,14 +178,34 @@ def main():
     doc = run(base + ["--set=run.cpu_wakeup_latency_us=0"], os.path.join(scratch, "wakeup.json"))
     limit = doc["context"]["cpu_idle"]["wakeup_latency_limit"]
     if os.access(device, os.W_OK):
-        if not (limit["held"] and limit["requested_us"] == 0 and
-                limit["detail"] == f"held at 0 us through {device} (the kernel's limit: 0 us)"):
-            problems.append(f"run.cpu_wakeup_latency_us=0 with {device} writable: {limit}")
+        # It takes effect where a cpuidle driver has an enabled state that
+        # takes longer than 0 us to leave (or whose latency is unreadable).
+        sysfs = "/sys/devices/system/cpu"
+        try:
+            driver = open(f"{sysfs}/cpuidle/current_driver").read().strip() or "none"
+        except OSError:
+            driver = "none"
+        deep = False
+        for state in sorted(glob.glob(f"{sysfs}/cpu0/cpuidle/state*")):
+            try:
+                if open(f"{state}/disable").read().strip() == "1":
+                    continue
+                deep = deep or int(open(f"{state}/latency").read()) > 0
+            except (OSError, ValueError):
+                deep = True
+        effective = driver != "none" and deep
+        held = f"held at 0 us through {device} (the kernel's limit: 0 us)"
+        warned = any(w.startswith(f"run.cpu_wakeup_latency_us=0 was {held}; no effect: ") for w in doc["warnings"])
+        if not (limit["held"] and limit["requested_us"] == 0 and limit["effective"] == effective and
+                (limit["detail"] == held if effective else limit["detail"].startswith(held + "; no effect: ")) and
+                warned != effective):
+            problems.append(f"run.cpu_wakeup_latency_us=0 with {device} writable (driver {driver}, a state deeper "
+                            f"than 0 us: {deep}): {limit}, warnings {doc['warnings']}")
     elif limit["held"] or not any(w.startswith("run.cpu_wakeup_latency_us=0 was not held") for w in doc["warnings"]):
         problems.append(f"run.cpu_wakeup_latency_us=0 without access to {device}: {limit}, warnings {doc['warnings']}")
     print(f"run.cpu_wakeup_latency_us=0: {limit['detail']}")
     unasked = run(base, os.path.join(scratch, "unasked.json"))["context"]["cpu_idle"]["wakeup_latency_limit"]
-    if unasked != {"requested_us": None, "held": False, "detail": "not requested"}:
+    if unasked != {"requested_us": None, "held": False, "effective": False, "detail": "not requested"}:
         problems.append(f"no run.cpu_wakeup_latency_us: {unasked}")
     # More ranks x threads than cores: a warning in the result.
     doc = run([mpiexec, "-n", "2"] + base + [f"--threads={cores}"], os.path.join(scratch, "over.json"))

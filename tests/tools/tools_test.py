@@ -217,12 +217,14 @@ def main():
         doc["context"]["cpu_idle"] = {"driver": "haltpoll", "states": [{"name": "POLL", "exit_latency_us": 0,
                                                                         "disabled": False}],
                                       "wakeup_latency_limit": {"requested_us": None if side == "base" else 0,
-                                                               "held": side == "new", "detail": detail}}
+                                                               "held": side == "new", "effective": side == "new",
+                                                               "detail": detail}}
         idled[side] = os.path.join(scratch, f"idled_{side}.json")
         json.dump(doc, open(idled[side], "w"))
     rc, differs = context_differences(idled["base"], idled["new"])
     expect("compare: a wake-up latency limit held on one side is listed",
            rc == 0 and differs.get("cpu_idle.wakeup_latency_limit.detail", ("", ""))[1].startswith("held at 0")
+           and differs.get("cpu_idle.wakeup_latency_limit.effective") == ("false", "true")
            and "cpu_idle.driver" not in differs, (rc, differs))
     r = run([exe, "compare", placed["base"], placed["new"]])
     expect("compare table: names the differing context",

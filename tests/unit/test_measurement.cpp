@@ -387,5 +387,46 @@ TEST(CpuIdle, HoldsAWakeupLatencyLimit) {
   EXPECT_TRUE(detail::context_warnings(c).empty());
 }
 
+// A held limit takes effect only through a cpuidle driver, and only where an
+// enabled state takes longer to leave than the limit (or its latency is
+// unknown); otherwise the result says why not, and warns.
+TEST(CpuIdle, AHeldLimitSaysWhetherItCanTakeEffect) {
+  detail::CpuIdle idle;
+  idle.driver = "none";
+  EXPECT_NE(detail::limit_effect(idle, 0).find("no cpuidle driver"), std::string::npos);
+  idle.driver = "intel_idle";
+  idle.states = {{"POLL", 0, false}, {"C1", 2, false}, {"C6", 170, true}};
+  EXPECT_EQ(detail::limit_effect(idle, 0), "");  // C1 is ruled out
+  const auto within = detail::limit_effect(idle, 2);  // C6 is disabled already
+  EXPECT_NE(within.find("already wakes within it (the deepest, C1, in 2 us)"), std::string::npos) << within;
+  idle.states[2].disabled = false;
+  EXPECT_EQ(detail::limit_effect(idle, 2), "");
+  idle.states[2].exit_latency_us = -1;  // unknown: it may be ruled out
+  EXPECT_EQ(detail::limit_effect(idle, 1000), "");
+  idle.states = {{"POLL", 0, true}};
+  EXPECT_NE(detail::limit_effect(idle, 0).find("lists no enabled idle state"), std::string::npos);
+
+  const auto dev = scratch("pmqos_effect") / "cpu_dma_latency";
+  std::ofstream(dev).close();
+  const detail::WakeupLatencyLimit limit(0, dev.string());
+  detail::SystemContext c;
+  c.cores = 2;
+  c.cpu_idle.driver = "none";
+  detail::record_wakeup_limit(c.cpu_idle, limit.state());
+  EXPECT_TRUE(c.cpu_idle.wakeup_limit.held);
+  EXPECT_FALSE(c.cpu_idle.wakeup_limit.effective);
+  EXPECT_NE(c.cpu_idle.wakeup_limit.detail.find("; no effect: this machine has no cpuidle driver"), std::string::npos)
+      << c.cpu_idle.wakeup_limit.detail;
+  auto w = detail::context_warnings(c);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].rfind("run.cpu_wakeup_latency_us=0 was held at 0 us", 0), 0u) << w[0];
+  c.cpu_idle.driver = "haltpoll";
+  c.cpu_idle.states = {{"POLL", 0, false}, {"haltpoll", 200, false}};
+  detail::record_wakeup_limit(c.cpu_idle, limit.state());
+  EXPECT_TRUE(c.cpu_idle.wakeup_limit.effective);
+  EXPECT_EQ(c.cpu_idle.wakeup_limit.detail.find("no effect"), std::string::npos);
+  EXPECT_TRUE(detail::context_warnings(c).empty());
+}
+
 }  // namespace
 }  // namespace motifbench

@@ -255,7 +255,7 @@ int run(const Options& o, const std::vector<std::string>& argv, int rank, int nr
   RunResult result;
   // Taken before the run, so start_time_utc is the start.
   SystemContext context = gather_system_context(argv, nranks);
-  context.cpu_idle.wakeup_limit = wakeup_limit.state();
+  record_wakeup_limit(context.cpu_idle, wakeup_limit.state());
   context.mpi_init = g_mpi_reason;
   context.model_device = model_device(cfg);  // checked with the config above, so it resolves
   context.gpus = nvml_gpu_names(cfg.get_string("energy.nvml_library"), &context.gpus_detail);

@@ -38,6 +38,33 @@ CpuIdle read_cpu_idle(const std::string& sys_root) {
   return idle;
 }
 
+std::string limit_effect(const CpuIdle& idle, long limit_us) {
+  if (idle.driver == "none")
+    return "this machine has no cpuidle driver, so its idle CPUs halt (or do what the kernel's idle= option says) "
+           "whatever the limit";
+  std::string deepest;
+  long deepest_us = -1;
+  for (const auto& s : idle.states) {
+    if (s.disabled) continue;
+    if (s.exit_latency_us < 0 || s.exit_latency_us > limit_us) return "";  // an unknown latency may be ruled out
+    if (s.exit_latency_us >= deepest_us) {
+      deepest = s.name;
+      deepest_us = s.exit_latency_us;
+    }
+  }
+  if (deepest_us < 0) return "the cpuidle driver " + idle.driver + " lists no enabled idle state";
+  return "every enabled idle state of the cpuidle driver " + idle.driver + " already wakes within it (the deepest, " +
+         deepest + ", in " + std::to_string(deepest_us) + " us)";
+}
+
+void record_wakeup_limit(CpuIdle& idle, const WakeupLimitState& held) {
+  idle.wakeup_limit = held;
+  if (!held.held) return;
+  const std::string why = limit_effect(idle, held.requested_us);
+  idle.wakeup_limit.effective = why.empty();
+  if (!why.empty()) idle.wakeup_limit.detail += "; no effect: " + why;
+}
+
 WakeupLatencyLimit::WakeupLatencyLimit(long limit_us, const std::string& device) {
   m_state.requested_us = limit_us < 0 ? -1 : limit_us;
   if (limit_us < 0) return;  // "not requested"

@@ -24,6 +24,9 @@ struct WakeupLimitState {
   // "not requested", "held at N us through <device> (the kernel's limit: M us)",
   // or why it is not held.
   std::string detail = "not requested";
+  // Held and able to keep a CPU out of some idle state (limit_effect());
+  // a held limit that is not says why in `detail`.
+  bool effective = false;
 };
 
 struct CpuIdle {
@@ -38,6 +41,17 @@ std::string read_first_line(const std::string& path);
 // From <sys_root>/devices/system/cpu/cpuidle/current_driver and
 // <sys_root>/devices/system/cpu/cpu0/cpuidle/state<N>/{name,latency,disable}.
 CpuIdle read_cpu_idle(const std::string& sys_root = "/sys");
+
+// Why a limit of `limit_us` held on this machine changes nothing, or empty
+// when it keeps the CPUs out of at least one idle state. The kernel reads the
+// limit only through a cpuidle governor: without a cpuidle driver an idle CPU
+// does what its idle loop does (a halt on x86 VMs), whatever the limit; with
+// one, only the enabled states that take longer than the limit to leave are
+// ruled out.
+std::string limit_effect(const CpuIdle& idle, long limit_us);
+
+// idle.wakeup_limit = held, with `effective` and the detail from limit_effect().
+void record_wakeup_limit(CpuIdle& idle, const WakeupLimitState& held);
 
 // While alive, asks the kernel to keep every CPU out of the idle states that
 // take longer than `limit_us` to leave (Linux PM QoS: a 32-bit value written

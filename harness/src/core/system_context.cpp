@@ -177,6 +177,8 @@ std::vector<std::string> context_warnings(const SystemContext& c) {
   if (const auto& limit = c.cpu_idle.wakeup_limit; limit.requested_us >= 0 && !limit.held)
     w.push_back("run.cpu_wakeup_latency_us=" + std::to_string(limit.requested_us) + " was " + limit.detail +
                 "; the run kept the machine's idle states");
+  if (const auto& limit = c.cpu_idle.wakeup_limit; limit.held && !limit.effective)
+    w.push_back("run.cpu_wakeup_latency_us=" + std::to_string(limit.requested_us) + " was " + limit.detail);
   if (c.run_threads * c.ranks_on_node > c.cores)
     w.push_back(std::to_string(c.ranks_on_node) + " rank(s) x " + std::to_string(c.run_threads) +
                 " thread(s) on this node exceed its " + std::to_string(c.cores) +

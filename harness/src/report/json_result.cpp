@@ -199,6 +199,7 @@ nlohmann::json to_json(const RunResult& r) {
       {"wakeup_latency_limit",
        {{"requested_us", limit.requested_us >= 0 ? nlohmann::json(limit.requested_us) : nullptr},
         {"held", limit.held},
+        {"effective", limit.effective},
         {"detail", limit.detail}}}};
   j["run"] = {{"motif", r.motif},
               {"coupling", r.coupling},

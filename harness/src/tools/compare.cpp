@@ -111,7 +111,7 @@ std::map<std::string, std::string> figure_context(const nlohmann::json& d) {
   for (const char* path : {"/host", "/cpu_model", "/cores_count", "/build_type", "/compiler", "/optimised_build",
                            "/kokkos/backend", "/kokkos/concurrency_count", "/torch/threads_count",
                            "/torch/model_device", "/mpi/ranks_count", "/threads/run_count", "/cpu_idle/driver",
-                           "/cpu_idle/wakeup_latency_limit/detail"}) {
+                           "/cpu_idle/wakeup_latency_limit/effective", "/cpu_idle/wakeup_latency_limit/detail"}) {
     const nlohmann::json::json_pointer ptr(path);
     if (!c.contains(ptr) || c[ptr].is_null() || c[ptr].is_structured()) continue;
     const auto& v = c[ptr];
